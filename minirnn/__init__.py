@@ -1,0 +1,17 @@
+"""minirnn: SimpleRNN, LSTM and GRU from scratch, with manual backpropagation through time.
+
+    import minirnn as mr
+    model = mr.Sequential([mr.Input(shape=(None, 1)), mr.layers.LSTM(32), mr.layers.Dense(1)])
+    model.compile(optimizer=mr.optimizers.SGD(1e-3, momentum=0.9), loss="huber", metrics=["mae"])
+    model.fit(x, y, epochs=10)
+"""
+from . import activations, backend, callbacks, cells, data, initializers, layers, losses, metrics, models, optimizers, utils
+from .backend import set_backend
+from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
+from .models import Sequential
+from .utils import set_random_seed
+
+__version__ = "0.1.0"
+__all__ = ["Sequential", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "set_random_seed", "set_backend", "activations", "backend", "callbacks", "cells", "data",
+           "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils"]

@@ -1,0 +1,93 @@
+"""Numerical settings in one place: the default float type and the kernel backend.
+
+Every time loop in :mod:`minirnn.cells` is written once, in NumPy that Numba can
+compile.  :func:`kernel` turns such a function into a :class:`Kernel` that runs
+either as plain NumPy (readable, debuggable) or as a cached Numba function.
+
+Select the backend with the environment variable ``MINIRNN_BACKEND``
+(``numba``, the default, or ``numpy``) or at run time with :func:`set_backend`.
+"""
+import os
+import types
+
+import numpy as np
+
+_BACKENDS = ("numba", "numpy")
+_backend = os.environ.get("MINIRNN_BACKEND", "numba").lower()
+if _backend not in _BACKENDS:
+    raise ValueError(f"MINIRNN_BACKEND must be one of {_BACKENDS}, received {_backend!r}")
+_floatx = "float32"
+
+JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def backend():
+    """The active kernel backend: ``'numba'`` or ``'numpy'``."""
+    return _backend
+
+
+def set_backend(name):
+    """Switch every kernel to ``'numba'`` or ``'numpy'``; returns the previous one."""
+    global _backend
+    name = str(name).lower()
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, received {name!r}")
+    previous, _backend = _backend, name
+    return previous
+
+
+def floatx():
+    """Default float dtype of new layers (``'float32'`` like Keras)."""
+    return _floatx
+
+
+def set_floatx(dtype):
+    """Set the default float dtype: ``'float32'`` or ``'float64'``."""
+    global _floatx
+    dtype = np.dtype(dtype).name
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"floatx must be 'float32' or 'float64', received {dtype!r}")
+    _floatx = dtype
+
+
+class Kernel:
+    """A NumPy function that also runs compiled by Numba.
+
+    Calling it dispatches on :func:`backend`.  When compiled, every other
+    ``Kernel`` it refers to is swapped for that kernel's compiled twin, so
+    helpers (activations, say) are shared by both paths without duplication.
+    """
+
+    def __init__(self, func):
+        self.py = func
+        self._jit = None
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func
+
+    @property
+    def jit(self):
+        if self._jit is None:
+            import numba
+
+            func = self.py
+            scope = dict(func.__globals__)
+            for name in func.__code__.co_names:
+                if isinstance(scope.get(name), Kernel):
+                    scope[name] = scope[name].jit
+            twin = types.FunctionType(func.__code__, scope, func.__name__,
+                                      func.__defaults__, func.__closure__)
+            twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
+            self._jit = numba.njit(**JIT_OPTIONS)(twin)
+        return self._jit
+
+    def __call__(self, *args):
+        return (self.jit if _backend == "numba" else self.py)(*args)
+
+    def __repr__(self):
+        return f"<minirnn kernel {self.__name__}>"
+
+
+def kernel(func):
+    """Decorator: make ``func`` a :class:`Kernel` (NumPy and Numba paths)."""
+    return Kernel(func)

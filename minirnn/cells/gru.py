@@ -1,0 +1,163 @@
+r"""GRU: gated recurrent unit, gates in Keras's order z, r, h, both reset forms.
+
+Forward, for t = 1..T (sigma = ``recurrent_activation``, phi = ``activation``);
+W, U and the biases are split column-wise into z, r, h blocks:
+
+  reset_after=True (Keras default; cuDNN-compatible, two biases b and b'):
+    F1  [x_z x_r x_h] = x_t W + b,      [m_z m_r m_h] = h_{t-1} U + b'
+    F2  z = sigma(x_z + m_z),  r = sigma(x_r + m_r)
+    F3  g = phi(x_h + r * m_h)
+  reset_after=False (the original GRU, one bias b):
+    F1' [x_z x_r x_h] = x_t W + b,      [m_z m_r] = h_{t-1} U_zr
+    F2' z = sigma(x_z + m_z),  r = sigma(x_r + m_r)
+    F3' g = phi(x_h + (r * h_{t-1}) U_h)
+  both:
+    F4  h_t = z * h_{t-1} + (1 - z) * g
+
+Backward, for t = T..1, starting from dh_next = dL/dh_T:
+
+    B1  dh  = dL/dh_t (output) + dh_next
+    B2  dz  = dh * (h_{t-1} - g),   da_g = dh * (1 - z) * phi'(g)
+    B3  da_z = dz * sigma'(z)
+  reset_after=True:
+    B4  da_r = da_g * m_h * sigma'(r);  dm = [da_z  da_r  da_g * r]
+    B5  dh_next = dh * z + dm U^T
+    B6  dU = sum_t h_{t-1}^T dm_t,  db' = sum_t dm_t
+  reset_after=False:
+    B4' d(rh) = da_g U_h^T,   da_r = d(rh) * h_{t-1} * sigma'(r)
+    B5' dh_next = dh * z + d(rh) * r + [da_z da_r] U_zr^T
+    B6' dU_zr = sum_t h_{t-1}^T [da_z da_r],  dU_h = sum_t (r * h_{t-1})^T da_g
+  both:
+    B7  dW = sum_t x_t^T [da_z da_r da_g],  db = sum_t [da_z da_r da_g],  dx_t = [...] W^T
+
+Shapes (time-major): x_t (B, D); h_t and each gate (B, n); W (D, 3n), U (n, 3n);
+bias (3n,), or (2, 3n) = [b, b'] when reset_after.
+"""
+import numpy as np
+
+from ..activations import activate, derivative
+from ..backend import kernel
+from .base import Cell
+
+
+@kernel
+def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after):
+    """F1-F4 over all steps.  Returns the cache (gates z r g, M_h, H)."""
+    T, B, width = XW.shape
+    n = width // 3
+    U_zr = np.ascontiguousarray(U[:, :2 * n])
+    U_h = np.ascontiguousarray(U[:, 2 * n:])
+    gates = np.empty_like(XW)
+    M_h = np.empty((T, B, n), XW.dtype)        # m_h, which B4 needs (reset_after)
+    H = np.empty((T, B, n), XW.dtype)
+    h = h0
+    for t in range(T):
+        x = XW[t]
+        if reset_after:
+            m = h @ U + b_rec                                   # F1
+            z = activate(x[:, :n] + m[:, :n], rec_act)          # F2
+            r = activate(x[:, n:2 * n] + m[:, n:2 * n], rec_act)
+            m_h = m[:, 2 * n:]
+            g = activate(x[:, 2 * n:] + r * m_h, act)           # F3
+            M_h[t] = m_h
+        else:
+            m = h @ U_zr                                        # F1'
+            z = activate(x[:, :n] + m[:, :n], rec_act)          # F2'
+            r = activate(x[:, n:2 * n] + m[:, n:], rec_act)
+            g = activate(x[:, 2 * n:] + (r * h) @ U_h, act)     # F3'
+        h = z * h + (g - z * g)                                 # F4
+        gates[t, :, :n] = z
+        gates[t, :, n:2 * n] = r
+        gates[t, :, 2 * n:] = g
+        H[t] = h
+    return gates, M_h, H
+
+
+@kernel
+def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after):
+    """B1-B5 over all steps, last to first.  Returns (dXW, dM, dh0):
+    dXW = dL/d(x_t W + b) and dM = dL/d(h_{t-1} U + b') per step."""
+    T, B, n = H.shape
+    UT = np.ascontiguousarray(U.T)
+    U_zrT = np.ascontiguousarray(U[:, :2 * n].T)
+    U_hT = np.ascontiguousarray(U[:, 2 * n:].T)
+    dXW = np.empty_like(gates)
+    dM = np.empty_like(gates)
+    dzr = np.empty((B, 2 * n), H.dtype)
+    dh_next = dh_T
+    for t in range(T - 1, -1, -1):
+        z = gates[t, :, :n]
+        r = gates[t, :, n:2 * n]
+        g = gates[t, :, 2 * n:]
+        h_prev = H[t - 1] if t > 0 else h0
+        dh = dH[t] + dh_next                                    # B1
+        dz = dh * (h_prev - g)                                  # B2
+        da_g = (dh - dh * z) * derivative(g, act)
+        da_z = dz * derivative(z, rec_act)                      # B3
+        dXW[t, :, :n] = da_z
+        dXW[t, :, 2 * n:] = da_g
+        if reset_after:
+            da_r = da_g * M_h[t] * derivative(r, rec_act)       # B4
+            dXW[t, :, n:2 * n] = da_r
+            dM[t, :, :2 * n] = dXW[t, :, :2 * n]
+            dM[t, :, 2 * n:] = da_g * r
+            dh_next = dh * z + dM[t] @ UT                       # B5
+        else:
+            drh = da_g @ U_hT                                   # B4'
+            da_r = drh * h_prev * derivative(r, rec_act)
+            dXW[t, :, n:2 * n] = da_r
+            dzr[:, :n] = da_z
+            dzr[:, n:] = da_r
+            dh_next = dh * z + drh * r + dzr @ U_zrT            # B5'
+    if not reset_after:
+        dM[:] = dXW
+    return dXW, dM, dh_next
+
+
+class GRUCell(Cell):
+    """One GRU step, run over whole sequences by the kernels above."""
+
+    gates = 3
+    gate_names = ("z", "r", "h")
+    state_names = ("h",)
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def input_bias(self):
+        if not self.use_bias:
+            return None
+        return self.bias[0] if self.reset_after else self.bias
+
+    def recurrent_bias(self):
+        if self.use_bias and self.reset_after:
+            return self.bias[1]
+        return np.zeros(3 * self.units, self.dtype)
+
+    def forward(self, X, states):
+        (h0,) = states
+        gates, M_h, H = forward_loop(self.project(X), self.recurrent_kernel, self.recurrent_bias(),
+                                     h0, self.activation, self.recurrent_activation, self.reset_after)
+        return H, [H[-1]], (X, h0, gates, M_h, H)
+
+    def backward(self, cache, dH, dstates):
+        X, h0, gates, M_h, H = cache
+        (dh_T,) = dstates
+        dXW, dM, dh0 = backward_loop(gates, M_h, H, h0, self.recurrent_kernel, dH, dh_T,
+                                     self.activation, self.recurrent_activation, self.reset_after)
+        dX, dW, db = self.input_grads(X, dXW)                   # B7
+        H_prev = self.previous(H, h0)
+        n = self.units
+        if self.reset_after:
+            dU = self.outer(H_prev, dM)                         # B6
+            db = np.stack([db, dM.reshape(-1, 3 * n).sum(axis=0)])
+        else:
+            r = gates[:, :, n:2 * n]
+            dU = np.concatenate([self.outer(H_prev, dXW[:, :, :2 * n]),   # B6'
+                                 self.outer(r * H_prev, dXW[:, :, 2 * n:])], axis=1)
+        grads = [dW, dU, db] if self.use_bias else [dW, dU]
+        return dX, grads, [dh0]

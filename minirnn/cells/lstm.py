@@ -1,0 +1,115 @@
+r"""LSTM: long short-term memory, gates in Keras's order i, f, c, o.
+
+Forward, for t = 1..T (sigma = ``recurrent_activation``, phi = ``activation``):
+
+    F1  [a_i a_f a_c a_o] = x_t W + h_{t-1} U + b
+    F2  i = sigma(a_i),  f = sigma(a_f),  g = phi(a_c),  o = sigma(a_o)
+    F3  c_t = f * c_{t-1} + i * g
+    F4  h_t = o * phi(c_t)
+
+Backward, for t = T..1, starting from dh_next = dL/dh_T, dc_next = dL/dc_T:
+
+    B1  dh  = dL/dh_t (output) + dh_next
+    B2  dc  = dc_next + dh * o * phi'(c_t)
+    B3  da_i = dc * g * sigma'(a_i)          da_f = dc * c_{t-1} * sigma'(a_f)
+        da_c = dc * i * phi'(a_c)            da_o = dh * phi(c_t) * sigma'(a_o)
+    B4  dc_next = dc * f,   dh_next = [da_i da_f da_c da_o] U^T
+    B5  dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,
+        dx_t = da_t W^T                      one product each, after the loop
+
+Shapes (time-major): x_t (B, D); h_t, c_t and each gate (B, n); W (D, 4n),
+U (n, 4n), b (4n,).  With ``unit_forget_bias`` the f slice of b starts at 1.
+"""
+import numpy as np
+
+from ..activations import activate, derivative
+from ..backend import kernel
+from .base import Cell
+
+
+@kernel
+def forward_loop(XW, U, h0, c0, act, rec_act):
+    """F1-F4 over all steps.  Returns the cache (gates, C, phi(C), H)."""
+    T, B, width = XW.shape
+    n = width // 4
+    gates = np.empty_like(XW)                  # activated i f g o per step
+    C = np.empty((T, B, n), XW.dtype)
+    PC = np.empty((T, B, n), XW.dtype)         # phi(c_t), reused by backward
+    H = np.empty((T, B, n), XW.dtype)
+    h, c = h0, c0
+    for t in range(T):
+        a = XW[t] + h @ U                      # F1
+        i = activate(a[:, :n], rec_act)        # F2
+        f = activate(a[:, n:2 * n], rec_act)
+        g = activate(a[:, 2 * n:3 * n], act)
+        o = activate(a[:, 3 * n:], rec_act)
+        c = f * c + i * g                      # F3
+        pc = activate(c, act)
+        h = o * pc                             # F4
+        gates[t, :, :n] = i
+        gates[t, :, n:2 * n] = f
+        gates[t, :, 2 * n:3 * n] = g
+        gates[t, :, 3 * n:] = o
+        C[t] = c
+        PC[t] = pc
+        H[t] = h
+    return gates, C, PC, H
+
+
+@kernel
+def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act):
+    """B1-B4 over all steps, last to first.  Returns (dA, dh0, dc0)."""
+    T, B, n = C.shape
+    dA = np.empty_like(gates)
+    UT = np.ascontiguousarray(U.T)
+    dh_next, dc_next = dh_T, dc_T
+    for t in range(T - 1, -1, -1):
+        i = gates[t, :, :n]
+        f = gates[t, :, n:2 * n]
+        g = gates[t, :, 2 * n:3 * n]
+        o = gates[t, :, 3 * n:]
+        c_prev = C[t - 1] if t > 0 else c0
+        dh = dH[t] + dh_next                                   # B1
+        dc = dc_next + dh * o * derivative(PC[t], act)         # B2
+        dA[t, :, :n] = dc * g * derivative(i, rec_act)         # B3
+        dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)
+        dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)
+        dA[t, :, 3 * n:] = dh * PC[t] * derivative(o, rec_act)
+        dc_next = dc * f                                       # B4
+        dh_next = dA[t] @ UT
+    return dA, dh_next, dc_next
+
+
+class LSTMCell(Cell):
+    """One LSTM step, run over whole sequences by the kernels above."""
+
+    gates = 4
+    gate_names = ("i", "f", "c", "o")
+    state_names = ("h", "c")
+
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def initial_bias(self):
+        if not self.unit_forget_bias:
+            return super().initial_bias()
+        n, dt = self.units, self.dtype.name
+        return np.concatenate([self.bias_initializer((n,), dtype=dt), np.ones(n, dt),
+                               self.bias_initializer((2 * n,), dtype=dt)])
+
+    def forward(self, X, states):
+        h0, c0 = states
+        gates, C, PC, H = forward_loop(self.project(X), self.recurrent_kernel, h0, c0,
+                                       self.activation, self.recurrent_activation)
+        return H, [H[-1], C[-1]], (X, h0, c0, gates, C, PC, H)
+
+    def backward(self, cache, dH, dstates):
+        X, h0, c0, gates, C, PC, H = cache
+        dh_T, dc_T = dstates
+        dA, dh0, dc0 = backward_loop(gates, C, PC, c0, self.recurrent_kernel, dH, dh_T, dc_T,
+                                     self.activation, self.recurrent_activation)
+        dX, dW, db = self.input_grads(X, dA)                   # B5
+        dU = self.outer(self.previous(H, h0), dA)
+        grads = [dW, dU, db] if self.use_bias else [dW, dU]
+        return dX, grads, [dh0, dc0]

@@ -1,0 +1,139 @@
+"""Bidirectional: one recurrent layer reads forward, a twin reads backward.
+
+    y_fwd = forward_layer(x)          y_bwd = backward_layer(x)  (reads x from the end)
+    y = merge(y_fwd, y_bwd)           concat | sum | mul | ave | None (the pair)
+
+With ``return_sequences`` the backward outputs are flipped back to the input's
+time order before merging, so step t of both halves refers to input step t.
+Backward splits dL/dy by the merge rule and adds the two halves' dL/dx.
+"""
+import numpy as np
+
+from .base import Layer
+from .rnn import RNN
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if not isinstance(layer, RNN):
+            raise ValueError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), received {layer!r}")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {MERGE_MODES}, received {merge_mode!r}")
+        kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(**kwargs)
+        self.forward_layer = layer.unbuilt_copy(f"forward_{layer.name}", layer.go_backwards)
+        if backward_layer is None:
+            backward_layer = layer.unbuilt_copy(f"backward_{layer.name}", not layer.go_backwards)
+        elif not isinstance(backward_layer, RNN) or backward_layer.built:
+            raise ValueError(f"Layer '{self.name}': backward_layer must be an unbuilt recurrent layer, "
+                             f"received {backward_layer!r}")
+        if (backward_layer.return_sequences, backward_layer.return_state) != \
+                (layer.return_sequences, layer.return_state) or backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError(f"Layer '{self.name}': backward_layer must match the forward layer's "
+                             f"return_sequences and return_state and read the other way (go_backwards)")
+        self.backward_layer = backward_layer
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    def build(self, input_shape):
+        self.forward_layer.ensure_built(input_shape)
+        self.backward_layer.ensure_built(input_shape)
+        self.built = True
+
+    @property
+    def weights(self):
+        return self.forward_layer.weights + self.backward_layer.weights
+
+    def compute_output_shape(self, input_shape):
+        f = self.forward_layer.compute_output_shape(input_shape)
+        b = self.backward_layer.compute_output_shape(input_shape)
+        f_out, b_out = (f[0], b[0]) if self.return_state else (f, b)
+        if self.merge_mode == "concat":
+            out = f_out[:-1] + (f_out[-1] + b_out[-1],)
+        elif self.merge_mode is None:
+            out = [f_out, b_out]
+        else:
+            out = f_out
+        if not self.return_state:
+            return out
+        states = list(f[1:]) + list(b[1:])
+        return (out if isinstance(out, list) else [out]) + states
+
+    def __call__(self, inputs, initial_state=None, training=False):
+        x = self.check_input(inputs, ndim=3)
+        self.ensure_built(x.shape)
+        return self.call(x, initial_state=initial_state, training=training)
+
+    def call(self, x, initial_state=None, training=False):
+        f_init = b_init = None
+        if initial_state is not None:
+            states = list(initial_state)
+            half = len(states) // 2
+            if len(states) % 2:
+                raise ValueError(f"Layer '{self.name}' expects an even number of initial states "
+                                 f"(forward half, then backward half), received {len(states)}")
+            f_init, b_init = states[:half], states[half:]
+        f = self.forward_layer(x, initial_state=f_init, training=training)
+        b = self.backward_layer(x, initial_state=b_init, training=training)
+        f_out, f_states = (f[0], f[1:]) if self.return_state else (f, [])
+        b_out, b_states = (b[0], b[1:]) if self.return_state else (b, [])
+        if self.return_sequences:
+            b_out = b_out[:, ::-1]
+        self._cache = (f_out, b_out) if training else None
+        out = self.merge(f_out, b_out)
+        if not self.return_state:
+            return out
+        return (out if isinstance(out, list) else [out]) + list(f_states) + list(b_states)
+
+    def merge(self, f, b):
+        mode = self.merge_mode
+        if mode == "concat":
+            return np.concatenate([f, b], axis=-1)
+        if mode == "sum":
+            return f + b
+        if mode == "mul":
+            return f * b
+        if mode == "ave":
+            return (f + b) / 2
+        return [f, b]
+
+    def backward(self, dy):
+        f_out, b_out = self.saved()
+        parts = list(dy) if (self.return_state or self.merge_mode is None) else [dy]
+        n_out = 2 if self.merge_mode is None else 1
+        d_out, d_states = parts[:n_out], parts[n_out:]
+        n_f = len(self.forward_layer.cell.state_names) if self.return_state else 0
+        if self.return_state and len(d_states) != 2 * n_f:
+            raise ValueError(f"Layer '{self.name}' backward expects gradients for the output(s) and "
+                             f"{2 * n_f} states, received {len(parts)} arrays")
+        df, db = self.split(d_out, f_out, b_out)
+        if self.return_sequences:
+            db = db[:, ::-1]
+        if self.return_state:
+            df, db = [df] + d_states[:n_f], [db] + d_states[n_f:]
+        dx = self.forward_layer.backward(df) + self.backward_layer.backward(db)
+        self.grads = self.forward_layer.grads + self.backward_layer.grads
+        self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
+        return dx
+
+    def split(self, d_out, f, b):
+        """dL/dy_fwd and dL/dy_bwd from dL/dy by the merge rule."""
+        mode = self.merge_mode
+        if mode is None:
+            return np.asarray(d_out[0], self.dtype), np.asarray(d_out[1], self.dtype)
+        dy = np.asarray(d_out[0], self.dtype)
+        expected = self.merge(f, b).shape
+        if dy.shape != expected:
+            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
+                             f"received {dy.shape}")
+        if mode == "concat":
+            n = f.shape[-1]
+            return dy[..., :n], dy[..., n:]
+        if mode == "sum":
+            return dy, dy
+        if mode == "mul":
+            return dy * b, dy * f
+        return dy / 2, dy / 2

@@ -1,0 +1,101 @@
+"""Input and Dense."""
+import numpy as np
+
+from .. import activations, initializers
+from .base import Layer, format_shape
+
+
+class InputLayer(Layer):
+    """Declares the shape of a model's input; checks it and passes it on."""
+
+    def __init__(self, shape, batch_size=None, dtype=None, name=None):
+        super().__init__(name=name, dtype=dtype)
+        self.shape = (batch_size,) + tuple(None if d is None else int(d) for d in shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape=None):
+        return self.shape
+
+    def check_input(self, x, **_):
+        arr = super().check_input(x, ndim=len(self.shape))
+        for got, want in zip(arr.shape, self.shape):
+            if want is not None and got != want:
+                raise ValueError(f"Layer '{self.name}' (InputLayer) expects shape {format_shape(self.shape)}, "
+                                 f"received {arr.shape}")
+        return arr
+
+    def call(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+
+def Input(shape, batch_size=None, dtype=None, name=None):
+    """The input of a model: ``Input(shape=(None, 1))`` for sequences of any length."""
+    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+class Dense(Layer):
+    """y = activation(x W + b) on the last axis, so also per time step on 3-D input.
+
+    Backward: da = dy * activation'(y);  dW = x^T da;  db = sum da;  dx = da W^T.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Layer '{self.name}' (Dense): units must be a positive integer, received {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Layer '{self.name}' (Dense) expects input with a known last axis, "
+                             f"received {format_shape(input_shape)}")
+        self.kernel = np.asarray(self.kernel_initializer((input_shape[-1], self.units), dtype=self.dtype), self.dtype)
+        if self.use_bias:
+            self.bias = np.asarray(self.bias_initializer((self.units,), dtype=self.dtype), self.dtype)
+        self.built = True
+
+    @property
+    def weights(self):
+        if not self.built:
+            return []
+        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def __call__(self, inputs, training=False):
+        x = self.check_input(inputs, min_ndim=2, last_dim=self.kernel.shape[0] if self.built else None)
+        self.ensure_built(x.shape)
+        return self.call(x, training=training)
+
+    def call(self, x, training=False):
+        a = x @ self.kernel
+        if self.use_bias:
+            a += self.bias
+        y = activations.activate(a, self.activation)
+        self._cache = (x, y) if training else None
+        return y
+
+    def backward(self, dy):
+        x, y = self.saved()
+        dy = np.asarray(dy, self.dtype)
+        if dy.shape != y.shape:
+            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {y.shape}, received {dy.shape}")
+        da = dy * activations.derivative(y, self.activation)
+        da2 = da.reshape(-1, self.units)
+        dW = x.reshape(-1, x.shape[-1]).T @ da2
+        self.grads = [dW, da2.sum(axis=0)] if self.use_bias else [dW]
+        return da @ self.kernel.T
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, activation=activations.name(self.activation), use_bias=self.use_bias)
+        return config
