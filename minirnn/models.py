@@ -53,6 +53,8 @@ class Sequential:
         if not self.layers and self.input_layer is None and layer.input_shape_hint is not None:
             self.input_layer = InputLayer(layer.input_shape_hint[1:], dtype=layer.dtype)
         self.layers.append(layer)
+        if self.input_layer is not None:
+            self.output_shapes()              # build now, like Keras, when the input shape is known
 
     @property
     def input_shape(self):
