@@ -7,6 +7,8 @@ One training step is forward, loss, backward, update:
     dL/dx = layers.backward(dL/dy_hat)     last layer first; grads land in layer.grads
     optimizer.apply_gradients(weights, grads)
 """
+import inspect
+
 import numpy as np
 
 from . import callbacks as callbacks_module
@@ -14,6 +16,10 @@ from . import losses, metrics as metrics_module, optimizers
 from .layers.base import Layer, format_shape, unique_name
 from .layers.core import InputLayer
 from .utils import get_rng
+
+
+def _takes_mask(layer):
+    return "mask" in inspect.signature(layer.__call__).parameters
 
 
 def _batches(x, y, batch_size, shuffle):
@@ -105,12 +111,14 @@ class Sequential:
     def __call__(self, x, training=False):
         if self.input_layer is None:
             self.input_layer = InputLayer((None,) * (np.ndim(x) - 1), dtype=self.layers[0].dtype)
-        x = self.input_layer(x)
+        x, mask = self.input_layer(x), None
         for layer in self.layers:
-            x = layer(x, training=training)
-            if isinstance(x, list):
+            kwargs = {"mask": mask} if mask is not None and _takes_mask(layer) else {}
+            y = layer(x, training=training, **kwargs)
+            if isinstance(y, list):
                 raise ValueError(f"Model '{self.name}': layer '{layer.name}' returns several arrays "
                                  f"(return_state=True or merge_mode=None), which Sequential cannot pass on")
+            x, mask = y, layer.compute_mask(x, mask)
         return x
 
     def backward(self, dy):

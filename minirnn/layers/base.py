@@ -32,7 +32,14 @@ def format_shape(shape):
 
 
 class Layer:
-    """Base class of all layers."""
+    """Base class of all layers.
+
+    Masks (one bool per sample and time step, ``(batch, time)``) travel beside the
+    data: a layer whose ``__call__`` takes ``mask=`` consumes it, and
+    :meth:`compute_mask` gives the mask of the layer's output.
+    """
+
+    supports_masking = False      # True: an incoming mask passes through unchanged
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
         self.name = name or unique_name(snake_case(type(self).__name__))
@@ -50,6 +57,10 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output, given its input and input mask."""
+        return mask if self.supports_masking else None
 
     def ensure_built(self, input_shape):
         if not self.built:
