@@ -63,7 +63,7 @@ class Bidirectional(Layer):
         return (out if isinstance(out, list) else [out]) + states
 
     def __call__(self, inputs, initial_state=None, training=False):
-        x = self.check_input(inputs, ndim=3)
+        x = self.check_input(inputs, ndim=3, last_dim=self.forward_layer.cell.input_dim if self.built else None)
         self.ensure_built(x.shape)
         return self.call(x, initial_state=initial_state, training=training)
 
@@ -105,10 +105,12 @@ class Bidirectional(Layer):
         parts = list(dy) if (self.return_state or self.merge_mode is None) else [dy]
         n_out = 2 if self.merge_mode is None else 1
         d_out, d_states = parts[:n_out], parts[n_out:]
-        n_f = len(self.forward_layer.cell.state_names) if self.return_state else 0
-        if self.return_state and len(d_states) != 2 * n_f:
-            raise ValueError(f"Layer '{self.name}' backward expects gradients for the output(s) and "
-                             f"{2 * n_f} states, received {len(parts)} arrays")
+        # The halves may hold different cells (backward_layer=...), so count each one's states.
+        n_f, n_b = (len(half.cell.state_names) if self.return_state else 0
+                    for half in (self.forward_layer, self.backward_layer))
+        if self.return_state and len(d_states) != n_f + n_b:
+            raise ValueError(f"Layer '{self.name}' backward expects {n_out + n_f + n_b} arrays, gradients "
+                             f"for the output(s) and {n_f + n_b} states, received {len(parts)}")
         df, db = self.split(d_out, f_out, b_out)
         if self.return_sequences:
             db = db[:, ::-1]
@@ -122,6 +124,8 @@ class Bidirectional(Layer):
     def split(self, d_out, f, b):
         """dL/dy_fwd and dL/dy_bwd from dL/dy by the merge rule."""
         mode = self.merge_mode
+        d_out = [np.zeros(self.merge(f, b).shape if mode else out.shape, self.dtype) if d is None else d
+                 for d, out in zip(d_out, (f, b))]                # None: no gradient from that output
         if mode is None:
             return np.asarray(d_out[0], self.dtype), np.asarray(d_out[1], self.dtype)
         dy = np.asarray(d_out[0], self.dtype)

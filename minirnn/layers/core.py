@@ -48,10 +48,13 @@ class Dense(Layer):
         if not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Layer '{self.name}' (Dense): units must be a positive integer, received {units!r}")
         self.units = int(units)
-        self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        try:
+            self.activation = activations.get(activation)
+            self.kernel_initializer = initializers.get(kernel_initializer)
+            self.bias_initializer = initializers.get(bias_initializer)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}' (Dense): {e}") from None
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

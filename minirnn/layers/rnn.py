@@ -11,7 +11,7 @@ import copy
 import numpy as np
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
-from .base import Layer, format_shape
+from .base import Layer, format_shape, snake_case, unique_name
 
 
 class RNN(Layer):
@@ -147,6 +147,15 @@ class RNN(Layer):
         return config
 
 
+def _make_cell(layer, kwargs, cell_class, **args):
+    """The layer's cell; a bad argument raises an error that names the layer (named here, as Layer would)."""
+    kwargs["name"] = kwargs.get("name") or unique_name(snake_case(type(layer).__name__))
+    try:
+        return cell_class(**args)
+    except ValueError as e:
+        raise ValueError(f"Layer '{kwargs['name']}' ({type(layer).__name__}): {e}") from None
+
+
 def _cell_args(units, activation, recurrent_activation, use_bias, kernel_initializer,
                recurrent_initializer, bias_initializer):
     return dict(units=units, activation=activation, recurrent_activation=recurrent_activation,
@@ -160,8 +169,9 @@ class SimpleRNN(RNN):
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  return_sequences=False, return_state=False, go_backwards=False, **kwargs):
-        cell = SimpleRNNCell(**_cell_args(units, activation, None, use_bias, kernel_initializer,
-                                          recurrent_initializer, bias_initializer))
+        cell = _make_cell(self, kwargs, SimpleRNNCell,
+                          **_cell_args(units, activation, None, use_bias, kernel_initializer,
+                                       recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
 
 
@@ -172,9 +182,9 @@ class LSTM(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
                  return_state=False, go_backwards=False, **kwargs):
-        cell = LSTMCell(unit_forget_bias=unit_forget_bias,
-                        **_cell_args(units, activation, recurrent_activation, use_bias,
-                                     kernel_initializer, recurrent_initializer, bias_initializer))
+        cell = _make_cell(self, kwargs, LSTMCell, unit_forget_bias=unit_forget_bias,
+                          **_cell_args(units, activation, recurrent_activation, use_bias,
+                                       kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
 
 
@@ -185,7 +195,7 @@ class GRU(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, reset_after=True, **kwargs):
-        cell = GRUCell(reset_after=reset_after,
-                       **_cell_args(units, activation, recurrent_activation, use_bias,
-                                    kernel_initializer, recurrent_initializer, bias_initializer))
+        cell = _make_cell(self, kwargs, GRUCell, reset_after=reset_after,
+                          **_cell_args(units, activation, recurrent_activation, use_bias,
+                                       kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
