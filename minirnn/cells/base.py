@@ -12,10 +12,50 @@ one product each, done after the backward loop:
 
 Sequences are time-major inside cells, ``(time, batch, features)``, so each
 step reads one contiguous ``(batch, features)`` block.
+
+Two optional extras reach the time loops as arrays (empty when unused):
+
+* ``mask`` (T, B, 1), 1 for real steps and 0 for padding: a masked step keeps
+  the previous state, s_t = s_{t-1} + m_t (s_new - s_{t-1}), and passes its
+  gradient straight back.
+* ``R`` (G, B, n), recurrent dropout: one mask per gate, fixed for the whole
+  sequence, applied to h_{t-1} before it meets that gate's block of U.
+  Input dropout works the same way on x_t, outside the loop.
 """
 import numpy as np
 
 from .. import activations, initializers
+from ..backend import kernel
+
+
+@kernel
+def recurrent_product(h, U, R):
+    """h U, or with recurrent dropout [(h * R_g) U_g for each gate block g]."""
+    if R.shape[0] == 0:
+        return h @ U
+    n = h.shape[1]
+    out = np.empty((h.shape[0], U.shape[1]), h.dtype)
+    for g in range(U.shape[1] // n):
+        out[:, g * n:(g + 1) * n] = (h * R[g]) @ np.ascontiguousarray(U[:, g * n:(g + 1) * n])
+    return out
+
+
+@kernel
+def recurrent_grad(dM, UT, R):
+    """dL/dh from dL/d(h U), given UT = U^T (contiguous, made once per sequence):
+    dM U^T, or with recurrent dropout sum_g (dM_g U_g^T) * R_g."""
+    if R.shape[0] == 0:
+        return dM @ UT
+    n = UT.shape[1]
+    dh = np.zeros((dM.shape[0], n), dM.dtype)
+    for g in range(UT.shape[0] // n):
+        dh += (np.ascontiguousarray(dM[:, g * n:(g + 1) * n]) @ UT[g * n:(g + 1) * n]) * R[g]
+    return dh
+
+
+def empty_masks(dtype):
+    """The 'no mask' / 'no dropout' argument of the time loops."""
+    return np.zeros((0, 1, 1), dtype)
 
 
 class Cell:
@@ -75,23 +115,50 @@ class Cell:
         """Bias added to the input projection XW (None when use_bias=False)."""
         return self.bias if self.use_bias else None
 
-    def project(self, X):
-        """XW = X W + b for every step at once: (T, B, D) -> (T, B, G*n)."""
+    def column_blocks(self, masks):
+        """(columns, mask) pairs: one input-dropout mask per block of gates."""
+        width = self.gates * self.units
+        step = width // len(masks)
+        return [(slice(k * step, (k + 1) * step), m) for k, m in enumerate(masks)]
+
+    def project(self, X, input_masks=None):
+        """XW = X W + b for every step at once: (T, B, D) -> (T, B, G*n).
+
+        With input dropout, block k of the columns sees X * input_masks[k]."""
         T, B, D = X.shape
-        XW = X.reshape(T * B, D) @ self.kernel
+        if input_masks is None:
+            XW = X.reshape(T * B, D) @ self.kernel
+        else:
+            XW = np.empty((T * B, self.gates * self.units), X.dtype)
+            for cols, m in self.column_blocks(input_masks):
+                XW[:, cols] = (X * m).reshape(T * B, D) @ self.kernel[:, cols]
         b = self.input_bias()
         if b is not None:
             XW += b
         return XW.reshape(T, B, -1)
 
-    def input_grads(self, X, dXW):
+    def input_grads(self, X, dXW, input_masks=None):
         """dX, dW and db (of the input bias) from dL/dXW."""
         T, B, D = X.shape
         flat = dXW.reshape(T * B, -1)
-        dX = (flat @ self.kernel.T).reshape(T, B, D)
-        dW = X.reshape(T * B, D).T @ flat
         db = flat.sum(axis=0)
+        if input_masks is None:
+            dX = (flat @ self.kernel.T).reshape(T, B, D)
+            return dX, X.reshape(T * B, D).T @ flat, db
+        dX = np.zeros_like(X)
+        dW = np.empty_like(self.kernel)
+        for cols, m in self.column_blocks(input_masks):
+            dW[:, cols] = (X * m).reshape(T * B, D).T @ flat[:, cols]
+            dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
         return dX, dW, db
+
+    def recurrent_kernel_grad(self, H_prev, dM, R):
+        """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
+        if R.shape[0] == 0:
+            return self.outer(H_prev, dM)
+        n = self.units
+        return np.concatenate([self.outer(H_prev * R[g], dM[..., g * n:(g + 1) * n])
+                               for g in range(dM.shape[-1] // n)], axis=1)
 
     @staticmethod
     def previous(H, h0):
@@ -104,10 +171,12 @@ class Cell:
         return A.reshape(-1, A.shape[-1]).T @ dA.reshape(-1, dA.shape[-1])
 
     # -- to be written by each cell -------------------------------------------
-    def forward(self, X, states):
+    def forward(self, X, states, mask, R, input_masks=None):
         """Run the sequence X (T, B, D) from `states`.
 
-        Returns (H, final_states, cache): H (T, B, n) holds every h_t."""
+        `mask` (T, B, 1) and `R` (G, B, n) may be empty (see the module doc);
+        `input_masks` is None or one (B, D) input-dropout mask per block of gates.
+        Returns (H, final_states, cache): H (T, B, n) holds every (carried) h_t."""
         raise NotImplementedError
 
     def backward(self, cache, dH, dstates):

@@ -13,10 +13,11 @@ W, U and the biases are split column-wise into z, r, h blocks:
     F3' g = phi(x_h + (r * h_{t-1}) U_h)
   both:
     F4  h_t = z * h_{t-1} + (1 - z) * g
+    F5  masked steps (m_t = 0) keep the state: h_t = h_{t-1} + m_t (h_new - h_{t-1})
 
 Backward, for t = T..1, starting from dh_next = dL/dh_T:
 
-    B1  dh  = dL/dh_t (output) + dh_next
+    B1  dh  = m_t (dL/dh_t (output) + dh_next)
     B2  dz  = dh * (h_{t-1} - g),   da_g = dh * (1 - z) * phi'(g)
     B3  da_z = dz * sigma'(z)
   reset_after=True:
@@ -28,44 +29,51 @@ Backward, for t = T..1, starting from dh_next = dL/dh_T:
     B5' dh_next = dh * z + d(rh) * r + [da_z da_r] U_zr^T
     B6' dU_zr = sum_t h_{t-1}^T [da_z da_r],  dU_h = sum_t (r * h_{t-1})^T da_g
   both:
-    B7  dW = sum_t x_t^T [da_z da_r da_g],  db = sum_t [da_z da_r da_g],  dx_t = [...] W^T
+    B7  dh_next += (1 - m_t)(dL/dh_t + dh_next)       masked steps pass it straight back
+    B8  dW = sum_t x_t^T [da_z da_r da_g],  db = sum_t [da_z da_r da_g],  dx_t = [...] W^T
 
 Shapes (time-major): x_t (B, D); h_t and each gate (B, n); W (D, 3n), U (n, 3n);
-bias (3n,), or (2, 3n) = [b, b'] when reset_after.
+bias (3n,), or (2, 3n) = [b, b'] when reset_after.  Without a mask m_t = 1; with
+recurrent dropout h_{t-1} meets each gate's block of U as h_{t-1} * R_g, also
+inside r * h_{t-1} (see cells/base.py), while F4 blends the undropped h_{t-1}.
 """
 import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell
+from .base import Cell, recurrent_grad, recurrent_product
 
 
 @kernel
-def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after):
-    """F1-F4 over all steps.  Returns the cache (gates z r g, M_h, H)."""
+def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
+    """F1-F5 over all steps.  Returns the cache (gates z r g, M_h, H)."""
     T, B, width = XW.shape
     n = width // 3
+    masked = mask.shape[0] > 0
+    dropped = R.shape[0] > 0
     U_zr = np.ascontiguousarray(U[:, :2 * n])
     U_h = np.ascontiguousarray(U[:, 2 * n:])
     gates = np.empty_like(XW)
     M_h = np.empty((T, B, n), XW.dtype)        # m_h, which B4 needs (reset_after)
-    H = np.empty((T, B, n), XW.dtype)
+    H = np.empty((T, B, n), XW.dtype)          # carried h_t
     h = h0
     for t in range(T):
         x = XW[t]
         if reset_after:
-            m = h @ U + b_rec                                   # F1
-            z = activate(x[:, :n] + m[:, :n], rec_act)          # F2
+            m = recurrent_product(h, U, R) + b_rec                  # F1
+            z = activate(x[:, :n] + m[:, :n], rec_act)              # F2
             r = activate(x[:, n:2 * n] + m[:, n:2 * n], rec_act)
             m_h = m[:, 2 * n:]
-            g = activate(x[:, 2 * n:] + r * m_h, act)           # F3
+            g = activate(x[:, 2 * n:] + r * m_h, act)               # F3
             M_h[t] = m_h
         else:
-            m = h @ U_zr                                        # F1'
-            z = activate(x[:, :n] + m[:, :n], rec_act)          # F2'
+            m = recurrent_product(h, U_zr, R[:2])                   # F1'
+            z = activate(x[:, :n] + m[:, :n], rec_act)              # F2'
             r = activate(x[:, n:2 * n] + m[:, n:], rec_act)
-            g = activate(x[:, 2 * n:] + (r * h) @ U_h, act)     # F3'
-        h = z * h + (g - z * g)                                 # F4
+            h_h = h * R[2] if dropped else h
+            g = activate(x[:, 2 * n:] + (r * h_h) @ U_h, act)       # F3'
+        h_new = z * h + (g - z * g)                                 # F4
+        h = h + mask[t] * (h_new - h) if masked else h_new          # F5
         gates[t, :, :n] = z
         gates[t, :, n:2 * n] = r
         gates[t, :, 2 * n:] = g
@@ -74,10 +82,12 @@ def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after):
 
 
 @kernel
-def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after):
-    """B1-B5 over all steps, last to first.  Returns (dXW, dM, dh0):
+def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mask, R):
+    """B1-B7 over all steps, last to first.  Returns (dXW, dM, dh0):
     dXW = dL/d(x_t W + b) and dM = dL/d(h_{t-1} U + b') per step."""
     T, B, n = H.shape
+    masked = mask.shape[0] > 0
+    dropped = R.shape[0] > 0
     UT = np.ascontiguousarray(U.T)
     U_zrT = np.ascontiguousarray(U[:, :2 * n].T)
     U_hT = np.ascontiguousarray(U[:, 2 * n:].T)
@@ -90,7 +100,8 @@ def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after):
         r = gates[t, :, n:2 * n]
         g = gates[t, :, 2 * n:]
         h_prev = H[t - 1] if t > 0 else h0
-        dh = dH[t] + dh_next                                    # B1
+        dh_out = dH[t] + dh_next
+        dh = dh_out * mask[t] if masked else dh_out             # B1
         dz = dh * (h_prev - g)                                  # B2
         da_g = (dh - dh * z) * derivative(g, act)
         da_z = dz * derivative(z, rec_act)                      # B3
@@ -101,14 +112,18 @@ def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after):
             dXW[t, :, n:2 * n] = da_r
             dM[t, :, :2 * n] = dXW[t, :, :2 * n]
             dM[t, :, 2 * n:] = da_g * r
-            dh_next = dh * z + dM[t] @ UT                       # B5
+            dh_next = dh * z + recurrent_grad(dM[t], UT, R)     # B5
         else:
+            h_h = h_prev * R[2] if dropped else h_prev
             drh = da_g @ U_hT                                   # B4'
-            da_r = drh * h_prev * derivative(r, rec_act)
+            da_r = drh * h_h * derivative(r, rec_act)
             dXW[t, :, n:2 * n] = da_r
             dzr[:, :n] = da_z
             dzr[:, n:] = da_r
-            dh_next = dh * z + drh * r + dzr @ U_zrT            # B5'
+            dh_h = drh * r * R[2] if dropped else drh * r
+            dh_next = dh * z + dh_h + recurrent_grad(dzr, U_zrT, R[:2])   # B5'
+        if masked:
+            dh_next += dh_out - dh                              # B7
     if not reset_after:
         dM[:] = dXW
     return dXW, dM, dh_next
@@ -138,26 +153,27 @@ class GRUCell(Cell):
             return self.bias[1]
         return np.zeros(3 * self.units, self.dtype)
 
-    def forward(self, X, states):
+    def forward(self, X, states, mask, R, input_masks=None):
         (h0,) = states
-        gates, M_h, H = forward_loop(self.project(X), self.recurrent_kernel, self.recurrent_bias(),
-                                     h0, self.activation, self.recurrent_activation, self.reset_after)
-        return H, [H[-1]], (X, h0, gates, M_h, H)
+        gates, M_h, H = forward_loop(self.project(X, input_masks), self.recurrent_kernel, self.recurrent_bias(),
+                                     h0, self.activation, self.recurrent_activation, self.reset_after, mask, R)
+        return H, [H[-1]], (X, h0, gates, M_h, H, mask, R, input_masks)
 
     def backward(self, cache, dH, dstates):
-        X, h0, gates, M_h, H = cache
+        X, h0, gates, M_h, H, mask, R, input_masks = cache
         (dh_T,) = dstates
-        dXW, dM, dh0 = backward_loop(gates, M_h, H, h0, self.recurrent_kernel, dH, dh_T,
-                                     self.activation, self.recurrent_activation, self.reset_after)
-        dX, dW, db = self.input_grads(X, dXW)                   # B7
+        dXW, dM, dh0 = backward_loop(gates, M_h, H, h0, self.recurrent_kernel, dH, dh_T, self.activation,
+                                     self.recurrent_activation, self.reset_after, mask, R)
+        dX, dW, db = self.input_grads(X, dXW, input_masks)                # B8
         H_prev = self.previous(H, h0)
         n = self.units
         if self.reset_after:
-            dU = self.outer(H_prev, dM)                         # B6
+            dU = self.recurrent_kernel_grad(H_prev, dM, R)                # B6
             db = np.stack([db, dM.reshape(-1, 3 * n).sum(axis=0)])
         else:
             r = gates[:, :, n:2 * n]
-            dU = np.concatenate([self.outer(H_prev, dXW[:, :, :2 * n]),   # B6'
-                                 self.outer(r * H_prev, dXW[:, :, 2 * n:])], axis=1)
+            h_h = H_prev * R[2] if R.shape[0] else H_prev
+            dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
+                                 self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)
         grads = [dW, dU, db] if self.use_bias else [dW, dU]
         return dX, grads, [dh0]

@@ -6,46 +6,56 @@ Forward, for t = 1..T (sigma = ``recurrent_activation``, phi = ``activation``):
     F2  i = sigma(a_i),  f = sigma(a_f),  g = phi(a_c),  o = sigma(a_o)
     F3  c_t = f * c_{t-1} + i * g
     F4  h_t = o * phi(c_t)
+    F5  masked steps (m_t = 0) keep both states: s_t = s_{t-1} + m_t (s_new - s_{t-1})
 
 Backward, for t = T..1, starting from dh_next = dL/dh_T, dc_next = dL/dc_T:
 
-    B1  dh  = dL/dh_t (output) + dh_next
-    B2  dc  = dc_next + dh * o * phi'(c_t)
+    B1  dh  = m_t (dL/dh_t (output) + dh_next)
+    B2  dc  = m_t dc_next + dh * o * phi'(c_t)
     B3  da_i = dc * g * sigma'(a_i)          da_f = dc * c_{t-1} * sigma'(a_f)
         da_c = dc * i * phi'(a_c)            da_o = dh * phi(c_t) * sigma'(a_o)
-    B4  dc_next = dc * f,   dh_next = [da_i da_f da_c da_o] U^T
+    B4  dc_next = dc * f + (1 - m_t) dc_next,
+        dh_next = [da_i da_f da_c da_o] U^T + (1 - m_t)(dL/dh_t + dh_next)
     B5  dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,
         dx_t = da_t W^T                      one product each, after the loop
 
 Shapes (time-major): x_t (B, D); h_t, c_t and each gate (B, n); W (D, 4n),
 U (n, 4n), b (4n,).  With ``unit_forget_bias`` the f slice of b starts at 1.
+Without a mask m_t = 1; with recurrent dropout h_{t-1} meets each gate's block of
+U as h_{t-1} * R_g (see cells/base.py).
 """
 import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell
+from .base import Cell, recurrent_grad, recurrent_product
 
 
 @kernel
-def forward_loop(XW, U, h0, c0, act, rec_act):
-    """F1-F4 over all steps.  Returns the cache (gates, C, phi(C), H)."""
+def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
+    """F1-F5 over all steps.  Returns the cache (gates, C, phi(c_new), H)."""
     T, B, width = XW.shape
     n = width // 4
+    masked = mask.shape[0] > 0
     gates = np.empty_like(XW)                  # activated i f g o per step
-    C = np.empty((T, B, n), XW.dtype)
-    PC = np.empty((T, B, n), XW.dtype)         # phi(c_t), reused by backward
-    H = np.empty((T, B, n), XW.dtype)
+    C = np.empty((T, B, n), XW.dtype)          # carried c_t
+    PC = np.empty((T, B, n), XW.dtype)         # phi(c_new), reused by backward
+    H = np.empty((T, B, n), XW.dtype)          # carried h_t
     h, c = h0, c0
     for t in range(T):
-        a = XW[t] + h @ U                      # F1
+        a = XW[t] + recurrent_product(h, U, R)  # F1
         i = activate(a[:, :n], rec_act)        # F2
         f = activate(a[:, n:2 * n], rec_act)
         g = activate(a[:, 2 * n:3 * n], act)
         o = activate(a[:, 3 * n:], rec_act)
-        c = f * c + i * g                      # F3
-        pc = activate(c, act)
-        h = o * pc                             # F4
+        c_new = f * c + i * g                  # F3
+        pc = activate(c_new, act)
+        h_new = o * pc                         # F4
+        if masked:                             # F5
+            h = h + mask[t] * (h_new - h)
+            c = c + mask[t] * (c_new - c)
+        else:
+            h, c = h_new, c_new
         gates[t, :, :n] = i
         gates[t, :, n:2 * n] = f
         gates[t, :, 2 * n:3 * n] = g
@@ -57,9 +67,10 @@ def forward_loop(XW, U, h0, c0, act, rec_act):
 
 
 @kernel
-def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act):
+def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
     """B1-B4 over all steps, last to first.  Returns (dA, dh0, dc0)."""
     T, B, n = C.shape
+    masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
     UT = np.ascontiguousarray(U.T)
     dh_next, dc_next = dh_T, dc_T
@@ -69,14 +80,20 @@ def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act):
         g = gates[t, :, 2 * n:3 * n]
         o = gates[t, :, 3 * n:]
         c_prev = C[t - 1] if t > 0 else c0
-        dh = dH[t] + dh_next                                   # B1
-        dc = dc_next + dh * o * derivative(PC[t], act)         # B2
+        dh_out = dH[t] + dh_next
+        dh = dh_out * mask[t] if masked else dh_out            # B1
+        dc_in = dc_next * mask[t] if masked else dc_next
+        dc = dc_in + dh * o * derivative(PC[t], act)           # B2
         dA[t, :, :n] = dc * g * derivative(i, rec_act)         # B3
         dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)
         dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)
         dA[t, :, 3 * n:] = dh * PC[t] * derivative(o, rec_act)
-        dc_next = dc * f                                       # B4
-        dh_next = dA[t] @ UT
+        dh_next = recurrent_grad(dA[t], UT, R)                  # B4
+        if masked:
+            dh_next += dh_out - dh
+            dc_next = dc * f + (dc_next - dc_in)
+        else:
+            dc_next = dc * f
     return dA, dh_next, dc_next
 
 
@@ -98,18 +115,18 @@ class LSTMCell(Cell):
         return np.concatenate([self.bias_initializer((n,), dtype=dt), np.ones(n, dt),
                                self.bias_initializer((2 * n,), dtype=dt)])
 
-    def forward(self, X, states):
+    def forward(self, X, states, mask, R, input_masks=None):
         h0, c0 = states
-        gates, C, PC, H = forward_loop(self.project(X), self.recurrent_kernel, h0, c0,
-                                       self.activation, self.recurrent_activation)
-        return H, [H[-1], C[-1]], (X, h0, c0, gates, C, PC, H)
+        gates, C, PC, H = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, c0,
+                                       self.activation, self.recurrent_activation, mask, R)
+        return H, [H[-1], C[-1]], (X, h0, c0, gates, C, PC, H, mask, R, input_masks)
 
     def backward(self, cache, dH, dstates):
-        X, h0, c0, gates, C, PC, H = cache
+        X, h0, c0, gates, C, PC, H, mask, R, input_masks = cache
         dh_T, dc_T = dstates
         dA, dh0, dc0 = backward_loop(gates, C, PC, c0, self.recurrent_kernel, dH, dh_T, dc_T,
-                                     self.activation, self.recurrent_activation)
-        dX, dW, db = self.input_grads(X, dA)                   # B5
-        dU = self.outer(self.previous(H, h0), dA)
+                                     self.activation, self.recurrent_activation, mask, R)
+        dX, dW, db = self.input_grads(X, dA, input_masks)                   # B5
+        dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
         grads = [dW, dU, db] if self.use_bias else [dW, dU]
         return dX, grads, [dh0, dc0]

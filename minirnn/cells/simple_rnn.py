@@ -4,46 +4,59 @@ Forward, for t = 1..T (phi = ``activation``, tanh by default):
 
     F1  a_t = x_t W + h_{t-1} U + b
     F2  h_t = phi(a_t)
+    F3  masked steps (m_t = 0) keep the state: h_t = h_{t-1} + m_t (phi(a_t) - h_{t-1})
 
 Backward, for t = T..1, with dh_next = dL/dh_T from the final state:
 
     B1  dh_t  = dL/dh_t (output) + dh_next
-    B2  da_t  = dh_t * phi'(a_t)              phi' from h_t (see activations)
-    B3  dh_next = da_t U^T                    carried to step t-1
+    B2  da_t  = m_t dh_t * phi'(a_t)          phi' from phi(a_t) (see activations)
+    B3  dh_next = da_t U^T + (1 - m_t) dh_t   carried to step t-1
     B4  dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,
         dx_t = da_t W^T                       one product each, after the loop
 
 Shapes (time-major): x_t (B, D), h_t and a_t (B, n), W (D, n), U (n, n), b (n,).
+Without a mask m_t = 1; with recurrent dropout h_{t-1} U becomes (h_{t-1} * R) U
+(see cells/base.py).
 """
 import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell
+from .base import Cell, recurrent_grad, recurrent_product
 
 
 @kernel
-def forward_loop(XW, U, h0, act):
-    """F1-F2 over all steps; XW already holds x_t W + b.  Returns H (T, B, n)."""
+def forward_loop(XW, U, h0, act, mask, R):
+    """F1-F3 over all steps; XW already holds x_t W + b.
+
+    Returns (H, A): the carried states h_t and phi(a_t) (the same array unmasked)."""
+    masked = mask.shape[0] > 0
     H = np.empty_like(XW)
+    A = np.empty_like(XW) if masked else H
     h = h0
     for t in range(XW.shape[0]):
-        h = activate(XW[t] + h @ U, act)       # F1, F2
+        h_new = activate(XW[t] + recurrent_product(h, U, R), act)   # F1, F2
+        A[t] = h_new
+        h = h + mask[t] * (h_new - h) if masked else h_new           # F3
         H[t] = h
-    return H
+    return H, A
 
 
 @kernel
-def backward_loop(H, U, dH, dh_T, act):
+def backward_loop(A, U, dH, dh_T, act, mask, R):
     """B1-B3 over all steps, last to first.  Returns (dA, dh0)."""
-    dA = np.empty_like(H)
+    masked = mask.shape[0] > 0
+    dA = np.empty_like(A)
     UT = np.ascontiguousarray(U.T)
     dh_next = dh_T
-    for t in range(H.shape[0] - 1, -1, -1):
-        dh = dH[t] + dh_next                   # B1
-        da = dh * derivative(H[t], act)        # B2
+    for t in range(A.shape[0] - 1, -1, -1):
+        dh = dH[t] + dh_next                              # B1
+        dh_new = dh * mask[t] if masked else dh
+        da = dh_new * derivative(A[t], act)               # B2
         dA[t] = da
-        dh_next = da @ UT                      # B3
+        dh_next = recurrent_grad(da, UT, R)                # B3
+        if masked:
+            dh_next += dh - dh_new
     return dA, dh_next
 
 
@@ -54,16 +67,16 @@ class SimpleRNNCell(Cell):
     gate_names = ("h",)
     state_names = ("h",)
 
-    def forward(self, X, states):
+    def forward(self, X, states, mask, R, input_masks=None):
         (h0,) = states
-        H = forward_loop(self.project(X), self.recurrent_kernel, h0, self.activation)
-        return H, [H[-1]], (X, h0, H)
+        H, A = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, self.activation, mask, R)
+        return H, [H[-1]], (X, h0, H, A, mask, R, input_masks)
 
     def backward(self, cache, dH, dstates):
-        X, h0, H = cache
+        X, h0, H, A, mask, R, input_masks = cache
         (dh_T,) = dstates
-        dA, dh0 = backward_loop(H, self.recurrent_kernel, dH, dh_T, self.activation)
-        dX, dW, db = self.input_grads(X, dA)                     # B4
-        dU = self.outer(self.previous(H, h0), dA)
+        dA, dh0 = backward_loop(A, self.recurrent_kernel, dH, dh_T, self.activation, mask, R)
+        dX, dW, db = self.input_grads(X, dA, input_masks)                    # B4
+        dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
         grads = [dW, dU, db] if self.use_bias else [dW, dU]
         return dX, grads, [dh0]

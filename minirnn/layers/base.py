@@ -5,14 +5,101 @@ Every layer is callable on NumPy arrays like a Keras layer.  Called with
 then returns dL/dx and leaves dL/dweights in ``layer.grads``, aligned with
 ``layer.weights`` and ``layer.get_weights()``.
 """
+import inspect
 import re
 from collections import defaultdict
 
 import numpy as np
 
-from .. import backend
+from .. import activations, backend, initializers
 
 _name_counts = defaultdict(int)
+
+# The layer registry, filled by Layer.__init_subclass__, so a saved model can name
+# any layer class, including ones defined after this module (see minirnn/saving.py).
+_LAYER_CLASSES = {}      # (module, class name) -> class
+_LAYER_NAMES = {}        # class name -> class; minirnn's own classes win a clash of names
+
+
+def register_layer_class(cls):
+    """Make `cls` findable by :func:`get_layer_class` (done for every Layer subclass)."""
+    _LAYER_CLASSES[(cls.__module__, cls.__name__)] = cls
+    current = _LAYER_NAMES.get(cls.__name__)
+    if current is None or not _is_builtin(current) or _is_builtin(cls):
+        _LAYER_NAMES[cls.__name__] = cls
+    return cls
+
+
+def _is_builtin(cls):
+    return cls.__module__.split(".")[0] == "minirnn"
+
+
+def get_layer_class(class_name, module=None):
+    """The registered Layer subclass called `class_name` (from `module` if it is known), or None."""
+    if module is not None and (module, class_name) in _LAYER_CLASSES:
+        return _LAYER_CLASSES[(module, class_name)]
+    return _LAYER_NAMES.get(class_name)
+
+
+def registered_layer_classes():
+    """{class name: class} of every layer class defined so far."""
+    return dict(_LAYER_NAMES)
+
+
+def constructor_arguments(cls):
+    """Names of the arguments of ``cls.__init__``, followed through ``**kwargs`` to the parents'
+    ``__init__`` (there only arguments with defaults: required ones the subclass passes itself)."""
+    names, first = [], True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        forwards = False
+        for p in inspect.signature(init).parameters.values():
+            if p.kind == p.VAR_KEYWORD:
+                forwards = True
+            elif p.name != "self" and p.kind != p.VAR_POSITIONAL and p.name not in names:
+                if first or p.default is not p.empty:
+                    names.append(p.name)
+        first = False
+        if not forwards:
+            break
+    return names
+
+
+def config_value(name, value):
+    """A constructor argument as get_config returns it: activations by name, initializers
+    serialized (``{"class_name", "config"}``), NumPy scalars and dtypes as Python values."""
+    if isinstance(value, initializers.Initializer):
+        return initializers.serialize(value)
+    if name.endswith("activation") and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return activations.name(int(value))
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def init_arguments(obj, sources=None, skip=()):
+    """``{argument: value}`` for every constructor argument of ``type(obj)`` not in `skip`, each
+    read from the first of `sources` (default: obj) that has an attribute of that name.
+
+    An argument found nowhere raises a ValueError: get_config must return them all."""
+    config = {}
+    for name in constructor_arguments(type(obj)):
+        if name in skip:
+            continue
+        for source in sources or (obj,):
+            if hasattr(source, name):
+                config[name] = config_value(name, getattr(source, name))
+                break
+        else:
+            what = f"Layer '{obj.name}'" if isinstance(obj, Layer) else type(obj).__name__
+            raise ValueError(f"{what} ({type(obj).__name__}): get_config cannot find the constructor "
+                             f"argument {name!r} as an attribute; store it under that name or "
+                             f"override get_config")
+    return config
 
 
 def unique_name(base):
@@ -24,7 +111,7 @@ def unique_name(base):
 
 def snake_case(name):
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def format_shape(shape):
@@ -40,6 +127,10 @@ class Layer:
     """
 
     supports_masking = False      # True: an incoming mask passes through unchanged
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register_layer_class(cls)
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
         self.name = name or unique_name(snake_case(type(self).__name__))
@@ -66,6 +157,7 @@ class Layer:
         if not self.built:
             self.build(tuple(input_shape))
             self.built = True
+            self.build_input_shape = tuple(input_shape)   # recorded for saving (build_config)
 
     # -- weights -------------------------------------------------------------
     @property
@@ -89,11 +181,12 @@ class Layer:
         weights = list(weights)
         if len(weights) != len(own):
             raise ValueError(f"Layer '{self.name}' expects {len(own)} weight arrays, received {len(weights)}")
-        for k, (w, new) in enumerate(zip(own, weights)):
-            new = np.asarray(new)
+        weights = [np.asarray(new) for new in weights]
+        for k, (w, new) in enumerate(zip(own, weights)):      # check all before changing any
             if new.shape != w.shape:
                 raise ValueError(f"Layer '{self.name}' weight {k} expects shape {w.shape}, "
                                  f"received {new.shape}")
+        for w, new in zip(own, weights):
             w[...] = new
 
     def count_params(self):
@@ -145,7 +238,16 @@ class Layer:
         return {2: " (batch, features)", 3: " (batch, time, features)"}.get(ndim, "")
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
+        """The constructor arguments, JSON-friendly; ``type(self).from_config(config)`` rebuilds
+        the layer (without its weights).  Subclasses add their own arguments."""
+        hint = self.input_shape_hint
+        return {"name": self.name, "dtype": self.dtype, "trainable": self.trainable,
+                "input_shape": None if hint is None else list(hint[1:])}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt layer from :meth:`get_config`'s output."""
+        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

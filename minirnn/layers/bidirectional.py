@@ -34,6 +34,8 @@ class Bidirectional(Layer):
             raise ValueError(f"Layer '{self.name}': backward_layer must match the forward layer's "
                              f"return_sequences and return_state and read the other way (go_backwards)")
         self.backward_layer = backward_layer
+        for half in (self.forward_layer, self.backward_layer):   # as Keras: padded steps output 0
+            half.zero_output_for_mask = half.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -62,12 +64,15 @@ class Bidirectional(Layer):
         states = list(f[1:]) + list(b[1:])
         return (out if isinstance(out, list) else [out]) + states
 
-    def __call__(self, inputs, initial_state=None, training=False):
+    def __call__(self, inputs, initial_state=None, training=False, mask=None):
         x = self.check_input(inputs, ndim=3, last_dim=self.forward_layer.cell.input_dim if self.built else None)
         self.ensure_built(x.shape)
-        return self.call(x, initial_state=initial_state, training=training)
+        return self.call(x, initial_state=initial_state, training=training, mask=mask)
 
-    def call(self, x, initial_state=None, training=False):
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def call(self, x, initial_state=None, training=False, mask=None):
         f_init = b_init = None
         if initial_state is not None:
             states = list(initial_state)
@@ -76,8 +81,8 @@ class Bidirectional(Layer):
                 raise ValueError(f"Layer '{self.name}' expects an even number of initial states "
                                  f"(forward half, then backward half), received {len(states)}")
             f_init, b_init = states[:half], states[half:]
-        f = self.forward_layer(x, initial_state=f_init, training=training)
-        b = self.backward_layer(x, initial_state=b_init, training=training)
+        f = self.forward_layer(x, initial_state=f_init, training=training, mask=mask)
+        b = self.backward_layer(x, initial_state=b_init, training=training, mask=mask)
         f_out, f_states = (f[0], f[1:]) if self.return_state else (f, [])
         b_out, b_states = (b[0], b[1:]) if self.return_state else (b, [])
         if self.return_sequences:
@@ -141,3 +146,26 @@ class Bidirectional(Layer):
         if mode == "mul":
             return dy * b, dy * f
         return dy / 2, dy / 2
+
+    def get_config(self):
+        """The wrapped layer's config (named as given, without the ``forward_`` prefix), the
+        merge mode and the backward layer's config, each as ``{"class_name", "config"}``."""
+        from ..saving import serialize_layer
+
+        config = super().get_config()
+        layer = serialize_layer(self.forward_layer)
+        name = layer["config"]["name"]
+        layer["config"]["name"] = name[len("forward_"):] if name.startswith("forward_") else name
+        config.update(layer=layer, merge_mode=self.merge_mode,
+                      backward_layer=serialize_layer(self.backward_layer))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import deserialize_layer
+
+        config = dict(config)
+        for key in ("layer", "backward_layer"):
+            if isinstance(config.get(key), dict):
+                config[key] = deserialize_layer(config[key])
+        return cls(**config)

@@ -11,28 +11,53 @@ import copy
 import numpy as np
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
-from .base import Layer, format_shape, snake_case, unique_name
+from ..cells.base import empty_masks
+from ..utils import get_rng
+from .base import Layer, format_shape, init_arguments, snake_case, unique_name
 
 
 class RNN(Layer):
     """Run a cell over sequences ``(batch, time, features)``.
 
-    Called as ``layer(x, initial_state=None, training=False)``; returns the last
-    output ``(batch, units)`` or, with ``return_sequences``, every output
+    Called as ``layer(x, initial_state=None, training=False, mask=None)``; returns
+    the last output ``(batch, units)`` or, with ``return_sequences``, every output
     ``(batch, time, units)``; with ``return_state``, ``[output, *final_states]``.
-    With ``go_backwards`` the sequence is read last step first and the returned
-    sequence is in that (reversed) order, as in Keras.
+
+    * ``go_backwards``: the sequence is read last step first and the returned
+      sequence is in that (reversed) order, as in Keras.
+    * ``mask`` (batch, time), True for real steps: a masked step keeps the state;
+      its output is 0 with ``zero_output_for_mask``, else the last unmasked output.
+    * ``dropout`` / ``recurrent_dropout``: inverted dropout on x_t / h_{t-1} with one
+      mask per sequence (per gate when ``recurrent_dropout`` > 0, like Keras),
+      reused at every step, only when training.
+    * ``stateful``: the final states of a call are the initial states of the next,
+      until :meth:`reset_states`.
     """
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
-                 name=None, dtype=None, input_shape=None, trainable=True):
+                 stateful=False, unroll=False, zero_output_for_mask=False, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, name=None, dtype=None, input_shape=None,
+                 trainable=True):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape, trainable=trainable)
         self.cell = cell
         cell.dtype = np.dtype(self.dtype)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)             # accepted for Keras scripts; the loop is compiled anyway
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {arg} must be in [0, 1), "
+                                 f"received {rate!r}")
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.states = None
         self.initial_state_grads = None
+        self.supports_masking = True
 
     @property
     def units(self):
@@ -56,17 +81,34 @@ class RNN(Layer):
             return [out] + [(batch, self.units)] * len(self.cell.state_names)
         return out
 
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def reset_states(self, states=None):
+        """Forget the carried states (stateful layers), or set them to `states`."""
+        if states is None:
+            self.states = None
+        else:
+            batch = np.shape(states[0] if isinstance(states, (list, tuple)) else states)[0]
+            self.states = self.initial_states(states, batch)
+
     # -- forward ---------------------------------------------------------------
-    def __call__(self, inputs, initial_state=None, training=False):
+    def __call__(self, inputs, initial_state=None, training=False, mask=None):
         x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None)
         if x.shape[1] == 0:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received a sequence with "
                              f"0 time steps, shape {x.shape}")
         self.ensure_built(x.shape)
-        return self.call(x, initial_state=initial_state, training=training)
+        return self.call(x, initial_state=initial_state, training=training, mask=mask)
 
     def initial_states(self, initial_state, batch):
         if initial_state is None:
+            if self.stateful and self.states is not None:
+                if self.states[0].shape[0] != batch:
+                    raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) is stateful with batch "
+                                     f"size {self.states[0].shape[0]}, received a batch of {batch}; "
+                                     f"call reset_states() to change it")
+                return self.states
             return self.cell.zero_states(batch)
         states = [initial_state] if isinstance(initial_state, np.ndarray) else list(initial_state)
         names = self.cell.state_names
@@ -83,14 +125,54 @@ class RNN(Layer):
             checked.append(np.ascontiguousarray(s, dtype=self.dtype))
         return checked
 
-    def call(self, x, initial_state=None, training=False):
-        states = self.initial_states(initial_state, x.shape[0])
+    def step_mask(self, mask, batch, time):
+        """The (batch, time) mask as the loops' (time, batch, 1) array of 0/1."""
+        mask = np.asarray(mask)
+        if mask.shape != (batch, time):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a mask of shape "
+                             f"{(batch, time)}, received {mask.shape}")
+        return np.ascontiguousarray(mask.T[:, :, None], dtype=self.dtype)
+
+    def dropout_masks(self, batch):
+        """(input masks, recurrent masks) for one training call, values 0 or 1/(1-rate).
+
+        One mask per sequence, reused at every step; with recurrent dropout one per
+        gate (Keras's implementation 1), else a single input mask."""
+        rng = self._rng if self._rng is not None else get_rng()
+        gates = self.cell.gates
+
+        def draw(count, width, rate):
+            keep = rng.random((count, batch, width)) >= rate
+            return (keep / (1.0 - rate)).astype(self.dtype)
+
+        per_gate = self.recurrent_dropout > 0
+        inputs = draw(gates if per_gate else 1, self.cell.input_dim, self.dropout) if self.dropout > 0 else None
+        recurrent = draw(gates, self.units, self.recurrent_dropout) if per_gate else None
+        return inputs, recurrent
+
+    def call(self, x, initial_state=None, training=False, mask=None):
+        B, T, _ = x.shape
+        states = self.initial_states(initial_state, B)
         X = x.transpose(1, 0, 2)                                 # (T, B, D)
+        M = empty_masks(self.dtype) if mask is None else self.step_mask(mask, B, T)
         if self.go_backwards:
-            X = X[::-1]
-        H, final_states, cache = self.cell.forward(np.ascontiguousarray(X), states)
-        self._cache = (cache, x.shape) if training else None
-        output = np.ascontiguousarray(H.transpose(1, 0, 2)) if self.return_sequences else H[-1]
+            X, M = X[::-1], M[::-1]
+        input_masks, R = self.dropout_masks(B) if training else (None, None)
+        R = empty_masks(self.dtype) if R is None else R
+        H, final_states, cache = self.cell.forward(np.ascontiguousarray(X), states,
+                                                   np.ascontiguousarray(M), R, input_masks)
+        if self.stateful:
+            self.states = [s.copy() for s in final_states]
+        # Output weights per step: 1 where the output is h_t, 0 where it is zero.
+        if mask is None:
+            shown = None
+        elif self.zero_output_for_mask:
+            shown = M
+        else:
+            shown = np.maximum.accumulate(M, axis=0)             # zero until the first real step
+        outputs = H if shown is None else H * shown
+        self._cache = (cache, x.shape, shown) if training else None
+        output = np.ascontiguousarray(outputs.transpose(1, 0, 2)) if self.return_sequences else outputs[-1]
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
@@ -98,7 +180,7 @@ class RNN(Layer):
         """dL/dx from dL/d(output) (or ``[d_output, *d_states]`` with return_state).
 
         Gradients of the initial states go to ``self.initial_state_grads``."""
-        cache, (B, T, D) = self.saved()
+        cache, (B, T, D), shown = self.saved()
         n = self.units
         parts = list(dy) if self.return_state else [dy]
         expected = [(B, T, n) if self.return_sequences else (B, n)]
@@ -124,6 +206,8 @@ class RNN(Layer):
         else:
             dH = np.zeros((T, B, n), self.dtype)
             dH[-1] = d_output
+        if shown is not None:
+            dH *= shown
         dX, self.grads, self.initial_state_grads = self.cell.backward(
             cache, dH, [np.ascontiguousarray(s) for s in d_states])
         if self.go_backwards:
@@ -140,12 +224,31 @@ class RNN(Layer):
         return twin
 
     def get_config(self):
-        cell = self.cell
+        """Every constructor argument, JSON-friendly, read from the layer and then from its cell
+        (activations by name, initializers serialized); ``RNN`` itself stores its cell as
+        ``{"class_name", "config"}``."""
         config = super().get_config()
-        config.update(units=cell.units, use_bias=cell.use_bias, return_sequences=self.return_sequences,
-                      return_state=self.return_state, go_backwards=self.go_backwards)
+        for name, value in init_arguments(self, sources=(self, self.cell), skip=config).items():
+            if name == "cell":
+                value = {"class_name": type(value).__name__,
+                         "config": init_arguments(value, skip=("dtype",))}
+            config[name] = value
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        cell = config.get("cell")
+        if isinstance(cell, dict):
+            from .. import cells
+            from ..cells.base import Cell
+
+            cell_class = getattr(cells, str(cell.get("class_name")), None)
+            if not (isinstance(cell_class, type) and issubclass(cell_class, Cell)):
+                raise ValueError(f"Layer '{config.get('name')}' ({cls.__name__}): unknown cell class "
+                                 f"{cell.get('class_name')!r} in config")
+            config["cell"] = cell_class(**cell.get("config", {}))
+        return cls(**config)
 
 def _make_cell(layer, kwargs, cell_class, **args):
     """The layer's cell; a bad argument raises an error that names the layer (named here, as Layer would)."""
