@@ -15,3 +15,8 @@ __version__ = "0.1.0"
 __all__ = ["Sequential", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "set_random_seed", "set_backend", "activations", "backend", "callbacks", "cells", "data",
            "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils"]
+from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402
+                     Masking, MaxPooling1D, TimeDistributed)
+
+__all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+            "Flatten", "Masking", "Dropout", "TimeDistributed"]

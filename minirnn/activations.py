@@ -11,6 +11,12 @@ function of y = f(a):
 
 Functions are referred to by a small integer code so the compiled time loops
 can take them as plain arguments.
+
+softmax (over the last axis) is not element-wise: its Jacobian is
+dy_i/da_j = y_i (δ_ij - y_j), so da = y * (dy - sum(dy * y, -1)).  It has a code
+(SOFTMAX) that the kernels never receive: ``get`` returns it only to layers that
+ask for it (``allow_softmax=True``), which go through :func:`apply` and
+:func:`backprop` instead of the kernels.
 """
 import numpy as np
 
@@ -19,6 +25,8 @@ from .backend import kernel
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 CODES = {"linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU,
          "hard_sigmoid": HARD_SIGMOID}
+SOFTMAX = 5              # not element-wise: never passed to a kernel (see apply / backprop)
+SPECIAL = {"softmax": SOFTMAX}
 
 
 @kernel
@@ -57,18 +65,50 @@ def derivative(y, code):
     return d.reshape(y.shape)
 
 
-def get(identifier):
-    """The code of an activation given by name, code or ``None`` (linear)."""
+def get(identifier, allow_softmax=False):
+    """The code of an activation given by name, code or ``None`` (linear).
+
+    ``softmax`` is accepted only with ``allow_softmax=True`` (layers that back-propagate
+    through its Jacobian themselves: Dense, Conv1D); elsewhere it raises a clear error."""
     if identifier is None:
         return LINEAR
+    name = getattr(identifier, "__name__", identifier)
+    if (isinstance(identifier, (int, np.integer)) and identifier == SOFTMAX) or (
+            isinstance(name, str) and name.lower() in SPECIAL):
+        if not allow_softmax:
+            raise ValueError(f"Activation {identifier!r} is not element-wise and is not supported here; "
+                             f"use one of {sorted(CODES)} or None (softmax works in Dense and Conv1D)")
+        return SOFTMAX
     if isinstance(identifier, (int, np.integer)) and identifier in CODES.values():
         return int(identifier)
-    name = getattr(identifier, "__name__", identifier)
     if isinstance(name, str) and name.lower() in CODES:
         return CODES[name.lower()]
-    raise ValueError(f"Unknown activation {identifier!r}; expected one of {sorted(CODES)} or None")
+    valid = sorted(CODES) + (sorted(SPECIAL) if allow_softmax else [])
+    raise ValueError(f"Unknown activation {identifier!r}; expected one of {valid} or None")
 
 
 def name(code):
     """The Keras name of an activation code."""
-    return {v: k for k, v in CODES.items()}[code]
+    return {v: k for k, v in {**CODES, **SPECIAL}.items()}[code]
+
+
+def softmax(a):
+    """exp(a - max) / sum(exp(a - max)) over the last axis (same dtype as a)."""
+    e = np.exp(a - np.max(a, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def apply(a, code):
+    """y = f(a) for any code, softmax included (element-wise codes run the kernel)."""
+    if code == SOFTMAX:
+        return softmax(a)
+    return activate(a, code)
+
+
+def backprop(y, dy, code):
+    """dL/da from dL/dy and y = f(a) for any code: dy * f'(a), or the softmax Jacobian product."""
+    if code == SOFTMAX:
+        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+    if code == LINEAR:
+        return dy
+    return dy * derivative(y, code)

@@ -173,3 +173,224 @@ def get(identifier):
                          "so subclass minirnn.losses.Loss and define _values and _derivative")
     raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Valid names are: "
                      f"{', '.join(sorted(_BY_NAME))}")
+
+
+# -- probabilistic losses --------------------------------------------------------------------------
+EPSILON = 1e-7      # keras.config.epsilon(): probabilities are clipped to [EPSILON, 1 - EPSILON]
+
+
+def _clip_bounds(dtype):
+    return dtype.type(EPSILON), dtype.type(1.0 - EPSILON)
+
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _log_softmax(z):
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+class BinaryCrossentropy(Loss):
+    """Keras's binary cross-entropy, element-wise then averaged (like the regression losses).
+
+    t = y_true (1 - label_smoothing) + label_smoothing / 2.
+    Probabilities: p = clip(y_pred, eps, 1 - eps), ℓ = -(t log p + (1 - t) log(1 - p)),
+    ℓ' = (p - t) / (p (1 - p)) where y_pred is inside the clip range, 0 outside (clip's gradient).
+    Logits z (from_logits=True): ℓ = max(z, 0) - z t + log(1 + exp(-|z|)),  ℓ' = sigmoid(z) - t.
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy"):
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"{name}: label_smoothing must be in [0, 1], received {label_smoothing!r}")
+        self.from_logits, self.label_smoothing, self.name = bool(from_logits), float(label_smoothing), name
+
+    def _targets(self, y_true):
+        if not self.label_smoothing:
+            return y_true
+        ls = y_true.dtype.type(self.label_smoothing)
+        return y_true * (1 - ls) + y_true.dtype.type(0.5) * ls
+
+    def _values(self, y_true, y_pred):
+        t = self._targets(y_true)
+        if self.from_logits:
+            z = y_pred
+            return np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+        lo, hi = _clip_bounds(y_pred.dtype)
+        p = np.clip(y_pred, lo, hi)
+        return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+    def _derivative(self, y_true, y_pred):
+        t = self._targets(y_true)
+        if self.from_logits:
+            return _sigmoid(y_pred) - t
+        lo, hi = _clip_bounds(y_pred.dtype)
+        p = np.clip(y_pred, lo, hi)
+        inside = (y_pred >= lo) & (y_pred <= hi)
+        return np.where(inside, (1 - t) / (1 - p) - t / p, 0)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "name": self.name}
+
+
+class _ClassAxisLoss(Loss):
+    """Losses that reduce the class (last) axis themselves: one value per sample (and step),
+    averaged over the valid ones (all of them unless ``ignore_class`` excludes some)."""
+
+    def _prepare(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def _forward(self, y_true, y_pred, with_grad):
+        """(values, dvalues/dy_pred or None, valid mask or None)."""
+        raise NotImplementedError
+
+    def _reduce(self, values, valid):
+        count = values.size if valid is None else int(valid.sum())
+        return float(values.sum(dtype=values.dtype) / values.dtype.type(count)) if count else 0.0, count
+
+    def __call__(self, y_true, y_pred):
+        values, _, valid = self._forward(*self._prepare(y_true, y_pred), False)
+        return self._reduce(values, valid)[0]
+
+    def per_sample(self, y_true, y_pred):
+        """One value per sample (and step): the loss with the class axis summed over."""
+        return self._forward(*self._prepare(y_true, y_pred), False)[0]
+
+    def value_and_gradient(self, y_true, y_pred):
+        pred_shape = np.shape(y_pred)
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        values, grad, valid = self._forward(y_true, y_pred, True)
+        loss, count = self._reduce(values, valid)
+        grad = grad / y_pred.dtype.type(max(count, 1))
+        return loss, grad.astype(y_pred.dtype, copy=False).reshape(pred_shape)
+
+
+class CategoricalCrossentropy(_ClassAxisLoss):
+    """Keras's categorical cross-entropy for one-hot (or soft) targets over the last axis.
+
+    t = y_true (1 - label_smoothing) + label_smoothing / C.
+    Probabilities (Keras renormalises first): q = p / sum(p), c = clip(q, eps, 1 - eps),
+    ℓ = -Σ t log c;  g = -t / c inside the clip range (0 outside),  dℓ/dp = (g - Σ g q) / sum(p).
+    Logits z: ℓ = -Σ t log_softmax(z),  dℓ/dz = softmax(z) Σt - t.
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy"):
+        if not 0 <= label_smoothing <= 1:
+            raise ValueError(f"{name}: label_smoothing must be in [0, 1], received {label_smoothing!r}")
+        self.from_logits, self.label_smoothing, self.name = bool(from_logits), float(label_smoothing), name
+
+    def _prepare(self, y_true, y_pred):
+        y_true, y_pred = align_shapes(y_true, y_pred, self.name)
+        if y_pred.ndim < 1:
+            raise ValueError(f"{self.name}: y_pred must have a class axis, received a scalar")
+        if self.label_smoothing:
+            ls = y_pred.dtype.type(self.label_smoothing)
+            y_true = y_true * (1 - ls) + ls / y_pred.dtype.type(y_pred.shape[-1])
+        return y_true, y_pred
+
+    def _forward(self, t, y_pred, with_grad):
+        if self.from_logits:
+            log_p = _log_softmax(y_pred)
+            values = -np.sum(t * log_p, axis=-1)
+            grad = np.exp(log_p) * np.sum(t, axis=-1, keepdims=True) - t if with_grad else None
+            return values, grad, None
+        total = np.sum(y_pred, axis=-1, keepdims=True)
+        q = y_pred / total
+        lo, hi = _clip_bounds(y_pred.dtype)
+        c = np.clip(q, lo, hi)
+        values = -np.sum(t * np.log(c), axis=-1)
+        if not with_grad:
+            return values, None, None
+        g = np.where((q >= lo) & (q <= hi), -t / c, 0)
+        return values, (g - np.sum(g * q, axis=-1, keepdims=True)) / total, None
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "name": self.name}
+
+
+class SparseCategoricalCrossentropy(_ClassAxisLoss):
+    """Keras's cross-entropy for integer class ids: y_true (B,), (B, 1), (B, T) or (B, T, 1)
+    against y_pred (B, C) or (B, T, C).
+
+    Probabilities: c = clip(p, eps, 1 - eps), ℓ = -log(c_y / Σ c) (Keras takes log_softmax of
+    log c), dℓ/dp_j = (1 / Σc - [j = y] / c_y) inside the clip range, 0 outside.
+    Logits z: ℓ = -log_softmax(z)_y,  dℓ/dz = softmax(z) - onehot(y).
+    ``ignore_class``: positions whose label equals it give no loss and no gradient, and the
+    mean is taken over the other positions (Keras's masked "sum_over_batch_size").
+    """
+
+    def __init__(self, from_logits=False, ignore_class=None, name="sparse_categorical_crossentropy"):
+        self.from_logits, self.name = bool(from_logits), name
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+
+    def _prepare(self, y_true, y_pred):
+        dtype = np.dtype(float_dtype(y_pred))
+        y_pred = np.asarray(y_pred, dtype)
+        labels = np.asarray(y_true)
+        if labels.dtype.kind not in "biuf":
+            raise ValueError(f"{self.name}: y_true must hold integer class ids, received dtype {labels.dtype}")
+        if y_pred.ndim < 1:
+            raise ValueError(f"{self.name}: y_pred must have a class axis, received a scalar")
+        # Keras: squeeze_or_expand_to_same_rank, then a trailing size-1 label axis is dropped.
+        if y_pred.ndim == labels.ndim + 1 and y_pred.shape[-1] == 1 and labels.ndim == 1:
+            labels = labels[:, None]
+        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+            labels = labels[..., 0]
+        if labels.shape != y_pred.shape[:-1]:
+            raise ValueError(f"{self.name}: y_true must hold one class id per prediction, expected shape "
+                             f"{y_pred.shape[:-1]} (or with a trailing 1) for y_pred of shape {y_pred.shape}, "
+                             f"received {np.shape(y_true)}")
+        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+            raise ValueError(f"{self.name}: y_true must hold integer class ids, received non-integer values")
+        labels = labels.astype(np.int64)
+        classes = y_pred.shape[-1]
+        checked = labels if self.ignore_class is None else labels[labels != self.ignore_class]
+        if checked.size and (checked.min() < 0 or checked.max() >= classes):
+            raise ValueError(f"{self.name}: class ids must be in [0, {classes}) for y_pred with {classes} "
+                             f"classes, received ids from {checked.min()} to {checked.max()}")
+        return labels, y_pred
+
+    def _forward(self, labels, y_pred, with_grad):
+        valid = None
+        if self.ignore_class is not None:
+            valid = labels != self.ignore_class
+            labels = np.where(valid, labels, 0)
+        picked = labels[..., None]
+        if self.from_logits:
+            log_p = _log_softmax(y_pred)
+            values = -np.take_along_axis(log_p, picked, axis=-1)[..., 0]
+            grad = None
+            if with_grad:
+                grad = np.exp(log_p)
+                np.put_along_axis(grad, picked, np.take_along_axis(grad, picked, axis=-1) - 1, axis=-1)
+        else:
+            lo, hi = _clip_bounds(y_pred.dtype)
+            c = np.clip(y_pred, lo, hi)
+            total = np.sum(c, axis=-1, keepdims=True)
+            c_y = np.take_along_axis(c, picked, axis=-1)
+            values = (np.log(total) - np.log(c_y))[..., 0]
+            grad = None
+            if with_grad:
+                grad = np.broadcast_to(1 / total, y_pred.shape).copy()
+                np.put_along_axis(grad, picked, 1 / total - 1 / c_y, axis=-1)
+                grad = np.where((y_pred >= lo) & (y_pred <= hi), grad, 0)
+        if valid is not None:
+            values = np.where(valid, values, 0)
+            if grad is not None:
+                grad = np.where(valid[..., None], grad, 0)
+        return values, grad, valid
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "ignore_class": self.ignore_class, "name": self.name}
+
+
+_PROBABILISTIC = (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
+_CLASSES.update({cls.__name__: cls for cls in _PROBABILISTIC})
+_ALIASES.update({
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+})
+_BY_NAME.update({**_CLASSES, **_ALIASES})

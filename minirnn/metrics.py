@@ -93,6 +93,8 @@ def get(identifier):
     if isinstance(identifier, Mean):
         return identifier
     if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return Accuracy(name=identifier)      # Keras 3 picks its kind from the data's shapes
         if identifier in _FUNCTIONS:
             return _FUNCTIONS[identifier]
         if identifier in _CLASSES:
@@ -113,3 +115,105 @@ def tracker(identifier):
         return metric
     name = identifier if isinstance(identifier, str) else getattr(metric, "__name__", "metric")
     return MeanMetricWrapper(metric, name)
+
+
+# -- classification metrics -------------------------------------------------------------------------
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+    """Binary cross-entropy per sample (mean over the last axis)."""
+    return losses.BinaryCrossentropy(from_logits, label_smoothing).per_sample(y_true, y_pred)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+    """Categorical cross-entropy per sample (summed over the class axis)."""
+    return losses.CategoricalCrossentropy(from_logits, label_smoothing).per_sample(y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+    """Sparse categorical cross-entropy per sample."""
+    return losses.SparseCategoricalCrossentropy(from_logits).per_sample(y_true, y_pred)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1.0 where (y_pred > threshold) equals y_true, else 0.0 (Keras's rank rule for shapes)."""
+    y_true, y_pred = losses.align_shapes(y_true, y_pred, "binary_accuracy")
+    return (y_true == (y_pred > threshold)).astype(np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where argmax(y_pred) equals argmax(y_true) (one-hot targets), else 0.0."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"categorical_accuracy: y_true must be one-hot with the shape of y_pred "
+                         f"{y_pred.shape}, received {y_true.shape}")
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where argmax(y_pred) equals the integer label, else 0.0."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(f"sparse_categorical_accuracy: y_true must hold one class id per prediction, "
+                         f"expected shape {y_pred.shape[:-1]}, received {y_true.shape}")
+    return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    def __init__(self, name="binary_accuracy", threshold=0.5):
+        super().__init__(binary_accuracy, name, threshold=threshold)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="categorical_accuracy"):
+        super().__init__(categorical_accuracy, name)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="sparse_categorical_accuracy"):
+        super().__init__(sparse_categorical_accuracy, name)
+
+
+def accuracy_kind(y_true_shape, y_pred_shape):
+    """Keras 3's choice for ``metrics=["accuracy"]`` (compile_utils.is_binary_or_sparse_categorical):
+    "binary" if y_pred's last axis has size 1, else "sparse" if y_true has a lower rank or a
+    last axis of 1, else "categorical".  (1-D y_pred, which Keras never sees, counts as binary.)"""
+    if len(y_pred_shape) <= 1 or y_pred_shape[-1] == 1:
+        return "binary"
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
+        return "sparse"
+    return "categorical"
+
+
+_ACCURACY_FUNCTIONS = {"binary": binary_accuracy, "sparse": sparse_categorical_accuracy,
+                       "categorical": categorical_accuracy}
+
+
+class Accuracy(MeanMetricWrapper):
+    """``metrics=["accuracy"]`` (or "acc"): binary, sparse categorical or categorical accuracy,
+    chosen like Keras 3 from the shapes of the first (y_true, y_pred) it sees, then kept
+    (``reset_state`` clears the running mean, not the choice).  ``kind`` forces a choice."""
+
+    def __init__(self, name="accuracy", kind=None):
+        if kind is not None and kind not in _ACCURACY_FUNCTIONS:
+            raise ValueError(f"Accuracy kind must be one of {sorted(_ACCURACY_FUNCTIONS)} or None, "
+                             f"received {kind!r}")
+        self.kind = kind
+        super().__init__(None if kind is None else _ACCURACY_FUNCTIONS[kind], name)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.fn is None:
+            self.kind = accuracy_kind(np.shape(y_true), np.shape(y_pred))
+            self.fn = _ACCURACY_FUNCTIONS[self.kind]
+        super().update_state(y_true, y_pred, sample_weight)
+
+
+_FUNCTIONS.update({
+    "binary_crossentropy": binary_crossentropy, "bce": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+})
+_CLASSES.update({"Accuracy": Accuracy, "BinaryAccuracy": BinaryAccuracy,
+                 "CategoricalAccuracy": CategoricalAccuracy, "SparseCategoricalAccuracy": SparseCategoricalAccuracy})

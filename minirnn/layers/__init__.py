@@ -7,3 +7,10 @@ from .rnn import GRU, LSTM, RNN, SimpleRNN
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Lambda", "RNN", "SimpleRNN", "LSTM", "GRU",
            "Bidirectional"]
+from .conv import Conv1D
+from .embedding import Embedding
+from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .reshaping import Dropout, Flatten, Masking, TimeDistributed
+
+__all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+            "Flatten", "Masking", "Dropout", "TimeDistributed"]

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer, format_shape
+from .base import Layer, format_shape, init_arguments
 
 
 class InputLayer(Layer):
@@ -30,6 +30,10 @@ class InputLayer(Layer):
     def backward(self, dy):
         return dy
 
+    def get_config(self):
+        return {"shape": list(self.shape[1:]), "batch_size": self.shape[0], "dtype": self.dtype,
+                "name": self.name}
+
 
 def Input(shape, batch_size=None, dtype=None, name=None):
     """The input of a model: ``Input(shape=(None, 1))`` for sequences of any length."""
@@ -39,8 +43,11 @@ def Input(shape, batch_size=None, dtype=None, name=None):
 class Dense(Layer):
     """y = activation(x W + b) on the last axis, so also per time step on 3-D input.
 
-    Backward: da = dy * activation'(y);  dW = x^T da;  db = sum da;  dx = da W^T.
+    Backward: da = dy * activation'(y) (softmax: da = y * (dy - sum(dy * y, -1)));
+    dW = x^T da;  db = sum da;  dx = da W^T.
     """
+
+    supports_masking = True       # per-step on 3-D input, so a sequence mask still applies
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
@@ -50,7 +57,7 @@ class Dense(Layer):
         self.units = int(units)
         self.use_bias = bool(use_bias)
         try:
-            self.activation = activations.get(activation)
+            self.activation = activations.get(activation, allow_softmax=True)
             self.kernel_initializer = initializers.get(kernel_initializer)
             self.bias_initializer = initializers.get(bias_initializer)
         except ValueError as e:
@@ -83,7 +90,7 @@ class Dense(Layer):
         a = x @ self.kernel
         if self.use_bias:
             a += self.bias
-        y = activations.activate(a, self.activation)
+        y = activations.apply(a, self.activation)
         self._cache = (x, y) if training else None
         return y
 
@@ -92,7 +99,7 @@ class Dense(Layer):
         dy = np.asarray(dy, self.dtype)
         if dy.shape != y.shape:
             raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {y.shape}, received {dy.shape}")
-        da = dy * activations.derivative(y, self.activation)
+        da = activations.backprop(y, dy, self.activation)
         da2 = da.reshape(-1, self.units)
         dW = x.reshape(-1, x.shape[-1]).T @ da2
         self.grads = [dW, da2.sum(axis=0)] if self.use_bias else [dW]
@@ -100,5 +107,5 @@ class Dense(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, activation=activations.name(self.activation), use_bias=self.use_bias)
+        config.update(init_arguments(self, skip=config))   # units, activation, use_bias, initializers
         return config

@@ -1,0 +1,136 @@
+"""Conv1D: a 1-D convolution (Keras's cross-correlation) as one gather and one matmul.
+
+With the input padded to xp (see ``_utils.window_padding`` for Keras's "valid",
+"same" and "causal" rules), kernel K of shape (k, C, F):
+
+    cols[b, t, j, c] = xp[b, t*s + j*d, c]              (a strided view, no loop)
+    a[b, t, f]       = sum_{j,c} cols[b, t, j, c] K[j, c, f] + bias[f]
+    y                = activation(a)
+
+Backward, with da from the activation:
+
+    dK    = cols^T da            (cols flattened to (B*T_out, k*C))
+    dbias = sum da
+    dcols = da K^T,  dxp[b, t*s + j*d, c] += dcols[b, t, j, c]   (one strided slice per tap j)
+    dx    = dxp without the padding
+"""
+import numpy as np
+
+from .. import activations, initializers
+from ._utils import (check_choice, from_channels_last, output_length, positive_int,
+                     scatter_windows, serialize_initializer, to_channels_last, window_padding, windows)
+from ._utils import data_format as standardize_data_format
+from .base import Layer, format_shape
+
+
+class Conv1D(Layer):
+    """``Conv1D(filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+    activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")``.
+
+    Input (batch, steps, channels) (``channels_first``: (batch, channels, steps)); kernel of
+    shape (kernel_size, channels, filters) and bias (filters,), as in Keras.  As in Keras,
+    strides > 1 together with dilation_rate > 1 is an error.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_int(filters, "filters", self, allow_tuple=False)
+        self.kernel_size = positive_int(kernel_size, "kernel_size", self)
+        self.strides = positive_int(strides, "strides", self)
+        self.dilation_rate = positive_int(dilation_rate, "dilation_rate", self)
+        self.padding = check_choice(padding, ("valid", "same", "causal"), "padding", self)
+        self.data_format = standardize_data_format(data_format, self)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError(f"Layer '{self.name}' (Conv1D): strides > 1 not supported in conjunction with "
+                             f"dilation_rate > 1. Received: strides={self.strides} and "
+                             f"dilation_rate={self.dilation_rate}")
+        self.use_bias = bool(use_bias)
+        try:
+            self.activation = activations.get(activation, allow_softmax=True)
+            self.kernel_initializer = initializers.get(kernel_initializer)
+            self.bias_initializer = initializers.get(bias_initializer)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}' (Conv1D): {e}") from None
+
+    def _axes(self, shape):
+        """(steps, channels) of a (batch, ., .) shape in this layer's data format."""
+        return (shape[1], shape[2]) if self.data_format == "channels_last" else (shape[2], shape[1])
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or self._axes(input_shape)[1] is None:
+            raise ValueError(f"Layer '{self.name}' (Conv1D) expects input of rank 3 with a known channel "
+                             f"axis, received {format_shape(input_shape)}")
+        channels = self._axes(input_shape)[1]
+        self.kernel = np.asarray(self.kernel_initializer((self.kernel_size, channels, self.filters),
+                                                         dtype=self.dtype), self.dtype)
+        if self.use_bias:
+            self.bias = np.asarray(self.bias_initializer((self.filters,), dtype=self.dtype), self.dtype)
+        self.built = True
+
+    @property
+    def weights(self):
+        if not self.built:
+            return []
+        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+
+    def compute_output_shape(self, input_shape):
+        steps = output_length(self._axes(input_shape)[0], self.kernel_size, self.strides, self.padding,
+                              self.dilation_rate)
+        if self.data_format == "channels_last":
+            return (input_shape[0], steps, self.filters)
+        return (input_shape[0], self.filters, steps)
+
+    def __call__(self, inputs, training=False):
+        x = self.check_input(inputs, ndim=3)
+        if self.built and self._axes(x.shape)[1] != self.kernel.shape[1]:
+            raise ValueError(f"Layer '{self.name}' (Conv1D) expects {self.kernel.shape[1]} input channels "
+                             f"({self.data_format}), received shape {x.shape}")
+        self.ensure_built(x.shape)
+        return self.call(x, training=training)
+
+    def call(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        batch, length, channels = x.shape
+        k, s, d = self.kernel_size, self.strides, self.dilation_rate
+        left, right, out_len = window_padding(length, k, s, self.padding, d)
+        if out_len <= 0:
+            raise ValueError(f"Layer '{self.name}' (Conv1D): input of {length} steps is too short for "
+                             f"kernel_size={k}, dilation_rate={d} with padding='{self.padding}' "
+                             f"(needs at least {(k - 1) * d + 1} steps)")
+        xp = np.pad(x, ((0, 0), (left, right), (0, 0))) if left or right else x
+        cols = windows(xp, k, s, d, out_len).reshape(batch * out_len, k * channels)   # copies
+        a = cols @ self.kernel.reshape(k * channels, self.filters)
+        if self.use_bias:
+            a += self.bias
+        y = activations.apply(a.reshape(batch, out_len, self.filters), self.activation)
+        self._cache = (cols, y, length, left, xp.shape[1]) if training else None
+        return from_channels_last(y, self.data_format)
+
+    def backward(self, dy):
+        cols, y, length, left, padded = self.saved()
+        dy = to_channels_last(np.asarray(dy, self.dtype), self.data_format)
+        if dy.shape != y.shape:
+            expected = from_channels_last(y, self.data_format).shape
+            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
+                             f"received {from_channels_last(dy, self.data_format).shape}")
+        batch, out_len, _ = y.shape
+        k, channels = self.kernel_size, self.kernel.shape[1]
+        da = activations.backprop(y, dy, self.activation).reshape(batch * out_len, self.filters)
+        kernel2 = self.kernel.reshape(k * channels, self.filters)
+        dkernel = (cols.T @ da).reshape(self.kernel.shape)
+        self.grads = [dkernel, da.sum(axis=0)] if self.use_bias else [dkernel]
+        dcols = (da @ kernel2.T).reshape(batch, out_len, k, channels)
+        dxp = scatter_windows(dcols, padded, self.strides, self.dilation_rate)
+        return from_channels_last(np.ascontiguousarray(dxp[:, left:left + length]), self.data_format)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      padding=self.padding, data_format=self.data_format, dilation_rate=self.dilation_rate,
+                      activation=activations.name(self.activation), use_bias=self.use_bias,
+                      kernel_initializer=serialize_initializer(self.kernel_initializer, self,
+                                                               "kernel_initializer"),
+                      bias_initializer=serialize_initializer(self.bias_initializer, self, "bias_initializer"))
+        return config
