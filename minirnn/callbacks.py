@@ -1,4 +1,5 @@
-"""Training callbacks with the Keras hooks: History, LearningRateScheduler, ProgbarLogger.
+"""Training callbacks with the Keras hooks: History, LearningRateScheduler, ProgbarLogger,
+ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN.
 
 ``fit`` calls, in order: ``set_model``, ``set_params({"epochs", "steps", "verbose"})``,
 ``on_train_begin``; per epoch ``on_epoch_begin``, per batch ``on_train_batch_begin`` /
@@ -8,9 +9,12 @@ setting ``self.model.stop_training = True``.
 """
 import inspect
 import numbers
+import operator
+import os
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -360,3 +364,285 @@ class ProgbarLogger(Callback):
     def _write(self, text):
         self._out.write(text)
         self._out.flush()
+
+
+# -- monitoring callbacks ---------------------------------------------------------
+_INCREASING = ("acc", "auc", "precision", "recall", "r2", "f1", "fbeta", "iou", "cosine_similarity")
+
+
+def _increasing(monitor):
+    """Whether a higher value of `monitor` is better: accuracy-like names (``accuracy``,
+    ``val_acc``, ``auc``, ``precision``, ``recall``, ``r2_score``...); losses and errors are not."""
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    return any(token in name for token in _INCREASING)
+
+
+class MonitorCallback(Callback):
+    """Shared by the callbacks that watch a logged quantity (Keras's MonitorCallback).
+
+    ``mode``: "min", "max", or "auto" ("max" for accuracy-like monitors, else "min"; an
+    unknown mode warns and falls back to "auto").  An improvement over a reference r is
+    ``value - min_delta < r`` in "min" mode and ``value - min_delta > r`` in "max" mode,
+    with min_delta made negative in "min" mode, i.e. it must beat r by ``|min_delta|``.
+    """
+
+    def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
+                          stacklevel=3)
+            mode = "auto"
+        self.monitor, self.mode, self.best = monitor, mode, baseline
+        self.min_delta = abs(min_delta)
+        self.monitor_op = None
+        self._set_monitor_op()
+
+    def _set_monitor_op(self):
+        increasing = self.mode == "max" or (self.mode == "auto" and _increasing(self.monitor))
+        self.monitor_op = operator.gt if increasing else operator.lt
+        if not increasing:
+            self.min_delta *= -1
+
+    def _is_improvement(self, value, reference):
+        if reference is None:
+            return True
+        return bool(self.monitor_op(value - self.min_delta, reference))
+
+    def _monitor_value(self, logs, what):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(f"{what} conditioned on metric `{self.monitor}` which is not available. "
+                          f"Available metrics are: {','.join(logs)}", stacklevel=3)
+        return value
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop training when `monitor` has not improved for `patience` epochs (Keras semantics).
+
+    An epoch improves if it beats the best so far by ``min_delta``; ``wait`` counts epochs
+    since then (restarted only if it also beats ``baseline``).  Training stops at the end of
+    an epoch > 0 once ``wait >= patience``.  Epochs before ``start_from_epoch`` are ignored.
+    With ``restore_best_weights`` the weights of the best epoch are put back at the end of
+    training (those of the first monitored epoch if none improved).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience, self.verbose, self.baseline = patience, verbose, baseline
+        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.wait = self.stopped_epoch = self.best_epoch = 0
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        self.wait = self.stopped_epoch = self.best_epoch = 0
+        self.best = self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitor_value(logs, "Early stopping")
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiply the learning rate by `factor` when `monitor` has not improved for `patience`
+    epochs (Keras semantics): then wait `cooldown` epochs before counting again, and never go
+    below `min_lr`.  Logs the current rate as ``"learning_rate"`` every epoch."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
+        self.factor, self.min_lr, self.patience = factor, min_lr, patience
+        self.verbose, self.cooldown = verbose, cooldown
+        self.cooldown_counter = self.wait = 0
+
+    def _reset(self):
+        self.best = None
+        self.cooldown_counter = self.wait = 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
+    def _reduce_lr(self, epoch):
+        optimizer = self.model.optimizer
+        old_lr = float(optimizer.learning_rate)
+        # Keras keeps the rate in float32, hence the float32 comparison with min_lr.
+        if np.float32(old_lr) > np.float32(self.min_lr):
+            if callable(getattr(optimizer, "_learning_rate", None)):
+                raise TypeError("The optimizer's learning_rate is a schedule (a callable), so "
+                                "ReduceLROnPlateau cannot set it")
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            optimizer.learning_rate = new_lr
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            return True
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is "
+                          f"not available. Available metrics are: {','.join(logs)}.", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best, self.wait = current, 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce_lr(epoch):
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's logged loss is NaN or infinite: sets
+    ``model.stop_training`` (fit stops after that batch; on_epoch_end and on_train_end still
+    run), or with ``raise_error=True`` raises a RuntimeError at once."""
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                                   f"Terminating training immediately.")
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Save the model (``model.save``, a ``.minirnn`` path) or its weights (``save_weights_only``,
+    a ``.weights.npz`` path) every epoch, or every `save_freq` batches (Keras semantics).
+
+    `filepath` may hold format fields filled from the epoch (1-based), the batch (1-based,
+    batch saving) and the logs: ``"ckpt-{epoch:02d}-{val_loss:.2f}.minirnn"``.  With
+    ``save_best_only`` it saves only when `monitor` improves on the best so far (starting
+    from ``initial_value_threshold``).  Missing directories are created; files are written
+    atomically.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__(monitor, mode, initial_value_threshold)
+        self.verbose = verbose
+        self.filepath = os.fspath(filepath)
+        self.save_best_only, self.save_weights_only, self.save_freq = save_best_only, save_weights_only, save_freq
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = None
+        self._current_epoch = 0
+        if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool)):
+            raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are 'epoch' or "
+                             f"integer values")
+        suffix = ".weights.npz" if save_weights_only else ".minirnn"
+        if not self.filepath.endswith(suffix):
+            kind = "with save_weights_only=True " if save_weights_only else ""
+            raise ValueError(f"ModelCheckpoint {kind}needs a filepath ending in {suffix!r}. "
+                             f"Received: filepath={self.filepath}")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save_model(self._current_epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save_model(epoch, None, logs)
+
+    def _should_save_on_batch(self, batch):
+        if self.save_freq == "epoch":
+            return False
+        if self._last_batch_seen is None or batch <= self._last_batch_seen:
+            added = batch + 1                                   # a new epoch
+        else:
+            added = batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += added
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _file_path(self, epoch, batch, logs):
+        logs = logs or {}
+        try:
+            if batch is None or "batch" in logs:
+                return self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
+        except KeyError as e:
+            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}') from None
+
+    def _should_save(self, epoch, logs, filepath):
+        if not self.save_best_only:
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+            return True
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            return True
+        if isinstance(current, np.ndarray) and current.ndim > 0:
+            warnings.warn(f"Can save best model only when `monitor` is a scalar value. Received: "
+                          f"{current}. Falling back to `save_best_only=False`.", stacklevel=3)
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
+                      f"saving model to {filepath}")
+            self.best = current
+            return True
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save_model(self, epoch, batch, logs):
+        filepath = self._file_path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, filepath):
+            return
+        if os.path.isdir(filepath):
+            raise IOError(f"Please specify a non-directory filepath for ModelCheckpoint. Filepath used "
+                          f"is an existing directory: {filepath}")
+        directory = os.path.dirname(filepath)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(filepath, overwrite=True)
+        else:
+            self.model.save(filepath, overwrite=True)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")

@@ -194,6 +194,8 @@ class Sequential:
                 loss_tracker.update_state(self.train_on_batch(xb, yb), sample_weight=len(xb))
                 logs = {"loss": loss_tracker.result(), **{m.name: m.result() for m in self.metrics}}
                 cbs.on_train_batch_end(step, logs)
+                if self.stop_training:          # e.g. TerminateOnNaN, mid-epoch as in Keras
+                    break
             if validation_data is not None:
                 val = self.evaluate(*self._split_validation(validation_data), batch_size=batch_size,
                                     verbose=0, return_dict=True)
@@ -239,6 +241,43 @@ class Sequential:
             raise ValueError(f"Model '{self.name}' predict() received no samples")
         return np.concatenate(outputs, axis=0)
 
+    # -- saving (format: see minirnn/saving.py) --------------------------------
+    def get_config(self):
+        """``{"name", "layers": [{"class_name", "module", "config", "build_config"}, ...]}``,
+        the Input first when the model has one."""
+        from .saving import serialize_layer
+
+        layers = ([self.input_layer] if self.input_layer is not None else []) + self.layers
+        return {"name": self.name, "layers": [serialize_layer(layer, build_config=True) for layer in layers]}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model (fresh weights) from :meth:`get_config`'s output."""
+        from .saving import deserialize_layer, loading_options
+
+        with loading_options(custom_objects):
+            layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
+        return cls(layers=layers, name=config.get("name"))
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights (and optimizer state, if compiled) to a ``.weights.npz`` file."""
+        from .saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from a ``.weights.npz`` or ``.minirnn`` file (and the optimizer state,
+        if the model is compiled with the same optimizer); counts and shapes are checked."""
+        from .saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
     # -- description ------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print a Keras-style table: layer, output shape, parameter count."""
@@ -272,6 +311,13 @@ class Sequential:
         for label, count in (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable)):
             lines.append(f" {label} params: {count:,} ({_human_bytes(count * itemsize)})")
         print_fn("\n".join(lines))
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved by ``model.save``; see :func:`minirnn.saving.load_model`."""
+    from .saving import load_model as _load_model
+
+    return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def _human_bytes(n):

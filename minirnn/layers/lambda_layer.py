@@ -129,6 +129,30 @@ class Lambda(Layer):
         return slope
 
     def get_config(self):
+        """The constructor arguments.  ``function`` and ``backward`` are stored by reference,
+        ``"module:qualname"`` (a module-level function, or a NumPy ufunc such as ``np.tanh``),
+        never as code; any other callable (a ``lambda``, a closure) is left as the object
+        itself, so saving the layer raises an error that names it."""
+        from ..saving import function_reference
+
+        def ref(fn):
+            return None if fn is None else (function_reference(fn) or fn)
+
         config = super().get_config()
-        config.update(output_shape=self.output_shape, arguments=self.arguments)
+        config.update(function=ref(self.function),
+                      output_shape=None if self.output_shape is None else list(self.output_shape),
+                      arguments=dict(self.arguments), backward=ref(self.backward_function))
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Functions given as ``"module:qualname"`` are looked up, never evaluated (see
+        :func:`minirnn.saving.resolve_function`)."""
+        from ..saving import resolve_function
+
+        config = dict(config)
+        for key in ("function", "backward"):
+            if isinstance(config.get(key), str):
+                config[key] = resolve_function(
+                    config[key], f"Layer '{config.get('name')}' (Lambda) argument {key!r}")
+        return cls(**config)
