@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .utils import make_rng
+from .utils import Registry, make_rng
 
 
 def compute_fans(shape):
@@ -239,35 +239,7 @@ zeros, ones = Zeros(), Ones()
 glorot_uniform, glorot_normal, orthogonal = GlorotUniform(), GlorotNormal(), Orthogonal()
 
 
-def serialize(initializer):
-    """``{"class_name": ..., "config": {...}}`` for an initializer instance."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+_REGISTRY = Registry("initializer", Initializer, _BY_NAME, on_callable=lambda function: function)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
 
 
-def deserialize(config):
-    """Inverse of :func:`serialize`."""
-    cls = _lookup(config["class_name"])
-    return cls.from_config(dict(config.get("config") or {}))
-
-
-def _lookup(name):
-    cls = _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown initializer: {name!r}. Valid names are: "
-                         f"{', '.join(sorted(_BY_NAME))}")
-    return cls
-
-
-def get(identifier):
-    """An initializer from an instance, class, Keras name, serialized dict or callable."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")

@@ -12,7 +12,7 @@ Everything is computed in y_pred's float dtype.
 """
 import numpy as np
 
-from .utils import float_dtype
+from .utils import Registry, float_dtype
 
 
 def align_shapes(y_true, y_pred, name="loss"):
@@ -143,36 +143,13 @@ _ALIASES = {
 _BY_NAME = {**_CLASSES, **_ALIASES}
 
 
-def serialize(loss):
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+def _reject_plain_callable(function):
+    raise ValueError(f"Loss {function!r} is a plain callable; training needs its gradient, "
+                     "so subclass minirnn.losses.Loss and define _values and _derivative")
 
 
-def deserialize(config):
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
-
-
-def _lookup(name):
-    cls = _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown loss: {name!r}. Valid names are: {', '.join(sorted(_BY_NAME))}")
-    return cls
-
-
-def get(identifier):
-    """A :class:`Loss` from an instance, a class, a Keras name or a serialized dict."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        raise ValueError(f"Loss {identifier!r} is a plain callable; training needs its gradient, "
-                         "so subclass minirnn.losses.Loss and define _values and _derivative")
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Valid names are: "
-                     f"{', '.join(sorted(_BY_NAME))}")
+_REGISTRY = Registry("loss", Loss, _BY_NAME, on_callable=_reject_plain_callable)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
 
 
 # -- probabilistic losses --------------------------------------------------------------------------

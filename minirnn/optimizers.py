@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 
+from .utils import Registry
+
 
 class Optimizer:
     """Base class: subclasses name their slots in ``_slot_names`` and define ``_update``."""
@@ -219,31 +221,7 @@ _CLASSES = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
 _BY_NAME = {**_CLASSES, "sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def serialize(optimizer):
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+_REGISTRY = Registry("optimizer", Optimizer, _BY_NAME)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
 
 
-def deserialize(config):
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
-
-
-def _lookup(name):
-    cls = _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown optimizer: {name!r}. Valid names are: "
-                         f"{', '.join(sorted(_BY_NAME))}")
-    return cls
-
-
-def get(identifier):
-    """An optimizer from an instance, a class, a name ("sgd", "adam", "rmsprop") or a dict."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Valid names "
-                     f"are: {', '.join(sorted(_BY_NAME))}")

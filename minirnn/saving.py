@@ -271,7 +271,7 @@ def _serialize_object(obj, module, what):
     """A built-in optimizer / loss by class name, a custom one by reference."""
     entry = module.serialize(obj)
     try:
-        builtin = module._lookup(entry["class_name"]) is type(obj)
+        builtin = module._REGISTRY.lookup(entry["class_name"]) is type(obj)
     except ValueError:
         builtin = False
     if not builtin:
@@ -292,7 +292,7 @@ def _deserialize_object(entry, module, what):
     elif entry.get("ref"):
         cls = resolve_function(entry["ref"], f"The {what} {name!r}")
     else:
-        cls = module._lookup(name)
+        cls = module._REGISTRY.lookup(name)
     return cls.from_config(dict(entry.get("config") or {}))
 
 

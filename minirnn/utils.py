@@ -48,3 +48,41 @@ def float_dtype(x, dtype=None):
 def to_float_array(x, dtype=None):
     """``x`` as a float ndarray, keeping an ndarray's float dtype (no copy if already fine)."""
     return np.asarray(x, dtype=float_dtype(x, dtype))
+
+
+class Registry:
+    """Names -> classes of one kind (losses, optimizers, initializers), and the look-ups
+    every such module offers: ``get``, ``serialize`` and ``deserialize``."""
+
+    def __init__(self, kind, base, by_name, on_callable=None):
+        self.kind, self.base, self.by_name = kind, base, by_name
+        self.on_callable = on_callable          # what a plain callable identifier becomes
+
+    def lookup(self, name):
+        cls = self.by_name.get(name)
+        if cls is None:
+            raise ValueError(f"Unknown {self.kind}: {name!r}. Valid names are: {', '.join(sorted(self.by_name))}")
+        return cls
+
+    def serialize(self, obj):
+        """``{"class_name": ..., "config": {...}}`` for an instance."""
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+    def deserialize(self, config):
+        """Inverse of :meth:`serialize`."""
+        return self.lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+
+    def get(self, identifier):
+        """An instance from an instance, a class, a name or a serialized dict."""
+        if isinstance(identifier, self.base):
+            return identifier
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier()
+        if isinstance(identifier, str):
+            return self.lookup(identifier)()
+        if isinstance(identifier, dict):
+            return self.deserialize(identifier)
+        if callable(identifier) and self.on_callable is not None:
+            return self.on_callable(identifier)
+        raise ValueError(f"Could not interpret {self.kind} identifier: {identifier!r}. Valid names are: "
+                         f"{', '.join(sorted(self.by_name))}")
