@@ -3,6 +3,7 @@
 A dataset here is a re-iterable of ``(x, y)`` batches with ``len()`` = number of
 batches; each ``iter()`` is a new epoch (and a new shuffle).
 """
+import itertools
 import math
 import numbers
 
@@ -139,6 +140,171 @@ class ArrayDataset(Dataset):
 
     def _gather(self, indices):
         return self.x[indices], self.y[indices]
+
+
+
+def _optional_index(name, value):
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise ValueError(f"`{name}` must be an integer or None, received {name}={value!r}")
+    return int(value)
+
+
+class TimeseriesDataset(Dataset):
+    """Windows over a time series, gathered batch by batch: ``timeseries_dataset_from_array``.
+
+    Window ``k`` starts at ``p = start_index + positions[k]`` and holds the steps
+    ``data[p], data[p + r], ..., data[p + (sequence_length - 1) r]`` (r = sampling_rate);
+    its target is ``targets[p]``.  Only the start positions are stored: each batch is
+    one fancy-indexing gather from ``data`` (which is kept as given, views and memmaps
+    included), so the memory used is that of one batch, whatever the number of windows.
+
+    Yields ``(x, y)`` batches, or ``x`` alone when ``targets`` is None, or single
+    samples when ``batch_size`` is None.  Iterating again starts a new epoch.
+    """
+
+    def __init__(self, data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
+                 batch_size=128, shuffle=False, seed=None, start_index=None, end_index=None):
+        data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        if data.ndim == 0:
+            raise ValueError(f"`data` must be an array with time on axis 0, received a scalar {data!r}")
+        if targets is not None:
+            targets = targets if isinstance(targets, np.ndarray) else np.asarray(targets)
+            if targets.ndim == 0:
+                raise ValueError(f"`targets` must be an array (or None), received a scalar {targets!r}")
+        self.sequence_length = _check_positive_int("sequence_length", sequence_length)
+        self.batch_size = None if batch_size is None else _check_positive_int("batch_size", batch_size)
+        start_index = _optional_index("start_index", start_index)
+        end_index = _optional_index("end_index", end_index)
+        n = len(data)
+        # Keras's checks, in its order and words (a 0 skips them, as `if start_index:` does there).
+        if start_index:
+            if start_index < 0:
+                raise ValueError(f"`start_index` must be 0 or greater. Received: start_index={start_index}")
+            if start_index >= n:
+                raise ValueError(f"`start_index` must be lower than the length of the data. Received: "
+                                 f"start_index={start_index}, for data of length {n}")
+        if end_index:
+            if start_index and end_index <= start_index:
+                raise ValueError(f"`end_index` must be higher than `start_index`. Received: "
+                                 f"start_index={start_index}, and end_index={end_index}")
+            if end_index >= n:
+                raise ValueError(f"`end_index` must be lower than the length of the data. Received: "
+                                 f"end_index={end_index}, for data of length {n}")
+            if end_index <= 0:
+                raise ValueError(f"`end_index` must be higher than 0. Received: end_index={end_index}")
+        for name, value in (("sampling_rate", sampling_rate), ("sequence_stride", sequence_stride)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise ValueError(f"`{name}` must be an integer, received {name}={value!r}")
+            if value <= 0:
+                raise ValueError(f"`{name}` must be higher than 0. Received: {name}={value}")
+            if value >= n:
+                raise ValueError(f"`{name}` must be lower than the length of the data. Received: "
+                                 f"{name}={value}, for data of length {n}")
+        self.sequence_stride, self.sampling_rate = int(sequence_stride), int(sampling_rate)
+        self.start_index = 0 if start_index is None else start_index
+        self.end_index = n if end_index is None else end_index
+
+        num_seqs = self.end_index - self.start_index - (self.sequence_length - 1) * self.sampling_rate
+        if targets is not None:
+            num_seqs = min(num_seqs, len(targets))
+        positions = np.arange(0, max(num_seqs, 0), self.sequence_stride, dtype=np.int64)
+        if targets is not None and len(positions) and self.start_index + positions[-1] >= len(targets):
+            # Keras fails here only when the batch is gathered; say it up front.
+            raise ValueError(f"`targets` of length {len(targets)} is too short: the last window starts at "
+                             f"index {self.start_index + positions[-1]} and takes its target from there")
+        self.shuffle = bool(shuffle)
+        if self.shuffle:
+            # Keras: a seeded RandomState permutes the start positions once, then every epoch a
+            # tf.data shuffle buffer of batch_size * 8 (1024 unbatched) mixes them locally.
+            if seed is None:
+                seed = int(get_rng().integers(1_000_000))
+            np.random.RandomState(seed).shuffle(positions)
+        self.seed = seed
+        self._own_rng = np.random.default_rng(seed) if self.shuffle else None
+        self.shuffle_buffer = 1024 if self.batch_size is None else self.batch_size * 8
+        self.positions = positions + self.start_index      # absolute start of every window
+        self.offsets = np.arange(self.sequence_length, dtype=np.int64) * self.sampling_rate
+        self.data, self.targets = data, targets
+        self.num_examples = len(positions)
+        self.yields_xy = targets is not None
+
+    def __len__(self):
+        return self.num_examples if self.batch_size is None else super().__len__()
+
+    def __iter__(self):
+        if self.batch_size is not None:
+            yield from super().__iter__()
+            return
+        for i in self._order():
+            batch = self._gather(np.array([i]))
+            yield (batch[0][0], batch[1][0]) if self.yields_xy else batch[0]
+
+    def _order(self):
+        if self.shuffle:
+            return shuffle_order(self.num_examples, self.shuffle_buffer, self._own_rng)
+        return np.arange(self.num_examples)
+
+    def _gather(self, indices):
+        starts = self.positions[indices]
+        x = self.data[starts[:, None] + self.offsets]
+        return (x, self.targets[starts]) if self.yields_xy else x
+
+    def as_arrays(self):
+        """Every window (and target) in start order, as new arrays: this one does materialise."""
+        return self._gather(np.argsort(self.positions, kind="stable"))
+
+    def __repr__(self):
+        return (f"TimeseriesDataset(windows={self.num_examples}, sequence_length={self.sequence_length}, "
+                f"sampling_rate={self.sampling_rate}, sequence_stride={self.sequence_stride}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, data_shape={self.data.shape}, "
+                f"dtype={self.data.dtype})")
+
+
+def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
+                                  batch_size=128, shuffle=False, seed=None, start_index=None,
+                                  end_index=None):
+    """Sliding windows over ``data`` with Keras's ``timeseries_dataset_from_array`` semantics.
+
+    Windows start at ``start_index + i * sequence_stride`` and take ``sequence_length``
+    steps ``sampling_rate`` apart, never reaching ``end_index`` (exclusive; default the
+    end of ``data``); ``targets[j]`` is the target of the window starting at ``j``
+    (so for forecasting pass ``data[:-delay]`` and ``targets=series[delay:]``), and
+    there are at most ``len(targets)`` windows.  ``shuffle`` permutes the start
+    positions with ``RandomState(seed)`` as Keras does, then mixes each epoch through a
+    buffer of ``8 * batch_size`` windows.  Batches are ``(x, y)`` with x of shape
+    ``(b, sequence_length, *data.shape[1:])``, or ``x`` alone if ``targets`` is None;
+    the last batch may be smaller.
+
+    Returns a lazy, re-iterable :class:`TimeseriesDataset` with ``len()`` = number of
+    batches, usable with ``Sequential.fit`` / ``evaluate`` / ``predict``.
+    """
+    return TimeseriesDataset(data, targets, sequence_length, sequence_stride, sampling_rate,
+                             batch_size, shuffle, seed, start_index, end_index)
+
+
+
+class TakeDataset:
+    """The first ``n`` batches of each epoch of ``dataset`` (Keras's ``steps_per_epoch`` on a
+    finite dataset, or ``tf.data``'s ``take``); re-iterable, with ``len()``."""
+
+    def __init__(self, dataset, n):
+        self.dataset, self.n = dataset, _check_positive_int("n", n)
+
+    def __len__(self):
+        return min(len(self.dataset), self.n)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.dataset), self.n)
+
+    def __repr__(self):
+        return f"TakeDataset({self.dataset!r}, n={self.n})"
+
+
+def take(dataset, n):
+    """A :class:`TakeDataset`: at most ``n`` batches per epoch of ``dataset``."""
+    return TakeDataset(dataset, n)
 
 
 def seasonal_pattern(season_time):

@@ -1,0 +1,330 @@
+"""Temperature forecasting, Deep Learning with Python (2nd ed.) ch. 10, end to end on minirnn.
+
+Predict the temperature 24 hours after a window of 5 days of weather readings
+(Jena climate 2009-2016: 14 quantities every 10 minutes, one reading an hour
+kept), with the chapter's models: a naive baseline (the last temperature of the
+window), a Dense net, a Conv1D net, LSTM, LSTM with dropout, stacked GRU with
+dropout, bidirectional LSTM.  Prints one table of validation and test MAE in
+degrees, saves the training curves to OUTPUT_DIR.
+
+    python examples/jena_forecast.py                                 # downloads the data once
+    python examples/jena_forecast.py --data seattle --epochs 10      # offline: hourly Seattle 2010
+    python examples/jena_forecast.py --data seattle --epochs 10 --keras   # the same with Keras
+    python examples/jena_forecast.py --data my_copy.csv.zip --models naive,lstm --max-batches 5
+
+`--data jena` needs the download (or a copy in the cache, see minirnn.datasets);
+`--data seattle` needs `pip install vega_datasets` (the `weather` extra).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# The chapter's settings.
+SAMPLING_RATE = 6            # one reading an hour out of one every 10 minutes
+SEQUENCE_LENGTH = 120        # 120 hours = 5 days
+HORIZON = 24                 # predict 24 sampled steps (24 h) after the window's last step
+BATCH_SIZE = 256
+TRAIN_FRACTION, VAL_FRACTION = 0.5, 0.25      # the rest is the test split
+TARGET_COLUMN = "T (degC)"
+SEED = 42
+# The Seattle series is already hourly, with one column.
+SEATTLE = dict(sampling_rate=1, sequence_length=120, horizon=24)
+# Epochs the chapter trains each model for (--epochs overrides them all).
+BOOK_EPOCHS = {"dense": 10, "conv": 10, "lstm": 10, "lstm_dropout": 50, "gru_stacked": 50, "bilstm": 10}
+OPTIMIZER, LOSS, METRICS = "rmsprop", "mse", ["mae"]
+OUTPUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
+
+# The models, as layer specs shared by minirnn and Keras: (layer class name, *args, {kwargs}).
+MODELS = {
+    "dense": [("Flatten",), ("Dense", 16, {"activation": "relu"}), ("Dense", 1)],
+    "conv": [("Conv1D", 8, 24, {"activation": "relu"}), ("MaxPooling1D", 2),
+             ("Conv1D", 8, 12, {"activation": "relu"}), ("MaxPooling1D", 2),
+             ("Conv1D", 8, 6, {"activation": "relu"}), ("GlobalAveragePooling1D",), ("Dense", 1)],
+    "lstm": [("LSTM", 16), ("Dense", 1)],
+    "lstm_dropout": [("LSTM", 32, {"recurrent_dropout": 0.25}), ("Dropout", 0.5), ("Dense", 1)],
+    "gru_stacked": [("GRU", 32, {"recurrent_dropout": 0.5, "return_sequences": True}),
+                    ("GRU", 32, {"recurrent_dropout": 0.5}), ("Dropout", 0.5), ("Dense", 1)],
+    "bilstm": [("Bidirectional", ("LSTM", 16)), ("Dense", 1)],
+}
+ALL_MODELS = ["naive", *MODELS]
+
+
+# -- data -------------------------------------------------------------------------------------------
+def load(data):
+    """(values float32 (N, C), column names, target column index, description, settings)."""
+    from minirnn import datasets
+    if data == "seattle":
+        _, values, columns = datasets.load_seattle_temps()
+        return values, columns, 0, "Seattle 2010 hourly temperatures (vega_datasets)", dict(SEATTLE)
+    settings = dict(sampling_rate=SAMPLING_RATE, sequence_length=SEQUENCE_LENGTH, horizon=HORIZON)
+    if data == "jena":
+        _, values, columns = datasets.load_jena_climate()
+        name = "Jena climate 2009-2016"
+    else:
+        _, values, columns = datasets.load_jena_climate(path=data)
+        name = f"Jena-format file {os.path.basename(data)}"
+    return values, columns, columns.index(TARGET_COLUMN), name, settings
+
+
+class Split:
+    """The chapter's preparation: normalise with the training split, windows with targets `delay` later."""
+
+    def __init__(self, values, target_index, sampling_rate, sequence_length, horizon):
+        self.sampling_rate, self.sequence_length = sampling_rate, sequence_length
+        self.horizon = horizon
+        self.delay = sampling_rate * (sequence_length + horizon - 1)
+        self.target_index = target_index
+        n = len(values)
+        self.num_train = int(TRAIN_FRACTION * n)
+        self.num_val = int(VAL_FRACTION * n)
+        self.temperature = np.ascontiguousarray(values[:, target_index])        # raw degrees: the targets
+        self.mean = values[:self.num_train].mean(axis=0)
+        self.std = values[:self.num_train].std(axis=0)
+        self.std[self.std == 0] = 1.0
+        self.raw = ((values - self.mean) / self.std).astype(np.float32)
+        span = (sequence_length - 1) * sampling_rate
+        test_start = self.num_train + self.num_val
+        if test_start + span >= n - self.delay or self.num_val <= span:
+            raise SystemExit(f"{n} rows are too few for windows spanning {span + 1} rows with targets "
+                             f"{self.delay} rows later: each of the validation and test quarters "
+                             f"needs more than {span + self.delay} rows")
+        self.input_shape = (sequence_length, values.shape[1])
+
+    def kwargs(self, part):
+        bounds = {"train": (0, self.num_train), "val": (self.num_train, self.num_train + self.num_val),
+                  "test": (self.num_train + self.num_val, None)}[part]
+        return dict(sequence_length=self.sequence_length, sampling_rate=self.sampling_rate,
+                    batch_size=BATCH_SIZE, shuffle=True, seed=SEED, start_index=bounds[0],
+                    end_index=bounds[1])
+
+    def datasets(self, make):
+        """(train, val, test) from `make` = minirnn's or Keras's timeseries_dataset_from_array."""
+        data, targets = self.raw[:-self.delay], self.temperature[self.delay:]
+        return tuple(make(data, targets, **self.kwargs(part)) for part in ("train", "val", "test"))
+
+
+def limit(dataset, n, framework):
+    """At most `n` batches of `dataset` per epoch (a new shuffle each time): for smoke runs."""
+    if n is None:
+        return dataset
+    if framework == "keras":
+        return dataset.take(n)
+    from minirnn.data import take
+    return take(dataset, n)
+
+
+def naive_mae(dataset, split):
+    """MAE of 'the temperature in 24 h is the last one of the window', in degrees."""
+    total, count = 0.0, 0
+    for x, y in dataset:
+        predicted = x[:, -1, split.target_index] * split.std[split.target_index] + split.mean[split.target_index]
+        total += float(np.abs(predicted - y).sum())
+        count += len(y)
+    return total / count
+
+
+# -- models ----------------------------------------------------------------------------------------
+def make_layer(library, spec):
+    name, *args = spec
+    kwargs = args.pop() if args and isinstance(args[-1], dict) else {}
+    if name == "Bidirectional":
+        return library.Bidirectional(make_layer(library, args[0]), **kwargs)
+    return getattr(library, name)(*args, **kwargs)
+
+
+def build(kind, input_shape, framework):
+    if framework == "keras":
+        import keras
+        return keras.Sequential([keras.Input(shape=input_shape),
+                                 *(make_layer(keras.layers, s) for s in MODELS[kind])])
+    import minirnn as mr
+    return mr.Sequential([mr.Input(shape=input_shape), *(make_layer(mr.layers, s) for s in MODELS[kind])])
+
+
+def best_weights_callback(framework):
+    """Keep the weights of the epoch with the lowest val_loss and restore them at the end
+    (the chapter's ModelCheckpoint(save_best_only=True) + load_model, in memory)."""
+    if framework == "keras":
+        import keras
+        base = keras.callbacks.Callback
+    else:
+        from minirnn.callbacks import Callback as base
+
+    class BestWeights(base):
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights = np.inf, None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if loss is not None and loss < self.best:
+                self.best, self.best_epoch, self.weights = loss, epoch, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return BestWeights()
+
+
+def train(kind, split, sets, framework, epochs, verbose):
+    """Fit one model; returns (history dict, best epoch, val MAE of the best epoch, test MAE)."""
+    train_set, val_set, test_set = sets
+    if framework == "keras":
+        import keras
+        keras.utils.set_random_seed(SEED)
+    else:
+        import minirnn as mr
+        mr.set_random_seed(SEED)
+    model = build(kind, split.input_shape, framework)
+    model.compile(optimizer=OPTIMIZER, loss=LOSS, metrics=METRICS)
+    best = best_weights_callback(framework)
+    history = model.fit(train_set, epochs=epochs, validation_data=val_set, callbacks=[best], verbose=verbose,
+                        shuffle=False)             # the datasets shuffle themselves
+    history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    val_mae = history["val_mae"][best.best_epoch] if best.best_epoch is not None else float("nan")
+    test = model.evaluate(test_set, verbose=0, return_dict=True)
+    return model, history, (best.best_epoch or 0) + 1, val_mae, float(test["mae"])
+
+
+# -- report ----------------------------------------------------------------------------------------
+def table(results, title):
+    lines = [title, f"{'model':<13} {'params':>7} {'epochs':>6} {'best':>4} {'val MAE':>8} {'test MAE':>8} "
+             f"{'time':>7}"]
+    for kind, r in results.items():
+        params = "-" if r["params"] is None else f"{r['params']:,}"
+        epochs = "-" if r["epochs"] is None else str(r["epochs"])
+        best = "-" if r["best_epoch"] is None else str(r["best_epoch"])
+        lines.append(f"{kind:<13} {params:>7} {epochs:>6} {best:>4} {r['val_mae']:>8.3f} "
+                     f"{r['test_mae']:>8.3f} {r['seconds']:>6.1f}s")
+    return "\n".join(lines)
+
+
+def side_by_side(ours, theirs):
+    lines = [f"{'':13} {'---- minirnn ----':>17}   {'----- keras -----':>17}",
+             f"{'model':<13} {'val MAE':>8} {'test MAE':>8}   {'val MAE':>8} {'test MAE':>8}"]
+    for kind in ours:
+        if kind in theirs:
+            a, b = ours[kind], theirs[kind]
+            lines.append(f"{kind:<13} {a['val_mae']:>8.3f} {a['test_mae']:>8.3f}   "
+                         f"{b['val_mae']:>8.3f} {b['test_mae']:>8.3f}")
+    return "\n".join(lines)
+
+
+def plot_curves(path, title, histories):
+    if not histories:
+        return
+    cols = min(3, len(histories))
+    rows = -(-len(histories) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, (kind, h) in zip(axes.flat, histories.items()):
+        epochs = np.arange(1, len(h["mae"]) + 1)
+        ax.plot(epochs, h["mae"], "o-", label="training MAE")
+        ax.plot(epochs, h["val_mae"], "s-", label="validation MAE")
+        ax.set(title=kind, xlabel="epoch", ylabel="MAE (degrees)")
+        ax.grid(True)
+        ax.legend()
+    for ax in list(axes.flat)[len(histories):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="jena", help="jena, seattle, or a path to a Jena-format .csv/.zip")
+    parser.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated, of {ALL_MODELS}")
+    parser.add_argument("--epochs", type=int, default=None, help="for every model (default: the chapter's)")
+    parser.add_argument("--steps-per-epoch", type=int, default=None, help="training batches per epoch")
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="at most this many batches of every split (smoke runs)")
+    parser.add_argument("--keras", action="store_true", help="train the same models with Keras instead")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    parser.add_argument("--output-dir", default=OUTPUT_DIR)
+    args = parser.parse_args(argv)
+    kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(ALL_MODELS))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {ALL_MODELS}")
+    framework = "keras" if args.keras else "minirnn"
+    os.makedirs(args.output_dir, exist_ok=True)
+
+    try:
+        values, columns, target_index, name, settings = load(args.data)
+    except (ConnectionError, FileNotFoundError, ImportError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    split = Split(values, target_index, **settings)
+    if framework == "keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+        make = keras.utils.timeseries_dataset_from_array
+    else:
+        from minirnn.data import timeseries_dataset_from_array as make
+    sets = split.datasets(make)
+    train_limit = min(x for x in (args.steps_per_epoch, args.max_batches, 10**12) if x is not None)
+    sets = (limit(sets[0], None if train_limit == 10**12 else train_limit, framework),
+            limit(sets[1], args.max_batches, framework), limit(sets[2], args.max_batches, framework))
+    from minirnn.data import timeseries_dataset_from_array
+    naive_sets = [limit(d, args.max_batches, "minirnn") for d in split.datasets(timeseries_dataset_from_array)]
+
+    title = (f"{name}: {len(values):,} rows x {values.shape[1]}; windows of {split.sequence_length} steps "
+             f"of {split.sampling_rate} row(s), target '{columns[target_index]}' {split.horizon} steps after "
+             f"the window's last one; {framework}")
+    print(title)
+    print(f"splits: train {split.num_train:,} / val {split.num_val:,} / test "
+          f"{len(values) - split.num_train - split.num_val:,} rows; batches of {BATCH_SIZE}: "
+          f"{len(sets[0])} / {len(sets[1])} / {len(sets[2])} per epoch")
+
+    results, histories = {}, {}
+    for kind in kinds:
+        start = time.perf_counter()
+        if kind == "naive":
+            results[kind] = dict(params=None, epochs=None, best_epoch=None, val_mae=naive_mae(naive_sets[1], split),
+                                 test_mae=naive_mae(naive_sets[2], split), seconds=time.perf_counter() - start)
+        else:
+            epochs = args.epochs or BOOK_EPOCHS[kind]
+            print(f"--- {kind}: {epochs} epochs")
+            model, history, best_epoch, val_mae, test_mae = train(kind, split, sets, framework, epochs,
+                                                                  args.verbose)
+            histories[kind] = history
+            results[kind] = dict(params=int(model.count_params()), epochs=epochs, best_epoch=best_epoch,
+                                 val_mae=val_mae, test_mae=test_mae, seconds=time.perf_counter() - start)
+        r = results[kind]
+        print(f"{kind}: validation MAE {r['val_mae']:.3f}, test MAE {r['test_mae']:.3f}, {r['seconds']:.1f} s")
+
+    run = dict(data=args.data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+               max_batches=args.max_batches)
+    label = "seattle" if args.data == "seattle" else ("jena" if args.data == "jena" else
+                                                      os.path.splitext(os.path.basename(args.data))[0])
+    plot_curves(os.path.join(args.output_dir, f"forecast_{label}_{framework}_curves.png"), title, histories)
+    with open(os.path.join(args.output_dir, f"forecast_{label}_{framework}.json"), "w") as f:
+        json.dump({"title": title, "run": run, "results": results, "histories": histories}, f, indent=1)
+    print()
+    print(table(results, f"Mean absolute error in degrees ({framework}; best epoch by validation loss)"))
+    other = os.path.join(args.output_dir, f"forecast_{label}_{'minirnn' if args.keras else 'keras'}.json")
+    if os.path.exists(other):
+        with open(other) as f:
+            previous = json.load(f)
+        if previous.get("run") == run:
+            ours, theirs = (previous["results"], results) if args.keras else (results, previous["results"])
+            print()
+            print("side by side with the last run of the other framework (same data and settings):")
+            print(side_by_side(ours, theirs))
+    print(f"curves and results written to {args.output_dir}")
+    return results
+
+
+if __name__ == "__main__":
+    result = main()
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,135 @@
+"""Smoke runs of the examples: every model of each, one epoch, a few batches, plots in a tmp folder."""
+import importlib.util
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from jena_format import write_jena_csv
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    # Small matrices: threads only add contention (badly so on a loaded machine).
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def jena_csv(tmp_path_factory):
+    # 8,000 rows: enough for 120-step windows every 6 rows with targets 858 rows later in each split.
+    path = tmp_path_factory.mktemp("jena") / "jena_small.csv"
+    write_jena_csv(path, n_rows=8000, seed=0)
+    return str(path)
+
+
+def test_jena_forecast_smoke_all_models(jena_csv, tmp_path, capsys):
+    jena = load_example("jena_forecast")
+    results = jena.main(["--data", jena_csv, "--epochs", "1", "--max-batches", "2", "--verbose", "0",
+                         "--output-dir", str(tmp_path)])
+    assert list(results) == jena.ALL_MODELS
+    for kind, r in results.items():
+        assert math.isfinite(r["val_mae"]) and math.isfinite(r["test_mae"]), kind
+    out = capsys.readouterr().out
+    assert "Mean absolute error in degrees (minirnn" in out
+    for kind in jena.ALL_MODELS:
+        assert f"\n{kind} " in out
+    assert os.path.exists(tmp_path / "forecast_jena_small_minirnn_curves.png")
+    saved = json.loads((tmp_path / "forecast_jena_small_minirnn.json").read_text())
+    assert saved["histories"]["lstm"]["val_mae"] and saved["results"]["naive"]["params"] is None
+
+
+def test_jena_naive_baseline_is_the_last_temperature_of_the_window(jena_csv, tmp_path):
+    """The baseline over the whole validation split, recomputed here straight from the arrays."""
+    jena = load_example("jena_forecast")
+    results = jena.main(["--data", jena_csv, "--models", "naive", "--verbose", "0",
+                         "--output-dir", str(tmp_path)])
+    from minirnn.datasets import load_jena_climate
+    _, values, columns = load_jena_climate(path=jena_csv)
+    t = values[:, columns.index("T (degC)")].astype(np.float64)
+    n, rate, length = len(values), 6, 120
+    delay = rate * (length + 24 - 1)
+    num_train, num_val = n // 2, n // 4
+    errors = []
+    for start in range(num_train, num_train + num_val - (length - 1) * rate):
+        last = start + (length - 1) * rate        # last step of the window that starts at `start`
+        errors.append(abs(t[last] - t[start + delay]))
+    np.testing.assert_allclose(results["naive"]["val_mae"], np.mean(errors), rtol=1e-4)
+
+
+def test_jena_models_have_the_same_parameter_counts_in_keras():
+    keras = pytest.importorskip("keras")
+    jena = load_example("jena_forecast")
+    for kind in jena.MODELS:
+        ours, theirs = jena.build(kind, (120, 14), "minirnn"), jena.build(kind, (120, 14), "keras")
+        assert ours.count_params() == theirs.count_params(), kind
+        assert [type(layer).__name__ for layer in ours.layers] == \
+            [type(layer).__name__ for layer in theirs.layers], kind
+    keras.backend.clear_session()
+
+
+def test_jena_forecast_keras_mode(jena_csv, tmp_path, capsys):
+    pytest.importorskip("keras")
+    jena = load_example("jena_forecast")
+    argv = ["--data", jena_csv, "--models", "naive,dense", "--epochs", "1", "--max-batches", "1",
+            "--verbose", "0", "--output-dir", str(tmp_path)]
+    mine = jena.main(argv)
+    theirs = jena.main(argv + ["--keras"])
+    assert list(theirs) == ["naive", "dense"] and math.isfinite(theirs["dense"]["test_mae"])
+    assert theirs["naive"]["val_mae"] == mine["naive"]["val_mae"]
+    out = capsys.readouterr().out
+    assert "Mean absolute error in degrees (keras" in out and "side by side" in out
+
+
+def test_jena_forecast_reports_missing_data(tmp_path, capsys, monkeypatch):
+    jena = load_example("jena_forecast")
+    assert jena.main(["--data", str(tmp_path / "nope.csv"), "--output-dir", str(tmp_path)]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_course_week3_smoke(tmp_path, monkeypatch):
+    course = load_example("course_week3")
+    monkeypatch.setattr(sys, "argv", ["course_week3.py", "--epochs", "1", "--sweep-epochs", "1",
+                                      "--models", "simple_rnn", "--output-dir", str(tmp_path)])
+    results = course.main()
+    assert math.isfinite(results["simple_rnn"])
+    assert {"simple_rnn_lr_sweep.png", "simple_rnn_training.png", "simple_rnn_forecast.png"} <= \
+        set(os.listdir(tmp_path))
+
+
+def test_char_rnn_smoke(tmp_path, capsys):
+    char_rnn = load_example("char_rnn")
+    assert char_rnn.zen_of_python().startswith("The Zen of Python")
+    assert capsys.readouterr().out == ""               # decoded without `import this` printing it
+    results = char_rnn.main(["--epochs", "1", "--max-batches", "2", "--sample-length", "8",
+                             "--output-dir", str(tmp_path)])
+    assert math.isfinite(results["loss"]) and len(results["samples"]) == len(char_rnn.TEMPERATURES)
+    assert os.path.exists(tmp_path / "char_rnn_lstm_training.png")
+    assert os.path.exists(tmp_path / "char_rnn_lstm_samples.txt")
+
+
+def test_sequence_classification_smoke(tmp_path):
+    seq = load_example("sequence_classification")
+    rng = np.random.default_rng(0)
+    x, y = seq.make_sequences(40, rng)
+    assert x.shape == (40, seq.MAX_LENGTH) and y.mean() == 0.5
+    for row, label in zip(x, y):
+        tokens = list(row[row != 0])
+        assert (row[len(tokens):] == 0).all()            # padded at the end
+        assert seq.contains(tokens) == bool(label)
+    results = seq.main(["--epochs", "1", "--num-train", "64", "--output-dir", str(tmp_path)])
+    assert 0.0 <= results["masked"] <= 1.0
+    assert os.path.exists(tmp_path / "sequence_classification_training.png")
