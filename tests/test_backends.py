@@ -1,0 +1,209 @@
+"""The two kernel paths: plain NumPy and compiled Numba must compute the same thing.
+
+Every cell and flag is run forward and backward once per backend on identical
+layers (same weights, same dropout seed); outputs, dL/dx, weight gradients and
+initial-state gradients must agree to round-off.  Activations are compared for
+every code, and also against independent formulas.  Backend selection: the
+environment variable (in a subprocess), set_backend, and invalid names.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minirnn as mr
+from minirnn import activations, backend
+from minirnn.backend import Kernel
+from minirnn.layers import GRU, LSTM, SimpleRNN
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
+CELLS = ("simple_rnn", "lstm", "gru", "gru_reset_before")
+FLAGS = {   # name: (layer arguments, call options)
+    "defaults": ({}, {}),
+    "return_sequences": (dict(return_sequences=True), {}),
+    "return_state": (dict(return_state=True), {}),
+    "go_backwards": (dict(go_backwards=True, return_sequences=True), {}),
+    "no_bias": (dict(use_bias=False), {}),
+    "initial_state": ({}, dict(initial_state=True)),
+    "relu_hard_sigmoid": (dict(activation="relu", recurrent_activation="hard_sigmoid"), {}),
+    "linear_sigmoid": (dict(activation="linear", recurrent_activation="sigmoid"), {}),
+    "mask": (dict(return_sequences=True), dict(mask=True)),
+    "dropout": (dict(dropout=0.3, recurrent_dropout=0.4, seed=5), {}),
+    "everything": (dict(return_sequences=True, return_state=True, go_backwards=True, use_bias=False,
+                        dropout=0.2, recurrent_dropout=0.3, seed=9), dict(initial_state=True, mask=True)),
+}
+B, T, D, N = 3, 5, 4, 3
+
+
+def make_layer(cell, dtype, **args):
+    if cell == "simple_rnn":
+        args.pop("recurrent_activation", None)
+        return SimpleRNN(N, dtype=dtype, **args)
+    if cell == "lstm":
+        return LSTM(N, dtype=dtype, **args)
+    return GRU(N, reset_after=(cell == "gru"), dtype=dtype, **args)
+
+
+def run_layer(which, cell, dtype, args, options, seed=0):
+    """Forward and backward on `which` backend; every array that comes out."""
+    mr.set_backend(which)
+    rng = np.random.default_rng(seed)
+    layer = make_layer(cell, dtype, **args)
+    x = rng.normal(size=(B, T, D)).astype(dtype)
+    layer.ensure_built(x.shape)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.weights])
+    kwargs = {}
+    if options.get("initial_state"):
+        kwargs["initial_state"] = [rng.normal(size=(B, N)).astype(dtype) for _ in layer.cell.state_names]
+    if options.get("mask"):
+        mask = rng.random((B, T)) > 0.35
+        mask[:, 0] = True
+        kwargs["mask"] = mask
+    out = layer(x, training=True, **kwargs)
+    outs = out if isinstance(out, list) else [out]
+    cotangents = [rng.normal(size=o.shape).astype(dtype) for o in outs]
+    dx = layer.backward(cotangents if isinstance(out, list) else cotangents[0])
+    results = {f"output {k}": o.copy() for k, o in enumerate(outs)}
+    results["dL/dx"] = dx
+    results.update({f"dL/dweight {k}": g for k, g in enumerate(layer.grads)})
+    if "initial_state" in kwargs:
+        results.update({f"dL/dinitial_state {k}": g for k, g in enumerate(layer.initial_state_grads)})
+    return results
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("flags", sorted(FLAGS))
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_backends_agree(cell, flags, dtype, restore_numerics):
+    args, options = FLAGS[flags]
+    numpy_run = run_layer("numpy", cell, dtype, dict(args), options)
+    numba_run = run_layer("numba", cell, dtype, dict(args), options)
+    assert numpy_run.keys() == numba_run.keys()
+    for name, expected in numpy_run.items():
+        got = numba_run[name]
+        assert got.dtype == expected.dtype == np.dtype(dtype), name
+        assert np.all(np.isfinite(got)), name
+        np.testing.assert_allclose(got, expected, err_msg=name, **TOLERANCE[dtype])
+
+
+def test_numpy_backend_never_compiles(monkeypatch, numpy_backend):
+    """With the NumPy backend no kernel reaches Numba (the dispatch really switches)."""
+    def refuse(self):
+        raise AssertionError(f"kernel {self.__name__} was compiled under the numpy backend")
+
+    monkeypatch.setattr(Kernel, "jit", property(refuse))
+    for cell in CELLS:
+        run_layer("numpy", cell, "float64", dict(return_sequences=True), dict(initial_state=True, mask=True))
+
+
+def test_numba_backend_runs_compiled_kernels(monkeypatch, numba_backend):
+    """With the Numba backend the Python bodies of the kernels are not run."""
+    from minirnn.cells import gru, lstm, simple_rnn
+
+    for module in (simple_rnn, lstm, gru):
+        for kern in (module.forward_loop, module.backward_loop):
+            kern.jit                                            # compile first (or load the cache)
+            monkeypatch.setattr(kern, "py", None)               # a Python call would now fail
+    for cell in CELLS:
+        run_layer("numba", cell, "float32", dict(return_state=True), {})
+
+
+# -- activations ------------------------------------------------------------------
+REFERENCE = {
+    "linear": (lambda a: a, lambda a: np.ones_like(a)),
+    "tanh": (np.tanh, lambda a: 1 / np.cosh(a) ** 2),
+    "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), lambda a: np.exp(-a) / (1 + np.exp(-a)) ** 2),
+    "relu": (lambda a: np.where(a > 0, a, 0.0), lambda a: (a > 0).astype(float)),
+    "hard_sigmoid": (lambda a: np.clip(a / 6 + 0.5, 0, 1), lambda a: ((a > -3) & (a < 3)) / 6),
+}
+
+
+def activation_inputs(dtype, shape):
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    a = rng.normal(0, 3, shape)
+    a.flat[:3] = [0.0, 40.0, -40.0][:a.size]                    # the kink of relu, saturation
+    return a.astype(dtype)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 5), (1, 1, 1)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(activations.CODES))
+def test_activation_backends_agree(name, dtype, shape, restore_numerics):
+    code = activations.CODES[name]
+    a = activation_inputs(dtype, shape)
+    results = {}
+    for which in ("numpy", "numba"):
+        mr.set_backend(which)
+        y = activations.activate(a, code)
+        d = activations.derivative(y, code)
+        assert y.dtype == d.dtype == np.dtype(dtype) and y.shape == d.shape == a.shape
+        results[which] = (y, d)
+    for k in range(2):
+        np.testing.assert_allclose(results["numba"][k], results["numpy"][k], **TOLERANCE[dtype])
+
+    # ... and both equal the textbook formulas (not just each other).
+    f, df = REFERENCE[name]
+    a64 = a.astype(np.float64)
+    ulp = np.finfo(dtype).eps               # derivatives come from y: 1 - y^2 loses ~2 ulp(1) near |y| = 1
+    np.testing.assert_allclose(results["numpy"][0], f(a64), rtol=4 * ulp, atol=ulp)
+    np.testing.assert_allclose(results["numpy"][1], df(a64), rtol=4 * ulp, atol=4 * ulp)
+
+
+# -- selecting the backend ------------------------------------------------------------
+def run_python(code, **env):
+    full_env = {k: v for k, v in os.environ.items() if k != "MINIRNN_BACKEND"}
+    full_env.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", code], env=full_env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+SELECTED = """
+import sys
+import numpy as np
+import minirnn
+layer = minirnn.LSTM(2, return_sequences=True)
+y = layer(np.ones((1, 3, 2)), training=True)
+layer.backward(np.ones_like(y))
+print(minirnn.backend.backend(), "numba" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("value", ["numpy", "NumPy"])
+def test_environment_selects_numpy(value):
+    """MINIRNN_BACKEND=numpy: the NumPy path is used, Numba is never even imported."""
+    result = run_python(SELECTED, MINIRNN_BACKEND=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numpy", "False"]
+
+
+def test_environment_default_is_numba():
+    result = run_python(SELECTED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numba", "True"]
+
+
+def test_environment_invalid_backend_raises():
+    result = run_python("import minirnn", MINIRNN_BACKEND="cuda")
+    assert result.returncode != 0
+    assert "ValueError" in result.stderr
+    assert "MINIRNN_BACKEND" in result.stderr and "'cuda'" in result.stderr and "numpy" in result.stderr
+
+
+def test_set_backend_switches_and_returns_previous(restore_numerics):
+    mr.set_backend("numba")
+    assert mr.set_backend("NUMPY") == "numba"
+    assert backend.backend() == "numpy"
+    assert mr.set_backend("numba") == "numpy"
+    assert backend.backend() == "numba"
+
+
+@pytest.mark.parametrize("name", ["cuda", "", "jax", None])
+def test_set_backend_invalid_name_raises(name, restore_numerics):
+    before = backend.backend()
+    with pytest.raises(ValueError, match=r"backend must be one of \('numba', 'numpy'\), received"):
+        mr.set_backend(name)
+    assert backend.backend() == before
