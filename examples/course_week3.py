@@ -91,24 +91,28 @@ def main():
 
     time_steps, series = synthetic_series(seed=SEED)
     time_valid, x_valid = time_steps[SPLIT_TIME:], series[SPLIT_TIME:]
-    train_set = windowed_dataset(series[:SPLIT_TIME], WINDOW_SIZE, BATCH_SIZE, SHUFFLE_BUFFER, seed=SEED)
+
+    def train_set():
+        """The training windows, shuffled from the same seed for every run."""
+        return windowed_dataset(series[:SPLIT_TIME], WINDOW_SIZE, BATCH_SIZE, SHUFFLE_BUFFER, seed=SEED)
+
     naive = series[SPLIT_TIME - 1:-1]
     naive_mae = float(np.mean(np.abs(naive - x_valid)))
-    print(f"series: {len(series)} steps, {len(train_set)} training batches of {BATCH_SIZE} windows")
+    print(f"series: {len(series)} steps, {len(train_set())} training batches of {BATCH_SIZE} windows")
     print(f"naive forecast validation MAE: {naive_mae:.2f}")
 
     results = {}
     for kind in args.models.split(","):
         start = time.perf_counter()
         if args.sweep_epochs:
-            rates, losses = lr_sweep(kind, train_set, args.sweep_epochs)
+            rates, losses = lr_sweep(kind, train_set(), args.sweep_epochs)
             plot(os.path.join(args.output_dir, f"{kind}_lr_sweep.png"), f"{kind}: learning-rate sweep",
                  "learning rate", "Huber loss", [(rates, losses, "loss")], logx=True)
         mr.set_random_seed(SEED)
         model = build(kind)
         model.compile(loss=Huber(), optimizer=SGD(learning_rate=LEARNING_RATES[kind], momentum=0.9),
                       metrics=["mae"])
-        history = model.fit(train_set, epochs=args.epochs, verbose=0)
+        history = model.fit(train_set(), epochs=args.epochs, verbose=0)
         predicted = forecast(model, series)
         mae = float(np.mean(np.abs(predicted - x_valid)))
         results[kind] = mae
