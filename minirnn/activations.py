@@ -17,7 +17,15 @@ dy_i/da_j = y_i (δ_ij - y_j), so da = y * (dy - sum(dy * y, -1)).  It has a cod
 (SOFTMAX) that the kernels never receive: ``get`` returns it only to layers that
 ask for it (``allow_softmax=True``), which go through :func:`apply` and
 :func:`backprop` instead of the kernels.
+
+The fused compiled loops use the scalar forms :func:`value` and :func:`slope`.
+libm's tanh and exp do not vectorise, so in float32 they use a rational tanh
+(:func:`tanh_rational`) and sigmoid(a) = tanh(a/2)/2 + 1/2; float64 stays exact.
+Their constants are np.float32 so float32 arithmetic stays float32 (a Python
+float would turn it into float64) and are exact in float32, so float64 stays exact.
 """
+import math
+
 import numpy as np
 
 from .backend import kernel
@@ -63,6 +71,70 @@ def derivative(y, code):
     else:
         d[:] = 1
     return d.reshape(y.shape)
+
+
+ZERO, HALF, ONE, SIX, NINE = (np.float32(v) for v in (0, 0.5, 1, 6, 9))
+# Eigen's float32 tanh: odd degree-13 over even degree-6 polynomial, within 6 float32 ulps of tanh.
+_P = tuple(np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05,
+                                   5.12229709037114e-08, -8.60467152213735e-11, 2.00018790482477e-13,
+                                   -2.76076847742355e-16))
+_Q = tuple(np.float32(v) for v in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04,
+                                   1.19825839466702e-06))
+P1, P3, P5, P7, P9, P11, P13 = _P
+Q0, Q2, Q4, Q6 = _Q
+
+
+@kernel
+def tanh_rational(x):
+    """tanh(x) for one float32, as a rational function (vectorises; |x| >= 9 gives +-1 in float32)."""
+    x = min(max(x, -NINE), NINE)
+    x2 = x * x
+    p = x * (P1 + x2 * (P3 + x2 * (P5 + x2 * (P7 + x2 * (P9 + x2 * (P11 + x2 * P13))))))
+    q = Q0 + x2 * (Q2 + x2 * (Q4 + x2 * Q6))
+    return p / q
+
+
+@kernel
+def value(a, code, exact):
+    """y = f(a) for one element; tanh and sigmoid exact only when `exact` (float64)."""
+    if code == TANH:
+        return math.tanh(a) if exact else tanh_rational(a)
+    if code == SIGMOID:
+        return ONE / (ONE + math.exp(-a)) if exact else HALF * tanh_rational(HALF * a) + HALF
+    if code == RELU:
+        return max(a, ZERO)
+    if code == HARD_SIGMOID:
+        return min(max(a / SIX + HALF, ZERO), ONE)
+    return a
+
+
+@kernel
+def activate_inplace(x, code, exact):
+    """x[:] = f(x) for a 1-D array (compiled loops); the branches sit outside the element
+    loops so each loop stays simple enough to vectorise."""
+    if code == TANH and not exact:
+        for k in range(x.size):
+            x[k] = tanh_rational(x[k])
+    elif code == SIGMOID and not exact:
+        for k in range(x.size):
+            x[k] = HALF * tanh_rational(HALF * x[k]) + HALF
+    elif code != LINEAR:
+        for k in range(x.size):
+            x[k] = value(x[k], code, exact)
+
+
+@kernel
+def slope(y, code):
+    """f'(a) for one element, from y = f(a) (as :func:`derivative`)."""
+    if code == TANH:
+        return ONE - y * y
+    if code == SIGMOID:
+        return y * (ONE - y)
+    if code == RELU:
+        return ONE if y > ZERO else ZERO
+    if code == HARD_SIGMOID:
+        return (y - y + ONE) / SIX if ZERO < y < ONE else ZERO   # y - y + 1: a 1 of y's type
+    return ONE
 
 
 def get(identifier, allow_softmax=False):

@@ -2,11 +2,22 @@
 
 Every time loop in :mod:`minirnn.cells` is written once, in NumPy that Numba can
 compile.  :func:`kernel` turns such a function into a :class:`Kernel` that runs
-either as plain NumPy (readable, debuggable) or as a cached Numba function.
+either as plain NumPy (readable, debuggable) or as a cached Numba function.  A
+kernel may also register a ``fused`` twin (:meth:`Kernel.fused`): the same
+equations with the same signature, written as explicit loops for Numba, which
+the numba backend then compiles instead (tests/test_backends.py checks the two agree).
 
 Select the backend with the environment variable ``MINIRNN_BACKEND``
 (``numba``, the default, or ``numpy``) or at run time with :func:`set_backend`.
+
+BLAS threads: the time loops make many tiny products (h_{t-1} U, a few hundred
+microseconds each), where OpenBLAS worker threads cost far more than they save,
+and spin against each other on a busy machine.  :func:`blas_threads_limited`
+caps every BLAS pool (NumPy's and SciPy's, which Numba's ``np.dot`` calls) at
+:func:`blas_threads` threads while the library runs, and restores them after.
 """
+import contextlib
+import functools
 import os
 import types
 
@@ -19,6 +30,8 @@ if _backend not in _BACKENDS:
 _floatx = "float32"
 
 JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+_blas_threads = 1          # None: leave BLAS thread pools alone
+_blas = dict(controller=None, depth=0, limiter=None)
 
 
 def backend():
@@ -50,6 +63,52 @@ def set_floatx(dtype):
     _floatx = dtype
 
 
+def blas_threads():
+    """Threads BLAS may use while minirnn computes (1 by default; None: not limited)."""
+    return _blas_threads
+
+
+def set_blas_threads(threads):
+    """Set :func:`blas_threads` (an int >= 1, or None to leave BLAS alone); returns the previous value."""
+    global _blas_threads
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"BLAS threads must be a positive int or None, received {threads!r}")
+    previous, _blas_threads = _blas_threads, threads
+    return previous
+
+
+@contextlib.contextmanager
+def blas_threads_limited():
+    """Cap the BLAS pools at :func:`blas_threads` for the duration; re-entrant, so only the
+    outermost use (a whole fit, say) pays for switching (~25 us)."""
+    if _blas_threads is None:
+        yield
+        return
+    if _blas["depth"] == 0:
+        if _blas["controller"] is None:    # built once (it scans the loaded libraries: ~10 ms)
+            import scipy.linalg.cython_blas  # noqa: F401  load the BLAS Numba calls, so it is seen
+            from threadpoolctl import ThreadpoolController
+
+            _blas["controller"] = ThreadpoolController()
+        _blas["limiter"] = _blas["controller"].limit(limits=_blas_threads, user_api="blas")
+    _blas["depth"] += 1
+    try:
+        yield
+    finally:
+        _blas["depth"] -= 1
+        if _blas["depth"] == 0:
+            _blas["limiter"].restore_original_limits()
+
+
+def limits_blas_threads(method):
+    """Decorator: run `method` under :func:`blas_threads_limited`."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with blas_threads_limited():
+            return method(*args, **kwargs)
+    return wrapper
+
+
 class Kernel:
     """A NumPy function that also runs compiled by Numba.
 
@@ -60,6 +119,7 @@ class Kernel:
 
     def __init__(self, func):
         self.py = func
+        self.source = func        # what the numba backend compiles (see fused)
         self._jit = None
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
@@ -70,7 +130,7 @@ class Kernel:
         if self._jit is None:
             import numba
 
-            func = self.py
+            func = self.source
             scope = dict(func.__globals__)
             for name in func.__code__.co_names:
                 if isinstance(scope.get(name), Kernel):
@@ -80,6 +140,12 @@ class Kernel:
             twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
             self._jit = numba.njit(**JIT_OPTIONS)(twin)
         return self._jit
+
+    def fused(self, func):
+        """Decorator: compile `func` (same signature and results, loops fused for Numba)
+        instead of the NumPy function under the numba backend.  Returns `func` unchanged."""
+        self.source, self._jit = func, None
+        return func
 
     def __call__(self, *args):
         return (self.jit if _backend == "numba" else self.py)(*args)

@@ -7,19 +7,23 @@ One training step is forward, loss, backward, update:
     dL/dx = layers.backward(dL/dy_hat)     last layer first; grads land in layer.grads
     optimizer.apply_gradients(weights, grads)
 """
+import functools
 import inspect
 
 import numpy as np
 
 from . import callbacks as callbacks_module
 from . import losses, metrics as metrics_module, optimizers
+from .backend import limits_blas_threads
 from .layers.base import Layer, format_shape, unique_name
 from .layers.core import InputLayer
 from .utils import get_rng
 
 
-def _takes_mask(layer):
-    return "mask" in inspect.signature(layer.__call__).parameters
+@functools.lru_cache(maxsize=None)
+def _takes_mask(layer_class):
+    """Whether the class's __call__ has a `mask` argument (inspect is slow: once per class)."""
+    return "mask" in inspect.signature(layer_class.__call__).parameters
 
 
 def _batches(x, y, batch_size, shuffle):
@@ -99,6 +103,13 @@ class Sequential:
         expected = len(self.weights)
         if len(weights) != expected:
             raise ValueError(f"Model '{self.name}' expects {expected} weight arrays, received {len(weights)}")
+        offset = 0
+        for layer in self.layers:                          # check all before changing any
+            for k, w in enumerate(layer.weights):
+                if np.shape(weights[offset + k]) != w.shape:
+                    raise ValueError(f"Model '{self.name}': layer '{layer.name}' weight {k} expects shape "
+                                     f"{w.shape}, received {np.shape(weights[offset + k])}")
+            offset += len(layer.weights)
         for layer in self.layers:
             k = len(layer.weights)
             layer.set_weights(weights[:k])
@@ -108,12 +119,13 @@ class Sequential:
         return sum(layer.count_params() for layer in self.layers)
 
     # -- forward and backward ---------------------------------------------------
+    @limits_blas_threads
     def __call__(self, x, training=False):
         if self.input_layer is None:
             self.input_layer = InputLayer((None,) * (np.ndim(x) - 1), dtype=self.layers[0].dtype)
         x, mask = self.input_layer(x), None
         for layer in self.layers:
-            kwargs = {"mask": mask} if mask is not None and _takes_mask(layer) else {}
+            kwargs = {"mask": mask} if mask is not None and _takes_mask(type(layer)) else {}
             y = layer(x, training=training, **kwargs)
             if isinstance(y, list):
                 raise ValueError(f"Model '{self.name}': layer '{layer.name}' returns several arrays "
@@ -121,6 +133,7 @@ class Sequential:
             x, mask = y, layer.compute_mask(x, mask)
         return x
 
+    @limits_blas_threads
     def backward(self, dy):
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
@@ -130,9 +143,12 @@ class Sequential:
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
         if loss is None:
             raise ValueError(f"Model '{self.name}': compile() needs a loss, e.g. loss='mse'")
-        self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self.metrics = [metrics_module.tracker(m) for m in (metrics or [])]
+        try:
+            self.optimizer = optimizers.get(optimizer)
+            self.loss = losses.get(loss)
+            self.metrics = [metrics_module.tracker(m) for m in (metrics or [])]
+        except ValueError as error:
+            raise ValueError(f"Model '{self.name}' compile(): {error}") from None
         self.compiled = True
 
     def _require_compiled(self, what):
@@ -140,6 +156,7 @@ class Sequential:
             raise RuntimeError(f"Model '{self.name}' must be compiled before {what}(): "
                                f"call model.compile(optimizer=..., loss=...) first")
 
+    @limits_blas_threads
     def train_on_batch(self, x, y):
         """One step: forward, loss, backward, update.  Returns the batch loss."""
         self._require_compiled("train_on_batch")
@@ -172,6 +189,7 @@ class Sequential:
             raise ValueError(f"Model '{self.name}' {what}(): batch_size must be >= 1, received {batch_size}")
         return (lambda: _batches(x, y, batch_size, shuffle)), -(-len(x) // batch_size)
 
+    @limits_blas_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_data=None, shuffle=True, initial_epoch=0):
         """Train; returns the History.  `x` may be arrays with `y`, or a dataset of (x, y) batches."""
@@ -215,6 +233,7 @@ class Sequential:
             return validation_data
         return validation_data, None
 
+    @limits_blas_threads
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
         """Loss (and metrics) over the data: a float, a list, or a dict with return_dict."""
         self._require_compiled("evaluate")
@@ -233,6 +252,7 @@ class Sequential:
         values = list(results.values())
         return values[0] if len(values) == 1 else values
 
+    @limits_blas_threads
     def predict(self, x, batch_size=None, verbose="auto"):
         """Outputs for every sample, computed in batches (32 by default)."""
         batches, _ = self._data(x, None, batch_size, False, "predict")

@@ -26,7 +26,7 @@ U as h_{t-1} * R_g (see cells/base.py).
 """
 import numpy as np
 
-from ..activations import activate, derivative
+from ..activations import ONE, activate, activate_inplace, derivative, slope
 from ..backend import kernel
 from .base import Cell, recurrent_grad, recurrent_product
 
@@ -94,6 +94,78 @@ def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
             dc_next = dc * f + (dc_next - dc_in)
         else:
             dc_next = dc * f
+    return dA, dh_next, dc_next
+
+
+@forward_loop.fused
+def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
+    """forward_loop for Numba: h_{t-1} U by BLAS, the rest in simple loops over one row
+    (one sequence) at a time, which vectorise."""
+    T, B, width = XW.shape
+    n = width // 4
+    masked = mask.shape[0] > 0
+    exact = XW.itemsize == 8                  # float64: exact activations
+    gates = np.empty_like(XW)
+    C = np.empty((T, B, n), XW.dtype)
+    PC = np.empty((T, B, n), XW.dtype)
+    H = np.empty((T, B, n), XW.dtype)
+    h, c = h0, c0
+    for t in range(T):
+        a = recurrent_product(h, U, R)                              # F1: h_{t-1} U ...
+        for b in range(B):
+            row, pc = gates[t, b], PC[t, b]
+            for k in range(width):
+                row[k] = XW[t, b, k] + a[b, k]                      # ... + x_t W + b
+            activate_inplace(row[:2 * n], rec_act, exact)          # F2: i, f
+            activate_inplace(row[2 * n:3 * n], act, exact)         # g
+            activate_inplace(row[3 * n:], rec_act, exact)          # o
+            for j in range(n):
+                C[t, b, j] = row[n + j] * c[b, j] + row[j] * row[2 * n + j]   # F3
+                pc[j] = C[t, b, j]
+            activate_inplace(pc, act, exact)
+            for j in range(n):
+                H[t, b, j] = row[3 * n + j] * pc[j]                 # F4
+            if masked:                                              # F5
+                m = mask[t, b, 0]
+                for j in range(n):
+                    C[t, b, j] = c[b, j] + m * (C[t, b, j] - c[b, j])
+                    H[t, b, j] = h[b, j] + m * (H[t, b, j] - h[b, j])
+        h, c = H[t], C[t]
+    return gates, C, PC, H
+
+
+@backward_loop.fused
+def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
+    """backward_loop for Numba: (da_t) U^T by BLAS, the rest one pass per step."""
+    T, B, n = C.shape
+    masked = mask.shape[0] > 0
+    dA = np.empty_like(gates)
+    carry = np.zeros_like(dh_T)               # (1 - m_t)(dL/dh_t + dh_next), passed straight back
+    UT = np.ascontiguousarray(U.T)
+    dh_next, dc_next = dh_T, dc_T.copy()
+    for t in range(T - 1, -1, -1):
+        c_prev = C[t - 1] if t > 0 else c0
+        for b in range(B):
+            m = mask[t, b, 0] if masked else ONE
+            for j in range(n):
+                i = gates[t, b, j]
+                f = gates[t, b, n + j]
+                g = gates[t, b, 2 * n + j]
+                o = gates[t, b, 3 * n + j]
+                pc = PC[t, b, j]
+                dh_out = dH[t, b, j] + dh_next[b, j]
+                dh = dh_out * m if masked else dh_out               # B1
+                dc_in = dc_next[b, j] * m if masked else dc_next[b, j]
+                dc = dc_in + dh * o * slope(pc, act)                # B2
+                dA[t, b, j] = dc * g * slope(i, rec_act)            # B3
+                dA[t, b, n + j] = dc * c_prev[b, j] * slope(f, rec_act)
+                dA[t, b, 2 * n + j] = dc * i * slope(g, act)
+                dA[t, b, 3 * n + j] = dh * pc * slope(o, rec_act)
+                carry[b, j] = dh_out - dh                           # B4
+                dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
+        dh_next = recurrent_grad(dA[t], UT, R)                      # B4
+        if masked:
+            dh_next += carry
     return dA, dh_next, dc_next
 
 

@@ -20,7 +20,7 @@ Without a mask m_t = 1; with recurrent dropout h_{t-1} U becomes (h_{t-1} * R) U
 """
 import numpy as np
 
-from ..activations import activate, derivative
+from ..activations import ONE, activate, activate_inplace, derivative, slope
 from ..backend import kernel
 from .base import Cell, recurrent_grad, recurrent_product
 
@@ -57,6 +57,54 @@ def backward_loop(A, U, dH, dh_T, act, mask, R):
         dh_next = recurrent_grad(da, UT, R)                # B3
         if masked:
             dh_next += dh - dh_new
+    return dA, dh_next
+
+
+@forward_loop.fused
+def forward_loop_fused(XW, U, h0, act, mask, R):
+    """forward_loop for Numba: h_{t-1} U by BLAS, the rest in simple loops over one row
+    (one sequence) at a time, which vectorise."""
+    T, B, n = XW.shape
+    masked = mask.shape[0] > 0
+    exact = XW.itemsize == 8                  # float64: exact activations
+    H = np.empty_like(XW)
+    A = np.empty_like(XW) if masked else H
+    h = h0
+    for t in range(T):
+        hU = recurrent_product(h, U, R)
+        for b in range(B):
+            row = A[t, b]
+            for j in range(n):
+                row[j] = XW[t, b, j] + hU[b, j]                     # F1
+            activate_inplace(row, act, exact)                       # F2
+            if masked:
+                m = mask[t, b, 0]
+                for j in range(n):
+                    H[t, b, j] = h[b, j] + m * (row[j] - h[b, j])   # F3
+        h = H[t]
+    return H, A
+
+
+@backward_loop.fused
+def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
+    """backward_loop for Numba: (da_t) U^T by BLAS, the rest one pass per step."""
+    T, B, n = A.shape
+    masked = mask.shape[0] > 0
+    dA = np.empty_like(A)
+    carry = np.zeros_like(dh_T)               # (1 - m_t) dh_t, passed straight back
+    UT = np.ascontiguousarray(U.T)
+    dh_next = dh_T
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            m = mask[t, b, 0] if masked else ONE
+            for j in range(n):
+                dh = dH[t, b, j] + dh_next[b, j]                    # B1
+                dh_new = dh * m if masked else dh
+                dA[t, b, j] = dh_new * slope(A[t, b, j], act)       # B2
+                carry[b, j] = dh - dh_new
+        dh_next = recurrent_grad(dA[t], UT, R)                      # B3
+        if masked:
+            dh_next += carry
     return dA, dh_next
 
 

@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 
+from ..backend import limits_blas_threads
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
@@ -93,6 +94,7 @@ class RNN(Layer):
             self.states = self.initial_states(states, batch)
 
     # -- forward ---------------------------------------------------------------
+    @limits_blas_threads
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
         x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None)
         if x.shape[1] == 0:
@@ -176,6 +178,7 @@ class RNN(Layer):
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
+    @limits_blas_threads
     def backward(self, dy):
         """dL/dx from dL/d(output) (or ``[d_output, *d_states]`` with return_state).
 
