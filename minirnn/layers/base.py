@@ -205,6 +205,14 @@ class Layer:
         """dL/dx from dL/dy; weight gradients go to ``self.grads``."""
         raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has no backward pass")
 
+    def check_gradient(self, dy, shape):
+        """`dy` as an array of the layer's dtype, if it has `shape` (that of what it differentiates)."""
+        dy = np.asarray(dy, self.dtype)
+        if dy.shape != tuple(shape):
+            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {tuple(shape)}, "
+                             f"received {dy.shape}")
+        return dy
+
     def saved(self):
         """The cache of the last ``training=True`` call, for backward."""
         if self._cache is None:

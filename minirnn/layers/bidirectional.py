@@ -133,11 +133,8 @@ class Bidirectional(Layer):
                  for d, out in zip(d_out, (f, b))]                # None: no gradient from that output
         if mode is None:
             return np.asarray(d_out[0], self.dtype), np.asarray(d_out[1], self.dtype)
-        dy = np.asarray(d_out[0], self.dtype)
         expected = self.merge(f, b).shape
-        if dy.shape != expected:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(d_out[0], expected)
         if mode == "concat":
             n = f.shape[-1]
             return dy[..., :n], dy[..., n:]

@@ -96,9 +96,7 @@ class Dense(Layer):
 
     def backward(self, dy):
         x, y = self.saved()
-        dy = np.asarray(dy, self.dtype)
-        if dy.shape != y.shape:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {y.shape}, received {dy.shape}")
+        dy = self.check_gradient(dy, y.shape)
         da = activations.backprop(y, dy, self.activation)
         da2 = da.reshape(-1, self.units)
         dW = x.reshape(-1, x.shape[-1]).T @ da2

@@ -87,11 +87,8 @@ class Embedding(Layer):
 
     def backward(self, dy):
         idx = self.saved()
-        dy = np.asarray(dy, self.dtype)
         expected = idx.shape + (self.output_dim,)
-        if dy.shape != expected:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, expected)
         grad = np.zeros_like(self.embeddings)
         np.add.at(grad, idx.ravel(), dy.reshape(-1, self.output_dim))
         self.grads = [grad]

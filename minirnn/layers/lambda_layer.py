@@ -60,10 +60,7 @@ class Lambda(Layer):
 
     def backward(self, dy):
         x, y = self.saved()
-        dy = np.asarray(dy, self.dtype)
-        if dy.shape != y.shape:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {y.shape}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, y.shape)
         self.grads = []
         if self.backward_function is not None:
             dx = np.asarray(self.backward_function(x, dy), self.dtype)

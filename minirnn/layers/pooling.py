@@ -94,11 +94,8 @@ class _GlobalPooling1D(Layer):
         return None
 
     def _check_dy(self, dy, shape):
-        dy = np.asarray(dy, self.dtype)
         expected = self.compute_output_shape(shape)
-        if dy.shape != expected:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, expected)
         return dy if self.keepdims else np.expand_dims(dy, self.steps_axis)
 
     def get_config(self):

@@ -47,11 +47,8 @@ class Flatten(Layer):
 
     def backward(self, dy):
         shape, moved_shape, order = self.saved()
-        dy = np.asarray(dy, self.dtype)
         expected = (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
-        if dy.shape != expected:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, expected)
         self.grads = []
         dx = dy.reshape(moved_shape)
         return dx if order is None else np.ascontiguousarray(dx.transpose(np.argsort(order)))
@@ -174,10 +171,7 @@ class Dropout(Layer):
 
     def backward(self, dy):
         shape, scaled = self.saved()
-        dy = np.asarray(dy, self.dtype)
-        if dy.shape != shape:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {shape}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, shape)
         self.grads = []
         return dy if scaled is None else dy * scaled
 
@@ -278,11 +272,8 @@ class TimeDistributed(Layer):
 
     def backward(self, dy):
         x_shape, y_shape = self.saved()
-        dy = np.asarray(dy, self.dtype)
         expected = x_shape[:2] + y_shape[1:]
-        if dy.shape != expected:
-            raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {expected}, "
-                             f"received {dy.shape}")
+        dy = self.check_gradient(dy, expected)
         dx = self.layer.backward(dy.reshape(y_shape))
         self.grads = self.layer.grads
         return dx.reshape(x_shape)

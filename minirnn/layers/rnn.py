@@ -192,16 +192,8 @@ class RNN(Layer):
         if len(parts) != len(expected):
             raise ValueError(f"Layer '{self.name}' backward expects {len(expected)} gradients "
                              f"(output and states), received {len(parts)}")
-        grads = []
-        for part, shape in zip(parts, expected):
-            if part is None:
-                grads.append(np.zeros(shape, self.dtype))
-                continue
-            part = np.asarray(part, self.dtype)
-            if part.shape != shape:
-                raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {shape}, "
-                                 f"received {part.shape}")
-            grads.append(part)
+        grads = [np.zeros(shape, self.dtype) if part is None else self.check_gradient(part, shape)
+                 for part, shape in zip(parts, expected)]
         d_output = grads[0]
         d_states = grads[1:] or [np.zeros((B, n), self.dtype) for _ in self.cell.state_names]
         if self.return_sequences:
