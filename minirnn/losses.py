@@ -36,6 +36,15 @@ def align_shapes(y_true, y_pred, name="loss"):
     return y_true, y_pred
 
 
+def _step_mask(mask, y_pred, name):
+    """The output mask as bools, one per prediction vector: shape y_pred.shape[:-1]."""
+    mask = np.asarray(mask, bool)
+    if mask.shape != np.shape(y_pred)[:-1]:
+        raise ValueError(f"{name}: the output mask must have shape {np.shape(y_pred)[:-1]} for predictions "
+                         f"of shape {np.shape(y_pred)}, received {mask.shape}")
+    return mask
+
+
 class Loss:
     """Base class.  Subclasses define the elementwise ``_values`` and ``_derivative``.
 
@@ -51,9 +60,8 @@ class Loss:
     def _derivative(self, y_true, y_pred):
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred):
-        y_true, y_pred = align_shapes(y_true, y_pred, self.name)
-        return float(np.mean(self._values(y_true, y_pred)))
+    def __call__(self, y_true, y_pred, mask=None):
+        return self.value_and_gradient(y_true, y_pred, mask, with_grad=False)[0]
 
     def per_sample(self, y_true, y_pred):
         """Values averaged over the last axis; 1-D inputs count each element as a sample."""
@@ -61,12 +69,22 @@ class Loss:
         values = self._values(y_true, y_pred)
         return values if values.ndim <= 1 else values.mean(axis=-1)
 
-    def value_and_gradient(self, y_true, y_pred):
-        """(loss, dL/dy_pred) in one pass; the gradient has y_pred's shape."""
+    def value_and_gradient(self, y_true, y_pred, mask=None, with_grad=True):
+        """(loss, dL/dy_pred) in one pass; the gradient has y_pred's shape.
+
+        ``mask`` (y_pred.shape[:-1], e.g. (batch, time) for a masked sequence output)
+        leaves padded steps out, as Keras does: L = sum(mask * values) / sum(mask)."""
         pred_shape = np.shape(y_pred)
         y_true, y_pred = align_shapes(y_true, y_pred, self.name)
-        loss = float(np.mean(self._values(y_true, y_pred)))
-        grad = self._derivative(y_true, y_pred) / y_pred.dtype.type(max(y_pred.size, 1))
+        values = self._values(y_true, y_pred)
+        weight = np.full(values.shape, 1.0 / max(values.size, 1))
+        if mask is not None:
+            keep = np.broadcast_to(_step_mask(mask, y_pred, self.name)[..., None], values.shape)
+            weight = keep / max(int(keep.sum()), 1)
+        loss = float(np.sum(values * weight))
+        if not with_grad:
+            return loss, None
+        grad = self._derivative(y_true, y_pred) * weight.astype(y_pred.dtype)
         return loss, grad.astype(y_pred.dtype, copy=False).reshape(pred_shape)
 
     def gradient(self, y_true, y_pred):
@@ -227,19 +245,26 @@ class _ClassAxisLoss(Loss):
         count = values.size if valid is None else int(valid.sum())
         return float(values.sum(dtype=values.dtype) / values.dtype.type(count)) if count else 0.0, count
 
-    def __call__(self, y_true, y_pred):
-        values, _, valid = self._forward(*self._prepare(y_true, y_pred), False)
-        return self._reduce(values, valid)[0]
+    def __call__(self, y_true, y_pred, mask=None):
+        return self.value_and_gradient(y_true, y_pred, mask, with_grad=False)[0]
 
     def per_sample(self, y_true, y_pred):
         """One value per sample (and step): the loss with the class axis summed over."""
         return self._forward(*self._prepare(y_true, y_pred), False)[0]
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true, y_pred, mask=None, with_grad=True):
         pred_shape = np.shape(y_pred)
         y_true, y_pred = self._prepare(y_true, y_pred)
-        values, grad, valid = self._forward(y_true, y_pred, True)
+        values, grad, valid = self._forward(y_true, y_pred, with_grad)
+        if mask is not None:                   # padded steps count like ignored classes
+            keep = _step_mask(mask, y_pred, self.name)
+            valid = keep if valid is None else valid & keep
+            values = np.where(valid, values, 0)
+            if grad is not None:
+                grad = np.where(valid[..., None], grad, 0)
         loss, count = self._reduce(values, valid)
+        if not with_grad:
+            return loss, None
         grad = grad / y_pred.dtype.type(max(count, 1))
         return loss, grad.astype(y_pred.dtype, copy=False).reshape(pred_shape)
 

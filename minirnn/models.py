@@ -48,6 +48,7 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.history = None
+        self.output_mask = None
         for layer in layers or []:
             self.add(layer)
 
@@ -131,7 +132,16 @@ class Sequential:
                 raise ValueError(f"Model '{self.name}': layer '{layer.name}' returns several arrays "
                                  f"(return_state=True or merge_mode=None), which Sequential cannot pass on")
             x, mask = y, layer.compute_mask(x, mask)
+        self.output_mask = mask           # padded steps of a sequence output: left out of loss and metrics
         return x
+
+    def _masked(self):
+        """Keyword arguments that hand the output mask to a loss, if the output has one."""
+        return {} if self.output_mask is None else {"mask": self.output_mask}
+
+    def _update_metrics(self, y, y_pred):
+        for metric in self.metrics:
+            metric.update_state(y, y_pred, sample_weight=self.output_mask)
 
     @limits_blas_threads
     def backward(self, dy):
@@ -161,7 +171,7 @@ class Sequential:
         """One step: forward, loss, backward, update.  Returns the batch loss."""
         self._require_compiled("train_on_batch")
         y_pred = self(x, training=True)
-        loss, d_pred = self.loss.value_and_gradient(y, y_pred)
+        loss, d_pred = self.loss.value_and_gradient(y, y_pred, **self._masked())
         self.backward(d_pred)
         params, grads = [], []
         for layer in self.layers:
@@ -169,8 +179,7 @@ class Sequential:
                 params += layer.weights
                 grads += layer.grads
         self.optimizer.apply_gradients(params, grads)
-        for metric in self.metrics:
-            metric.update_state(y, y_pred)
+        self._update_metrics(y, y_pred)
         return loss
 
     def _data(self, x, y, batch_size, shuffle, what):
@@ -243,9 +252,8 @@ class Sequential:
             metric.reset_state()
         for xb, yb in batches():
             y_pred = self(xb)
-            loss_tracker.update_state(self.loss(yb, y_pred), sample_weight=len(xb))
-            for metric in self.metrics:
-                metric.update_state(yb, y_pred)
+            loss_tracker.update_state(self.loss(yb, y_pred, **self._masked()), sample_weight=len(xb))
+            self._update_metrics(yb, y_pred)
         results = {"loss": loss_tracker.result(), **{m.name: m.result() for m in self.metrics}}
         if return_dict:
             return results
