@@ -57,7 +57,20 @@ def make_data(case):
 
 
 # ---------------------------------------------------------------------------- libraries
-class Minirnn:
+class KerasStyleCalls:
+    """fit / train_on_batch / predict, spelled the same in minirnn and Keras."""
+
+    def fit_epoch(self, model, x, y, batch):
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+
+    def step(self, model, x, y):
+        model.train_on_batch(x, y)
+
+    def predict(self, model, x, batch):
+        return model.predict(x, batch_size=batch, verbose=0)
+
+
+class Minirnn(KerasStyleCalls):
     name = "minirnn"
 
     def setup(self):
@@ -92,17 +105,8 @@ class Minirnn:
         model.compile(optimizer=mr.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=case["loss"])
         return model
 
-    def fit_epoch(self, model, x, y, batch):
-        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
 
-    def step(self, model, x, y):
-        model.train_on_batch(x, y)
-
-    def predict(self, model, x, batch):
-        return model.predict(x, batch_size=batch, verbose=0)
-
-
-class Keras:
+class Keras(KerasStyleCalls):
     name = "keras"
 
     def setup(self):
@@ -136,15 +140,6 @@ class Keras:
         model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=loss)
         self.jit_compile = str(getattr(model, "jit_compile", None))
         return model
-
-    def fit_epoch(self, model, x, y, batch):
-        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
-
-    def step(self, model, x, y):
-        model.train_on_batch(x, y)
-
-    def predict(self, model, x, batch):
-        return model.predict(x, batch_size=batch, verbose=0)
 
 
 class Torch:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .utils import Registry, make_rng
+from .utils import Configurable, Registry, make_rng
 
 
 def compute_fans(shape):
@@ -27,7 +27,7 @@ def compute_fans(shape):
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement ``_sample(shape, rng)`` returning float64 values."""
 
     def __call__(self, shape, dtype="float32"):
@@ -43,14 +43,6 @@ class Initializer:
         params = inspect.signature(type(self).__init__).parameters.values()
         return {p.name: getattr(self, p.name) for p in params
                 if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

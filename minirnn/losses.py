@@ -12,7 +12,7 @@ Everything is computed in y_pred's float dtype.
 """
 import numpy as np
 
-from .utils import Registry, float_dtype
+from .utils import Configurable, Registry, float_dtype
 
 
 def align_shapes(y_true, y_pred, name="loss"):
@@ -45,7 +45,7 @@ def _step_mask(mask, y_pred, name):
     return mask
 
 
-class Loss:
+class Loss(Configurable):
     """Base class.  Subclasses define the elementwise ``_values`` and ``_derivative``.
 
     ``loss(y_true, y_pred)`` -> float, ``loss.gradient(y_true, y_pred)`` -> dL/dy_pred,
@@ -93,14 +93,6 @@ class Loss:
 
     def get_config(self):
         return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MeanSquaredError(Loss):

@@ -16,10 +16,10 @@ import numbers
 
 import numpy as np
 
-from .utils import Registry
+from .utils import Configurable, Registry
 
 
-class Optimizer:
+class Optimizer(Configurable):
     """Base class: subclasses name their slots in ``_slot_names`` and define ``_update``."""
 
     _slot_names = ()
@@ -111,10 +111,6 @@ class Optimizer:
         return {"name": self.name, "learning_rate": None if callable(lr) else lr,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"

@@ -50,6 +50,18 @@ def to_float_array(x, dtype=None):
     return np.asarray(x, dtype=float_dtype(x, dtype))
 
 
+class Configurable:
+    """Rebuilt from its ``get_config()``, and shown as ``Class(arg=value, ...)``."""
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
 class Registry:
     """Names -> classes of one kind (losses, optimizers, initializers), and the look-ups
     every such module offers: ``get``, ``serialize`` and ``deserialize``."""
