@@ -124,6 +124,35 @@ def activate_inplace(x, code, exact):
 
 
 @kernel
+def tanh_columns(codes, n, like):
+    """Coefficients (3, len(codes) * n) that write each block of n columns, activated by
+    codes[g], as y = c1 tanh(c0 a) + c2: tanh (1, 1, 0), sigmoid (1/2, 1/2, 1/2).  With them a
+    row of mixed gates is one loop that vectorises (:func:`activate_columns`).  Empty when a
+    code is neither tanh nor sigmoid or `like` is float64 (exact activations)."""
+    width = len(codes) * n
+    for code in codes:
+        if code != TANH and code != SIGMOID:
+            return np.empty((3, 0), like.dtype)
+    if like.itemsize == 8:
+        return np.empty((3, 0), like.dtype)
+    coef = np.empty((3, width), like.dtype)
+    for g in range(len(codes)):
+        half = codes[g] == SIGMOID
+        for j in range(g * n, (g + 1) * n):
+            coef[0, j] = HALF if half else ONE
+            coef[1, j] = HALF if half else ONE
+            coef[2, j] = HALF if half else ZERO
+    return coef
+
+
+@kernel
+def activate_columns(row, coef):
+    """row[k] = coef[1, k] tanh(coef[0, k] row[k]) + coef[2, k] (coefficients from tanh_columns)."""
+    for k in range(row.size):
+        row[k] = coef[1, k] * tanh_rational(coef[0, k] * row[k]) + coef[2, k]
+
+
+@kernel
 def slope(y, code):
     """f'(a) for one element, from y = f(a) (as :func:`derivative`)."""
     if code == TANH:
@@ -174,6 +203,8 @@ def apply(a, code):
     """y = f(a) for any code, softmax included (element-wise codes run the kernel)."""
     if code == SOFTMAX:
         return softmax(a)
+    if code == LINEAR:
+        return a
     return activate(a, code)
 
 

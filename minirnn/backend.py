@@ -10,11 +10,14 @@ the numba backend then compiles instead (tests/test_backends.py checks the two a
 Select the backend with the environment variable ``MINIRNN_BACKEND``
 (``numba``, the default, or ``numpy``) or at run time with :func:`set_backend`.
 
-BLAS threads: the time loops make many tiny products (h_{t-1} U, a few hundred
-microseconds each), where OpenBLAS worker threads cost far more than they save,
-and spin against each other on a busy machine.  :func:`blas_threads_limited`
-caps every BLAS pool (NumPy's and SciPy's, which Numba's ``np.dot`` calls) at
-:func:`blas_threads` threads while the library runs, and restores them after.
+BLAS threads: small layers make many tiny products (h_{t-1} U, microseconds
+each), where OpenBLAS worker threads cost more than they save and spin against
+each other on a busy machine; large layers gain from every core.
+:func:`blas_threads_limited` caps every BLAS pool (NumPy's and SciPy's, which
+the compiled kernels call) at :func:`blas_threads` threads while the library
+runs, and restores them after; a recurrent layer whose largest product reaches
+``LARGE_PRODUCT_MACS`` multiply-adds raises the cap to
+:func:`large_work_threads` for its own forward and backward pass.
 """
 import contextlib
 import functools
@@ -31,7 +34,9 @@ _floatx = "float32"
 
 JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _blas_threads = 1          # None: leave BLAS thread pools alone
-_blas = dict(controller=None, depth=0, limiter=None)
+_large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second BLAS thread
+_blas = dict(controller=None, depth=0, limiter=None, current=None)
 
 
 def backend():
@@ -77,20 +82,49 @@ def set_blas_threads(threads):
     return previous
 
 
+def large_work_threads():
+    """Threads BLAS may use for a layer whose products reach :data:`LARGE_PRODUCT_MACS`
+    (every core this process may run on, by default)."""
+    return _large_work_threads
+
+
+def set_large_work_threads(threads):
+    """Set :func:`large_work_threads` (an int >= 1); returns the previous value."""
+    global _large_work_threads
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"large-work threads must be a positive int, received {threads!r}")
+    previous, _large_work_threads = _large_work_threads, threads
+    return previous
+
+
+def threads_for(macs):
+    """BLAS threads for a layer whose largest product has `macs` multiply-adds."""
+    if _blas_threads is None:
+        return None
+    return _large_work_threads if macs >= LARGE_PRODUCT_MACS else _blas_threads
+
+
 @contextlib.contextmanager
-def blas_threads_limited():
-    """Cap the BLAS pools at :func:`blas_threads` for the duration; re-entrant, so only the
-    outermost use (a whole fit, say) pays for switching (~25 us)."""
+def blas_threads_limited(threads=None):
+    """Cap the BLAS pools at `threads` (default :func:`blas_threads`) for the duration.
+
+    Re-entrant: the outermost use (a whole fit, say) pays for finding the pools (~25 us);
+    a nested use with another count (a large layer inside it) switches them directly."""
     if _blas_threads is None:
         yield
         return
+    threads = threads or _blas_threads
     if _blas["depth"] == 0:
         if _blas["controller"] is None:    # built once (it scans the loaded libraries: ~10 ms)
             import scipy.linalg.cython_blas  # noqa: F401  load the BLAS Numba calls, so it is seen
             from threadpoolctl import ThreadpoolController
 
             _blas["controller"] = ThreadpoolController()
-        _blas["limiter"] = _blas["controller"].limit(limits=_blas_threads, user_api="blas")
+        _blas["limiter"] = _blas["controller"].limit(limits=threads, user_api="blas")
+        _blas["current"] = threads
+    previous = _blas["current"]
+    if threads != previous:
+        _set_pool_threads(threads)
     _blas["depth"] += 1
     try:
         yield
@@ -98,6 +132,15 @@ def blas_threads_limited():
         _blas["depth"] -= 1
         if _blas["depth"] == 0:
             _blas["limiter"].restore_original_limits()
+        elif threads != previous:
+            _set_pool_threads(previous)
+
+
+def _set_pool_threads(threads):
+    for lib in _blas["controller"].lib_controllers:
+        if lib.user_api == "blas":
+            lib.set_num_threads(threads)
+    _blas["current"] = threads
 
 
 def limits_blas_threads(method):
@@ -133,7 +176,7 @@ class Kernel:
             func = self.source
             scope = dict(func.__globals__)
             for name in func.__code__.co_names:
-                if isinstance(scope.get(name), Kernel):
+                if isinstance(scope.get(name), (Kernel, CompiledGlobal)):
                     scope[name] = scope[name].jit
             twin = types.FunctionType(func.__code__, scope, func.__name__,
                                       func.__defaults__, func.__closure__)
@@ -152,6 +195,21 @@ class Kernel:
 
     def __repr__(self):
         return f"<minirnn kernel {self.__name__}>"
+
+
+class CompiledGlobal:
+    """A global of a compiled kernel that needs Numba to be built (a declared C function,
+    say); built when the first kernel using it compiles, so ``import minirnn`` stays light."""
+
+    def __init__(self, build):
+        self.build = build
+        self._value = None
+
+    @property
+    def jit(self):
+        if self._value is None:
+            self._value = self.build()
+        return self._value
 
 
 def kernel(func):

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..backend import kernel
+from ..blas import gemm
 
 
 @kernel
@@ -51,6 +52,51 @@ def recurrent_grad(dM, UT, R):
     for g in range(UT.shape[0] // n):
         dh += (np.ascontiguousarray(dM[:, g * n:(g + 1) * n]) @ UT[g * n:(g + 1) * n]) * R[g]
     return dh
+
+
+@kernel
+def add_recurrent_product(h, U, R, out):
+    """out += recurrent_product(h, U, R), in place (the fused loops' form of F1)."""
+    out += recurrent_product(h, U, R)
+
+
+@add_recurrent_product.fused
+def add_recurrent_product_blas(h, U, R, out):
+    """add_recurrent_product by BLAS, straight into `out`."""
+    if R.shape[0] == 0:
+        gemm(h, U, out, 1.0)
+        return
+    n = h.shape[1]
+    hR = np.empty_like(h)
+    for g in range(U.shape[1] // n):
+        for b in range(h.shape[0]):
+            for j in range(n):
+                hR[b, j] = h[b, j] * R[g, b, j]
+        gemm(hR, U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 1.0)
+
+
+@kernel
+def recurrent_grad_into(dM, U, R, out, beta):
+    """out = recurrent_grad(dM, U^T, R) + beta * out, in place (beta 0 or 1; the fused loops' form)."""
+    grad = recurrent_grad(dM, np.ascontiguousarray(U.T), R)
+    out[...] = grad if beta == 0 else grad + beta * out
+
+
+@recurrent_grad_into.fused
+def recurrent_grad_into_blas(dM, U, R, out, beta):
+    """recurrent_grad_into by BLAS, U^T read in place."""
+    if R.shape[0] == 0:
+        gemm(dM, U.T, out, beta)
+        return
+    n = U.shape[0]
+    part = np.empty_like(out)
+    if beta == 0:
+        out[...] = 0
+    for g in range(U.shape[1] // n):
+        gemm(dM[:, g * n:(g + 1) * n], U[:, g * n:(g + 1) * n].T, part, 0.0)
+        for b in range(out.shape[0]):
+            for j in range(n):
+                out[b, j] += part[b, j] * R[g, b, j]
 
 
 def empty_masks(dtype):
@@ -126,15 +172,16 @@ class Cell:
 
         With input dropout, block k of the columns sees X * input_masks[k]."""
         T, B, D = X.shape
-        if input_masks is None:
-            XW = X.reshape(T * B, D) @ self.kernel
-        else:
-            XW = np.empty((T * B, self.gates * self.units), X.dtype)
-            for cols, m in self.column_blocks(input_masks):
-                XW[:, cols] = (X * m).reshape(T * B, D) @ self.kernel[:, cols]
+        XW = np.empty((T * B, self.gates * self.units), X.dtype)
         b = self.input_bias()
         if b is not None:
-            XW += b
+            XW[:] = b                     # the product is then added to it: one pass less
+        beta = 0.0 if b is None else 1.0
+        if input_masks is None:
+            gemm(X.reshape(T * B, D), self.kernel, XW, beta)
+        else:
+            for cols, m in self.column_blocks(input_masks):
+                gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
         return XW.reshape(T, B, -1)
 
     def input_grads(self, X, dXW, input_masks=None):
@@ -142,13 +189,15 @@ class Cell:
         T, B, D = X.shape
         flat = dXW.reshape(T * B, -1)
         db = flat.sum(axis=0)
-        if input_masks is None:
-            dX = (flat @ self.kernel.T).reshape(T, B, D)
-            return dX, X.reshape(T * B, D).T @ flat, db
-        dX = np.zeros_like(X)
         dW = np.empty_like(self.kernel)
+        if input_masks is None:
+            dX = np.empty((T * B, D), X.dtype)
+            gemm(flat, self.kernel.T, dX, 0.0)
+            gemm(X.reshape(T * B, D).T, flat, dW, 0.0)
+            return dX.reshape(T, B, D), dW, db
+        dX = np.zeros_like(X)
         for cols, m in self.column_blocks(input_masks):
-            dW[:, cols] = (X * m).reshape(T * B, D).T @ flat[:, cols]
+            gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
             dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
         return dX, dW, db
 
@@ -168,7 +217,9 @@ class Cell:
     @staticmethod
     def outer(A, dA):
         """sum_t A_t^T dA_t as one product: (T, B, m), (T, B, k) -> (m, k)."""
-        return A.reshape(-1, A.shape[-1]).T @ dA.reshape(-1, dA.shape[-1])
+        out = np.empty((A.shape[-1], dA.shape[-1]), A.dtype)
+        gemm(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]), out, 0.0)
+        return out
 
     # -- to be written by each cell -------------------------------------------
     def forward(self, X, states, mask, R, input_masks=None):

@@ -41,7 +41,8 @@ import numpy as np
 
 from ..activations import ONE, activate, activate_inplace, derivative, slope
 from ..backend import kernel
-from .base import Cell, recurrent_grad, recurrent_product
+from ..blas import gemm
+from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
 
 @kernel
@@ -131,42 +132,47 @@ def backward_loop(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mas
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
-    """forward_loop for Numba: the h_{t-1} products by BLAS, the rest in simple loops over
-    one row (one sequence) at a time, which vectorise."""
+    """forward_loop for Numba: the h_{t-1} products added by BLAS in place, the rest in
+    simple loops over one row (one sequence) at a time, which vectorise."""
     T, B, width = XW.shape
     n = width // 3
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
-    U_zr = np.ascontiguousarray(U[:, :2 * n])
-    U_h = np.ascontiguousarray(U[:, 2 * n:])
-    gates = np.empty_like(XW)
+    U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
+    R_zr, R_h = R[:2], R[2:]                  # empty without recurrent dropout
+    gates = XW.copy()                         # x_t W + b; z, r, g are written over it
     M_h = np.empty((T, B, n), XW.dtype)
     H = np.empty((T, B, n), XW.dtype)
+    m_zr = np.empty((B, 2 * n), XW.dtype)     # [m_z m_r]
     rh = np.empty((B, n), XW.dtype)           # r * h_{t-1} (reset_after=False)
     h = h0
     for t in range(T):
-        hU = recurrent_product(h, U, R) if reset_after else recurrent_product(h, U_zr, R[:2])
+        for b in range(B):
+            for k in range(2 * n):
+                m_zr[b, k] = b_rec[k]
+        add_recurrent_product(h, U_zr, R_zr, m_zr)                  # F1 / F1'
+        if reset_after:
+            for b in range(B):
+                for j in range(n):
+                    M_h[t, b, j] = b_rec[2 * n + j]
+            add_recurrent_product(h, U_h, R_h, M_h[t])
         for b in range(B):
             row = gates[t, b]
             for k in range(2 * n):
-                row[k] = XW[t, b, k] + (hU[b, k] + b_rec[k]) if reset_after else XW[t, b, k] + hU[b, k]
+                row[k] += m_zr[b, k]
             activate_inplace(row[:2 * n], rec_act, exact)          # F2 / F2': z, r
             if reset_after:
                 for j in range(n):
-                    M_h[t, b, j] = hU[b, 2 * n + j] + b_rec[2 * n + j]
-                    row[2 * n + j] = XW[t, b, 2 * n + j] + row[n + j] * M_h[t, b, j]   # F3 (before phi)
+                    row[2 * n + j] += row[n + j] * M_h[t, b, j]     # F3 (before phi)
                 activate_inplace(row[2 * n:], act, exact)
             else:
                 for j in range(n):
                     rh[b, j] = row[n + j] * (h[b, j] * R[2, b, j] if dropped else h[b, j])
         if not reset_after:
-            rhU = rh @ U_h
+            gemm(rh, U_h, gates[t, :, 2 * n:], 1.0)                 # F3' (before phi)
             for b in range(B):
-                row = gates[t, b]
-                for j in range(n):
-                    row[2 * n + j] = XW[t, b, 2 * n + j] + rhU[b, j]   # F3' (before phi)
-                activate_inplace(row[2 * n:], act, exact)
+                activate_inplace(gates[t, b, 2 * n:], act, exact)
         for b in range(B):
             row = gates[t, b]
             m = mask[t, b, 0] if masked else ONE
@@ -180,20 +186,16 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
 
 @backward_loop.fused
 def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mask, R):
-    """backward_loop for Numba: the products with U^T by BLAS, the rest one pass per step."""
+    """backward_loop for Numba: one pass per step, the products with U^T added by BLAS."""
     T, B, n = H.shape
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
-    UT = np.ascontiguousarray(U.T)
-    U_zrT = np.ascontiguousarray(U[:, :2 * n].T)
-    U_hT = np.ascontiguousarray(U[:, 2 * n:].T)
+    U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
     dXW = np.empty_like(gates)
     dM = np.empty_like(gates)
-    dzr = np.empty((B, 2 * n), H.dtype)
     da_g = np.empty((B, n), H.dtype)
-    kept = np.empty((B, n), H.dtype)          # dh * z (+ d(rh) * r), the direct part of B5 / B5'
-    carry = np.zeros((B, n), H.dtype)         # (1 - m_t)(dL/dh_t + dh_next), B7
-    dh_next = dh_T
+    drh = np.empty((B, n), H.dtype)           # d(r h_{t-1}) (reset_after=False)
+    dh_next = dh_T.copy()
     for t in range(T - 1, -1, -1):
         h_prev = H[t - 1] if t > 0 else h0
         for b in range(B):
@@ -208,8 +210,7 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
                 dXW[t, b, j] = da_z
                 dXW[t, b, 2 * n + j] = dg
                 da_g[b, j] = dg
-                kept[b, j] = dh * z
-                carry[b, j] = dh_out - dh
+                dh_next[b, j] = dh * z + (dh_out - dh)              # B5 / B5' direct part, B7
                 if reset_after:
                     da_r = dg * M_h[t, b, j] * slope(r, rec_act)    # B4
                     dXW[t, b, n + j] = da_r
@@ -217,26 +218,18 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
                     dM[t, b, n + j] = da_r
                     dM[t, b, 2 * n + j] = dg * r
         if reset_after:
-            dh_next = recurrent_grad(dM[t], UT, R)                  # B5
+            recurrent_grad_into(dM[t], U, R, dh_next, 1.0)          # B5
         else:
-            drh = da_g @ U_hT                                       # B4'
+            gemm(da_g, U_h.T, drh, 0.0)                             # B4'
             for b in range(B):
                 for j in range(n):
                     r = gates[t, b, n + j]
                     h_h = h_prev[b, j] * R[2, b, j] if dropped else h_prev[b, j]
-                    da_r = drh[b, j] * h_h * slope(r, rec_act)
-                    dXW[t, b, n + j] = da_r
-                    dzr[b, j] = dXW[t, b, j]
-                    dzr[b, n + j] = da_r
-                    kept[b, j] += drh[b, j] * r * R[2, b, j] if dropped else drh[b, j] * r
-            dh_next = recurrent_grad(dzr, U_zrT, R[:2])             # B5'
-        for b in range(B):
-            for j in range(n):
-                dh_next[b, j] += kept[b, j]
-                if masked:
-                    dh_next[b, j] += carry[b, j]                    # B7
+                    dXW[t, b, n + j] = drh[b, j] * h_h * slope(r, rec_act)
+                    dh_next[b, j] += drh[b, j] * r * R[2, b, j] if dropped else drh[b, j] * r
+            recurrent_grad_into(dXW[t, :, :2 * n], U_zr, R[:2], dh_next, 1.0)   # B5'
     if not reset_after:
-        dM[:] = dXW
+        dM = dXW.copy()
     return dXW, dM, dh_next
 
 

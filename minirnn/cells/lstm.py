@@ -26,9 +26,10 @@ U as h_{t-1} * R_g (see cells/base.py).
 """
 import numpy as np
 
-from ..activations import ONE, activate, activate_inplace, derivative, slope
+from ..activations import (ONE, activate, activate_columns, activate_inplace, derivative, slope,
+                           tanh_columns)
 from ..backend import kernel
-from .base import Cell, recurrent_grad, recurrent_product
+from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
 
 @kernel
@@ -99,26 +100,28 @@ def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
-    """forward_loop for Numba: h_{t-1} U by BLAS, the rest in simple loops over one row
-    (one sequence) at a time, which vectorise."""
+    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, the rest in
+    simple loops over one row (one sequence) at a time, which vectorise."""
     T, B, width = XW.shape
     n = width // 4
     masked = mask.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
-    gates = np.empty_like(XW)
+    coef = tanh_columns((rec_act, rec_act, act, rec_act), n, XW)   # all four gates in one pass
+    gates = XW.copy()                         # x_t W + b, then h_{t-1} U is added in place
     C = np.empty((T, B, n), XW.dtype)
     PC = np.empty((T, B, n), XW.dtype)
     H = np.empty((T, B, n), XW.dtype)
     h, c = h0, c0
     for t in range(T):
-        a = recurrent_product(h, U, R)                              # F1: h_{t-1} U ...
+        add_recurrent_product(h, U, R, gates[t])                    # F1
         for b in range(B):
             row, pc = gates[t, b], PC[t, b]
-            for k in range(width):
-                row[k] = XW[t, b, k] + a[b, k]                      # ... + x_t W + b
-            activate_inplace(row[:2 * n], rec_act, exact)          # F2: i, f
-            activate_inplace(row[2 * n:3 * n], act, exact)         # g
-            activate_inplace(row[3 * n:], rec_act, exact)          # o
+            if coef.shape[1] > 0:                                   # F2: i, f, g, o
+                activate_columns(row, coef)
+            else:
+                activate_inplace(row[:2 * n], rec_act, exact)
+                activate_inplace(row[2 * n:3 * n], act, exact)
+                activate_inplace(row[3 * n:], rec_act, exact)
             for j in range(n):
                 C[t, b, j] = row[n + j] * c[b, j] + row[j] * row[2 * n + j]   # F3
                 pc[j] = C[t, b, j]
@@ -136,13 +139,11 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
 
 @backward_loop.fused
 def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
-    """backward_loop for Numba: (da_t) U^T by BLAS, the rest one pass per step."""
+    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
     T, B, n = C.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
-    carry = np.zeros_like(dh_T)               # (1 - m_t)(dL/dh_t + dh_next), passed straight back
-    UT = np.ascontiguousarray(U.T)
-    dh_next, dc_next = dh_T, dc_T.copy()
+    dh_next, dc_next = dh_T.copy(), dc_T.copy()
     for t in range(T - 1, -1, -1):
         c_prev = C[t - 1] if t > 0 else c0
         for b in range(B):
@@ -161,11 +162,9 @@ def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask,
                 dA[t, b, n + j] = dc * c_prev[b, j] * slope(f, rec_act)
                 dA[t, b, 2 * n + j] = dc * i * slope(g, act)
                 dA[t, b, 3 * n + j] = dh * pc * slope(o, rec_act)
-                carry[b, j] = dh_out - dh                           # B4
+                dh_next[b, j] = dh_out - dh                         # (1 - m_t)(...), B4
                 dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
-        dh_next = recurrent_grad(dA[t], UT, R)                      # B4
-        if masked:
-            dh_next += carry
+        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B4
     return dA, dh_next, dc_next
 
 

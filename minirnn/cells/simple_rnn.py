@@ -22,7 +22,7 @@ import numpy as np
 
 from ..activations import ONE, activate, activate_inplace, derivative, slope
 from ..backend import kernel
-from .base import Cell, recurrent_grad, recurrent_product
+from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
 
 @kernel
@@ -62,38 +62,33 @@ def backward_loop(A, U, dH, dh_T, act, mask, R):
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, h0, act, mask, R):
-    """forward_loop for Numba: h_{t-1} U by BLAS, the rest in simple loops over one row
-    (one sequence) at a time, which vectorise."""
+    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, then one
+    activation pass over the whole step, which vectorises."""
     T, B, n = XW.shape
     masked = mask.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
-    H = np.empty_like(XW)
-    A = np.empty_like(XW) if masked else H
+    A = XW.copy()                             # x_t W + b, then h_{t-1} U is added in place
+    H = np.empty_like(XW) if masked else A
     h = h0
     for t in range(T):
-        hU = recurrent_product(h, U, R)
-        for b in range(B):
-            row = A[t, b]
-            for j in range(n):
-                row[j] = XW[t, b, j] + hU[b, j]                     # F1
-            activate_inplace(row, act, exact)                       # F2
-            if masked:
+        add_recurrent_product(h, U, R, A[t])                        # F1
+        activate_inplace(A[t].reshape(B * n), act, exact)           # F2
+        if masked:
+            for b in range(B):
                 m = mask[t, b, 0]
                 for j in range(n):
-                    H[t, b, j] = h[b, j] + m * (row[j] - h[b, j])   # F3
+                    H[t, b, j] = h[b, j] + m * (A[t, b, j] - h[b, j])   # F3
         h = H[t]
     return H, A
 
 
 @backward_loop.fused
 def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
-    """backward_loop for Numba: (da_t) U^T by BLAS, the rest one pass per step."""
+    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
     T, B, n = A.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
-    carry = np.zeros_like(dh_T)               # (1 - m_t) dh_t, passed straight back
-    UT = np.ascontiguousarray(U.T)
-    dh_next = dh_T
+    dh_next = dh_T.copy()
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
@@ -101,10 +96,8 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
                 dh = dH[t, b, j] + dh_next[b, j]                    # B1
                 dh_new = dh * m if masked else dh
                 dA[t, b, j] = dh_new * slope(A[t, b, j], act)       # B2
-                carry[b, j] = dh - dh_new
-        dh_next = recurrent_grad(dA[t], UT, R)                      # B3
-        if masked:
-            dh_next += carry
+                dh_next[b, j] = dh - dh_new                         # (1 - m_t) dh_t, B3
+        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B3
     return dA, dh_next
 
 

@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 
-from ..backend import limits_blas_threads
+from ..backend import blas_threads_limited, threads_for
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
@@ -94,14 +94,21 @@ class RNN(Layer):
             self.states = self.initial_states(states, batch)
 
     # -- forward ---------------------------------------------------------------
-    @limits_blas_threads
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
         x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None)
         if x.shape[1] == 0:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received a sequence with "
                              f"0 time steps, shape {x.shape}")
         self.ensure_built(x.shape)
-        return self.call(x, initial_state=initial_state, training=training, mask=mask)
+        with blas_threads_limited(self.blas_threads(*x.shape[:2])):
+            return self.call(x, initial_state=initial_state, training=training, mask=mask)
+
+    def blas_threads(self, batch, time):
+        """BLAS threads for this layer on (batch, time): its largest product, X W or the
+        weight gradients, has time * batch * G*n * max(D, n) multiply-adds."""
+        cell = self.cell
+        width = cell.gates * cell.units
+        return threads_for(time * batch * width * max(cell.input_dim, cell.units))
 
     def initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -178,12 +185,15 @@ class RNN(Layer):
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
-    @limits_blas_threads
     def backward(self, dy):
         """dL/dx from dL/d(output) (or ``[d_output, *d_states]`` with return_state).
 
         Gradients of the initial states go to ``self.initial_state_grads``."""
         cache, (B, T, D), shown = self.saved()
+        with blas_threads_limited(self.blas_threads(B, T)):
+            return self._backward(dy, cache, B, T, D, shown)
+
+    def _backward(self, dy, cache, B, T, D, shown):
         n = self.units
         parts = list(dy) if self.return_state else [dy]
         expected = [(B, T, n) if self.return_sequences else (B, n)]

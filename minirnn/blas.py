@@ -1,0 +1,89 @@
+"""Matrix products written into arrays that already exist: C = A B + beta C.
+
+The time loops make one small product per step (h_{t-1} U) and add it to
+x_t W + b; the out-of-loop products are a handful of large ones.  Both go
+through :func:`gemm`, which under the numba backend calls BLAS's sgemm/dgemm
+directly (through the entry point Numba itself uses for ``np.dot``, so it is
+the BLAS that SciPy ships): the result lands in place, nothing is allocated
+per step, transposed operands need no copy, and beta = 1 adds the product to
+what C holds.  Under the numpy backend it is the one-line NumPy expression.
+
+Row-major C (m, n) is column-major C^T, so C = A B is computed as
+C^T = B^T A^T; an operand that is a transposed view is passed with BLAS's
+transpose flag instead of being copied.
+"""
+import numpy as np
+
+from .backend import CompiledGlobal, kernel
+
+
+@kernel
+def gemm(A, B, C, beta):
+    """C = A B + beta C in place, for 2-D A (m, k), B (k, n), C (m, n) of one float dtype.
+
+    beta = 0 ignores what C held (it may be uninitialised)."""
+    if beta == 0:
+        C[...] = A @ B
+    else:
+        C[...] = A @ B + beta * C
+
+
+def _declare_xxgemm():
+    from numba import types
+
+    return types.ExternalFunction("numba_xxgemm", types.intc(
+        types.int8, types.int8, types.int8,              # kind ('s' / 'd'), transa, transb
+        types.intp, types.intp, types.intp,              # m, n, k (column-major)
+        types.voidptr, types.voidptr, types.intp,        # alpha, a, lda
+        types.voidptr, types.intp, types.voidptr,        # b, ldb, beta
+        types.voidptr, types.intp))                      # c, ldc
+
+
+_xxgemm = CompiledGlobal(_declare_xxgemm)
+_N, _T = np.int8(ord("n")), np.int8(ord("t"))
+_SINGLE, _DOUBLE = np.int8(ord("s")), np.int8(ord("d"))
+
+
+@kernel
+def column_major_view(X):
+    """(BLAS transpose flag, leading dimension) of X^T seen column-major, X 2-D with a unit
+    stride along one axis: a row-major X is X^T column-major as it stands ('n'); a
+    column-major X (a transposed view) is passed with 't'."""
+    rows, cols = X.shape
+    s0, s1 = X.strides[0] // X.itemsize, X.strides[1] // X.itemsize
+    if cols == 1 or (s1 == 1 and s0 >= cols):
+        return _N, max(s0, cols, 1)
+    if rows == 1 or (s0 == 1 and s1 >= rows):
+        return _T, max(s1, rows, 1)
+    raise ValueError("gemm: operand needs a unit stride along one axis")
+
+
+@gemm.fused
+def gemm_blas(A, B, C, beta):
+    """gemm by BLAS (numba backend)."""
+    m, k = A.shape
+    n = B.shape[1]
+    if B.shape[0] != k or C.shape[0] != m or C.shape[1] != n:
+        raise ValueError("gemm: shapes do not match")
+    if A.itemsize != C.itemsize or B.itemsize != C.itemsize:
+        raise ValueError("gemm: operands differ in dtype")
+    if m == 0 or n == 0:
+        return
+    if k == 0:                                  # BLAS would only scale C
+        for i in range(m):
+            for j in range(n):
+                C[i, j] = C[i, j] * beta if beta != 0 else 0
+        return
+    if C.strides[1] != C.itemsize and n > 1:
+        raise ValueError("gemm: C must be row-major")
+    ldc = max(C.strides[0] // C.itemsize, n, 1)
+    trans_b, ldb = column_major_view(B)
+    trans_a, lda = column_major_view(A)
+    scalars = np.empty(2, C.dtype)
+    scalars[0] = 1
+    scalars[1] = beta
+    kind = _SINGLE if C.itemsize == 4 else _DOUBLE
+    status = _xxgemm(kind, trans_b, trans_a, n, m, k, scalars.ctypes, B.ctypes, ldb,
+                     A.ctypes, lda, scalars[1:].ctypes, C.ctypes, ldc)
+    if status != 0:
+        raise RuntimeError("gemm: BLAS is not available (Numba finds it through SciPy)")
