@@ -163,6 +163,7 @@ class Kernel:
     def __init__(self, func):
         self.py = func
         self.source = func        # what the numba backend compiles (see fused)
+        self.signatures = None    # Numba signatures to compile, else one per argument types
         self._jit = None
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
@@ -181,14 +182,23 @@ class Kernel:
             twin = types.FunctionType(func.__code__, scope, func.__name__,
                                       func.__defaults__, func.__closure__)
             twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
-            self._jit = numba.njit(**JIT_OPTIONS)(twin)
+            if self.signatures:
+                self._jit = numba.njit(list(self.signatures), **JIT_OPTIONS)(twin)
+            else:
+                self._jit = numba.njit(**JIT_OPTIONS)(twin)
         return self._jit
 
-    def fused(self, func):
+    def fused(self, func=None, *, signatures=None):
         """Decorator: compile `func` (same signature and results, loops fused for Numba)
-        instead of the NumPy function under the numba backend.  Returns `func` unchanged."""
-        self.source, self._jit = func, None
-        return func
+        instead of the NumPy function under the numba backend.  Returns `func` unchanged.
+
+        `signatures` (Numba signature strings) compile only those versions: a small
+        helper called with arrays of many layouts then compiles once per dtype, which
+        keeps the first run short; arguments are converted to the declared layout."""
+        def register(func):
+            self.source, self.signatures, self._jit = func, signatures, None
+            return func
+        return register if func is None else register(func)
 
     def __call__(self, *args):
         return (self.jit if _backend == "numba" else self.py)(*args)
