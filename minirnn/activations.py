@@ -153,6 +153,31 @@ def activate_columns(row, coef):
 
 
 @kernel
+def slope_polynomial(code, like):
+    """(p, q, r) with f'(a) = p + y (q - r y) from y = f(a): linear (1, 0, 0), tanh (1, 0, 1),
+    sigmoid (0, 1, 1), the same numbers as :func:`slope`; empty for relu and hard_sigmoid.
+    Compiled loops use it to keep the activation's branches out of their inner loops."""
+    poly = np.zeros(3, like.dtype)
+    if code == LINEAR:
+        poly[0] = 1
+    elif code == TANH:
+        poly[0] = 1
+        poly[2] = 1
+    elif code == SIGMOID:
+        poly[1] = 1
+        poly[2] = 1
+    else:
+        return poly[:0]
+    return poly
+
+
+@kernel
+def polynomial_slope(y, poly):
+    """f'(a) = p + y (q - r y) from y = f(a), with (p, q, r) = poly from slope_polynomial."""
+    return poly[0] + y * (poly[1] - poly[2] * y)
+
+
+@kernel
 def slope(y, code):
     """f'(a) for one element, from y = f(a) (as :func:`derivative`)."""
     if code == TANH:

@@ -22,6 +22,7 @@ runs, and restores them after; a recurrent layer whose largest product reaches
 import contextlib
 import functools
 import os
+import threading
 import types
 
 import numpy as np
@@ -37,6 +38,8 @@ _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second BLAS thread
 _blas = dict(controller=None, depth=0, limiter=None, current=None)
+_pool = dict(executor=None, workers=0)
+_compile_lock = threading.RLock()   # re-entrant: compiling a kernel compiles the kernels it calls
 
 
 def backend():
@@ -143,6 +146,23 @@ def _set_pool_threads(threads):
     _blas["current"] = threads
 
 
+def parallel_map(fn, items):
+    """[fn(item) for item in items], run on up to :func:`large_work_threads` threads.
+
+    For compiled kernels, which release the GIL (``nogil``), so the items truly run side by side."""
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    if _pool["executor"] is None or _pool["workers"] != _large_work_threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=False)
+        _pool["executor"] = ThreadPoolExecutor(_large_work_threads, thread_name_prefix="minirnn")
+        _pool["workers"] = _large_work_threads
+    return list(_pool["executor"].map(fn, items))
+
+
 def limits_blas_threads(method):
     """Decorator: run `method` under :func:`blas_threads_limited`."""
     @functools.wraps(method)
@@ -172,21 +192,25 @@ class Kernel:
     @property
     def jit(self):
         if self._jit is None:
-            import numba
-
-            func = self.source
-            scope = dict(func.__globals__)
-            for name in func.__code__.co_names:
-                if isinstance(scope.get(name), (Kernel, CompiledGlobal)):
-                    scope[name] = scope[name].jit
-            twin = types.FunctionType(func.__code__, scope, func.__name__,
-                                      func.__defaults__, func.__closure__)
-            twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
-            if self.signatures:
-                self._jit = numba.njit(list(self.signatures), **JIT_OPTIONS)(twin)
-            else:
-                self._jit = numba.njit(**JIT_OPTIONS)(twin)
+            with _compile_lock:        # kernels may first run on several threads at once
+                if self._jit is None:
+                    self._jit = self._compile()
         return self._jit
+
+    def _compile(self):
+        import numba
+
+        func = self.source
+        scope = dict(func.__globals__)
+        for name in func.__code__.co_names:
+            if isinstance(scope.get(name), (Kernel, CompiledGlobal)):
+                scope[name] = scope[name].jit
+        twin = types.FunctionType(func.__code__, scope, func.__name__,
+                                  func.__defaults__, func.__closure__)
+        twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
+        if self.signatures:
+            return numba.njit(list(self.signatures), **JIT_OPTIONS)(twin)
+        return numba.njit(**JIT_OPTIONS)(twin)
 
     def fused(self, func=None, *, signatures=None):
         """Decorator: compile `func` (same signature and results, loops fused for Numba)

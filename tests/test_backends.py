@@ -48,19 +48,19 @@ def make_layer(cell, dtype, **args):
     return GRU(N, reset_after=(cell == "gru"), dtype=dtype, **args)
 
 
-def run_layer(which, cell, dtype, args, options, seed=0):
+def run_layer(which, cell, dtype, args, options, seed=0, batch=B):
     """Forward and backward on `which` backend; every array that comes out."""
     mr.set_backend(which)
     rng = np.random.default_rng(seed)
     layer = make_layer(cell, dtype, **args)
-    x = rng.normal(size=(B, T, D)).astype(dtype)
+    x = rng.normal(size=(batch, T, D)).astype(dtype)
     layer.ensure_built(x.shape)
     layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.weights])
     kwargs = {}
     if options.get("initial_state"):
-        kwargs["initial_state"] = [rng.normal(size=(B, N)).astype(dtype) for _ in layer.cell.state_names]
+        kwargs["initial_state"] = [rng.normal(size=(batch, N)).astype(dtype) for _ in layer.cell.state_names]
     if options.get("mask"):
-        mask = rng.random((B, T)) > 0.35
+        mask = rng.random((batch, T)) > 0.35
         mask[:, 0] = True
         kwargs["mask"] = mask
     out = layer(x, training=True, **kwargs)
@@ -88,6 +88,37 @@ def test_layer_backends_agree(cell, flags, dtype, restore_numerics):
         assert got.dtype == expected.dtype == np.dtype(dtype), name
         assert np.all(np.isfinite(got)), name
         np.testing.assert_allclose(got, expected, err_msg=name, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("flags", sorted(FLAGS))
+@pytest.mark.parametrize("cell", CELLS)
+def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restore_numerics):
+    """A batch split into chunks that run side by side (large layers) computes what one pass
+    over the whole batch computes: outputs, states, dL/dx and every gradient."""
+    from minirnn.layers import rnn
+
+    args, options = FLAGS[flags]
+    whole = run_layer("numba", cell, dtype, dict(args), options, batch=10)
+    calls = []
+
+    def spy(fn, items):
+        calls.append(len(items))
+        return real_map(fn, items)
+
+    real_map = rnn.parallel_map
+    monkeypatch.setattr(rnn, "parallel_map", spy)
+    monkeypatch.setattr(rnn, "LARGE_PRODUCT_MACS", 0)         # every layer counts as large
+    monkeypatch.setattr(rnn.RNN, "MIN_CHUNK_ROWS", 3)
+    previous = backend.set_large_work_threads(3)
+    try:
+        split = run_layer("numba", cell, dtype, dict(args), options, batch=10)
+    finally:
+        backend.set_large_work_threads(previous)
+    assert calls == [3, 3], "forward and backward should each run 3 chunks (rows 0-2, 3-6, 7-9)"
+    assert whole.keys() == split.keys()
+    for name, expected in whole.items():
+        np.testing.assert_allclose(split[name], expected, err_msg=name, **TOLERANCE[dtype])
 
 
 def test_numpy_backend_never_compiles(monkeypatch, numpy_backend):

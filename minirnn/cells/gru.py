@@ -39,7 +39,8 @@ inside r * h_{t-1} (see cells/base.py), while F4 blends the undropped h_{t-1}.
 """
 import numpy as np
 
-from ..activations import ONE, activate, activate_inplace, derivative, slope
+from ..activations import (ONE, activate, activate_inplace, derivative, polynomial_slope, slope,
+                           slope_polynomial)
 from ..backend import kernel
 from ..blas import gemm
 from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
@@ -196,6 +197,10 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
     da_g = np.empty((B, n), H.dtype)
     drh = np.empty((B, n), H.dtype)           # d(r h_{t-1}) (reset_after=False)
     dh_next = dh_T.copy()
+    s_act, s_rec = slope_polynomial(act, gates), slope_polynomial(rec_act, gates)
+    poly = s_act.size > 0 and s_rec.size > 0  # slopes without branches in the inner loop
+    if not poly:
+        s_act, s_rec = np.zeros(3, gates.dtype), np.zeros(3, gates.dtype)
     for t in range(T - 1, -1, -1):
         h_prev = H[t - 1] if t > 0 else h0
         for b in range(B):
@@ -205,14 +210,15 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
                 dh_out = dH[t, b, j] + dh_next[b, j]
                 dh = dh_out * m if masked else dh_out               # B1
                 dz = dh * (h_prev[b, j] - g)                        # B2
-                dg = (dh - dh * z) * slope(g, act)
-                da_z = dz * slope(z, rec_act)                       # B3
+                dg = (dh - dh * z) * (polynomial_slope(g, s_act) if poly else slope(g, act))
+                da_z = dz * (polynomial_slope(z, s_rec) if poly else slope(z, rec_act))   # B3
                 dXW[t, b, j] = da_z
                 dXW[t, b, 2 * n + j] = dg
                 da_g[b, j] = dg
                 dh_next[b, j] = dh * z + (dh_out - dh)              # B5 / B5' direct part, B7
                 if reset_after:
-                    da_r = dg * M_h[t, b, j] * slope(r, rec_act)    # B4
+                    d_r = polynomial_slope(r, s_rec) if poly else slope(r, rec_act)
+                    da_r = dg * M_h[t, b, j] * d_r                  # B4
                     dXW[t, b, n + j] = da_r
                     dM[t, b, j] = da_z
                     dM[t, b, n + j] = da_r
@@ -225,7 +231,8 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
                 for j in range(n):
                     r = gates[t, b, n + j]
                     h_h = h_prev[b, j] * R[2, b, j] if dropped else h_prev[b, j]
-                    dXW[t, b, n + j] = drh[b, j] * h_h * slope(r, rec_act)
+                    d_r = polynomial_slope(r, s_rec) if poly else slope(r, rec_act)
+                    dXW[t, b, n + j] = drh[b, j] * h_h * d_r
                     dh_next[b, j] += drh[b, j] * r * R[2, b, j] if dropped else drh[b, j] * r
             recurrent_grad_into(dXW[t, :, :2 * n], U_zr, R[:2], dh_next, 1.0)   # B5'
     if not reset_after:

@@ -27,7 +27,7 @@ U as h_{t-1} * R_g (see cells/base.py).
 import numpy as np
 
 from ..activations import (ONE, activate, activate_columns, activate_inplace, derivative, slope,
-                           tanh_columns)
+                           polynomial_slope, slope_polynomial, tanh_columns, tanh_rational, value)
 from ..backend import kernel
 from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
@@ -107,6 +107,8 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
     masked = mask.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
     coef = tanh_columns((rec_act, rec_act, act, rec_act), n, XW)   # all four gates in one pass
+    fast = coef.shape[1] > 0
+    phi = coef[:, 2 * n] if fast else np.zeros(3, XW.dtype)     # phi(c) = phi[1] tanh(phi[0] c) + phi[2]
     gates = XW.copy()                         # x_t W + b, then h_{t-1} U is added in place
     C = np.empty((T, B, n), XW.dtype)
     PC = np.empty((T, B, n), XW.dtype)
@@ -115,19 +117,19 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
     for t in range(T):
         add_recurrent_product(h, U, R, gates[t])                    # F1
         for b in range(B):
-            row, pc = gates[t, b], PC[t, b]
-            if coef.shape[1] > 0:                                   # F2: i, f, g, o
+            row = gates[t, b]
+            if fast:                                                # F2: i, f, g, o
                 activate_columns(row, coef)
             else:
                 activate_inplace(row[:2 * n], rec_act, exact)
                 activate_inplace(row[2 * n:3 * n], act, exact)
                 activate_inplace(row[3 * n:], rec_act, exact)
             for j in range(n):
-                C[t, b, j] = row[n + j] * c[b, j] + row[j] * row[2 * n + j]   # F3
-                pc[j] = C[t, b, j]
-            activate_inplace(pc, act, exact)
-            for j in range(n):
-                H[t, b, j] = row[3 * n + j] * pc[j]                 # F4
+                c_new = row[n + j] * c[b, j] + row[j] * row[2 * n + j]          # F3
+                pc = phi[1] * tanh_rational(phi[0] * c_new) + phi[2] if fast else value(c_new, act, exact)
+                C[t, b, j] = c_new
+                PC[t, b, j] = pc
+                H[t, b, j] = row[3 * n + j] * pc                    # F4
             if masked:                                              # F5
                 m = mask[t, b, 0]
                 for j in range(n):
@@ -144,6 +146,10 @@ def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask,
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
     dh_next, dc_next = dh_T.copy(), dc_T.copy()
+    s_act, s_rec = slope_polynomial(act, gates), slope_polynomial(rec_act, gates)
+    poly = s_act.size > 0 and s_rec.size > 0  # slopes without branches in the inner loop
+    if not poly:
+        s_act, s_rec = np.zeros(3, gates.dtype), np.zeros(3, gates.dtype)
     for t in range(T - 1, -1, -1):
         c_prev = C[t - 1] if t > 0 else c0
         for b in range(B):
@@ -157,11 +163,16 @@ def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask,
                 dh_out = dH[t, b, j] + dh_next[b, j]
                 dh = dh_out * m if masked else dh_out               # B1
                 dc_in = dc_next[b, j] * m if masked else dc_next[b, j]
-                dc = dc_in + dh * o * slope(pc, act)                # B2
-                dA[t, b, j] = dc * g * slope(i, rec_act)            # B3
-                dA[t, b, n + j] = dc * c_prev[b, j] * slope(f, rec_act)
-                dA[t, b, 2 * n + j] = dc * i * slope(g, act)
-                dA[t, b, 3 * n + j] = dh * pc * slope(o, rec_act)
+                d_pc = polynomial_slope(pc, s_act) if poly else slope(pc, act)
+                d_i = polynomial_slope(i, s_rec) if poly else slope(i, rec_act)
+                d_f = polynomial_slope(f, s_rec) if poly else slope(f, rec_act)
+                d_g = polynomial_slope(g, s_act) if poly else slope(g, act)
+                d_o = polynomial_slope(o, s_rec) if poly else slope(o, rec_act)
+                dc = dc_in + dh * o * d_pc                          # B2
+                dA[t, b, j] = dc * g * d_i                          # B3
+                dA[t, b, n + j] = dc * c_prev[b, j] * d_f
+                dA[t, b, 2 * n + j] = dc * i * d_g
+                dA[t, b, 3 * n + j] = dh * pc * d_o
                 dh_next[b, j] = dh_out - dh                         # (1 - m_t)(...), B4
                 dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
         recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B4

@@ -20,7 +20,8 @@ Without a mask m_t = 1; with recurrent dropout h_{t-1} U becomes (h_{t-1} * R) U
 """
 import numpy as np
 
-from ..activations import ONE, activate, activate_inplace, derivative, slope
+from ..activations import (ONE, activate, activate_inplace, derivative, polynomial_slope, slope,
+                           slope_polynomial)
 from ..backend import kernel
 from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
@@ -89,13 +90,18 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
     dh_next = dh_T.copy()
+    s_act = slope_polynomial(act, A)
+    poly = s_act.size > 0                     # the slope without branches in the inner loop
+    if not poly:
+        s_act = np.zeros(3, A.dtype)
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
             for j in range(n):
                 dh = dH[t, b, j] + dh_next[b, j]                    # B1
                 dh_new = dh * m if masked else dh
-                dA[t, b, j] = dh_new * slope(A[t, b, j], act)       # B2
+                y = A[t, b, j]
+                dA[t, b, j] = dh_new * (polynomial_slope(y, s_act) if poly else slope(y, act))   # B2
                 dh_next[b, j] = dh - dh_new                         # (1 - m_t) dh_t, B3
         recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B3
     return dA, dh_next

@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 
-from ..backend import blas_threads_limited, threads_for
+from ..backend import LARGE_PRODUCT_MACS, blas_threads_limited, large_work_threads, parallel_map, threads_for
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
@@ -103,12 +103,69 @@ class RNN(Layer):
         with blas_threads_limited(self.blas_threads(*x.shape[:2])):
             return self.call(x, initial_state=initial_state, training=training, mask=mask)
 
-    def blas_threads(self, batch, time):
-        """BLAS threads for this layer on (batch, time): its largest product, X W or the
-        weight gradients, has time * batch * G*n * max(D, n) multiply-adds."""
+    # -- running on several cores ----------------------------------------------
+    MIN_CHUNK_ROWS = 32
+
+    def largest_product(self, batch, time):
+        """Multiply-adds of this layer's largest product on (batch, time): X W or a weight
+        gradient, time * batch * G*n * max(D, n)."""
         cell = self.cell
-        width = cell.gates * cell.units
-        return threads_for(time * batch * width * max(cell.input_dim, cell.units))
+        return time * batch * cell.gates * cell.units * max(cell.input_dim, cell.units)
+
+    def batch_chunks(self, batch, time):
+        """Row ranges of the batch that run side by side, one per core: sequences are
+        independent, so each range is a whole forward (or backward) pass of its own.  One
+        range when the batch or the work is too small to gain from it."""
+        parts = min(large_work_threads(), batch // self.MIN_CHUNK_ROWS)
+        if parts < 2 or self.largest_product(batch, time) < LARGE_PRODUCT_MACS:
+            return [slice(0, batch)]
+        edges = np.linspace(0, batch, parts + 1).round().astype(int)
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+    def blas_threads(self, batch, time):
+        """BLAS threads for this layer on (batch, time): one per chunk when the batch is split
+        (the cores are busy with the chunks), else by the size of its largest product."""
+        if len(self.batch_chunks(batch, time)) > 1:
+            return 1
+        return threads_for(self.largest_product(batch, time))
+
+    @staticmethod
+    def rows(a, chunk, axis):
+        """The chunk's rows of a (contiguous); empty 'unused' arrays pass through."""
+        if a.shape[0] == 0 or (axis == 0 and chunk == slice(0, a.shape[0])):
+            return a
+        return np.ascontiguousarray(a[(slice(None),) * axis + (chunk,)])
+
+    def run_forward(self, X, states, M, R, input_masks):
+        """cell.forward over the batch chunks, joined: (H, final_states, cache)."""
+        chunks = self.batch_chunks(X.shape[1], X.shape[0])
+        if len(chunks) == 1:
+            H, final_states, cache = self.cell.forward(X, states, M, R, input_masks)
+            return H, final_states, (chunks, [cache])
+
+        def part(chunk):
+            return self.cell.forward(self.rows(X, chunk, 1), [self.rows(s, chunk, 0) for s in states],
+                                     self.rows(M, chunk, 1), self.rows(R, chunk, 1),
+                                     None if input_masks is None else [self.rows(m, chunk, 0) for m in input_masks])
+        results = parallel_map(part, chunks)
+        H = np.concatenate([r[0] for r in results], axis=1)
+        final_states = [np.concatenate([r[1][k] for r in results]) for k in range(len(states))]
+        return H, final_states, (chunks, [r[2] for r in results])
+
+    def run_backward(self, cache, dH, dstates):
+        """cell.backward over the chunks of run_forward: dX joined, weight gradients summed."""
+        chunks, caches = cache
+        if len(chunks) == 1:
+            return self.cell.backward(caches[0], dH, dstates)
+
+        def part(job):
+            chunk, chunk_cache = job
+            return self.cell.backward(chunk_cache, self.rows(dH, chunk, 1), [self.rows(d, chunk, 0) for d in dstates])
+        results = parallel_map(part, list(zip(chunks, caches)))
+        dX = np.concatenate([r[0] for r in results], axis=1)
+        grads = [sum(r[1][k] for r in results) for k in range(len(results[0][1]))]
+        dstates0 = [np.concatenate([r[2][k] for r in results]) for k in range(len(dstates))]
+        return dX, grads, dstates0
 
     def initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -168,8 +225,8 @@ class RNN(Layer):
             X, M = X[::-1], M[::-1]
         input_masks, R = self.dropout_masks(B) if training else (None, None)
         R = empty_masks(self.dtype) if R is None else R
-        H, final_states, cache = self.cell.forward(np.ascontiguousarray(X), states,
-                                                   np.ascontiguousarray(M), R, input_masks)
+        H, final_states, cache = self.run_forward(np.ascontiguousarray(X), states,
+                                                  np.ascontiguousarray(M), R, input_masks)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
         # Output weights per step: 1 where the output is h_t, 0 where it is zero.
@@ -213,7 +270,7 @@ class RNN(Layer):
             dH[-1] = d_output
         if shown is not None:
             dH *= shown
-        dX, self.grads, self.initial_state_grads = self.cell.backward(
+        dX, self.grads, self.initial_state_grads = self.run_backward(
             cache, dH, [np.ascontiguousarray(s) for s in d_states])
         if self.go_backwards:
             dX = dX[::-1]
