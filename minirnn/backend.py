@@ -39,6 +39,8 @@ _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffi
 LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second BLAS thread
 _blas = dict(controller=None, depth=0, limiter=None, current=None)
 _pool = dict(executor=None, workers=0)
+_thread = threading.local()              # .worker: this thread runs a parallel_map item
+PARALLEL_MIN_MACS = 2 ** 20              # from about here two passes side by side beat handing one to a thread
 _compile_lock = threading.RLock()   # re-entrant: compiling a kernel compiles the kernels it calls
 
 
@@ -113,7 +115,7 @@ def blas_threads_limited(threads=None):
 
     Re-entrant: the outermost use (a whole fit, say) pays for finding the pools (~25 us);
     a nested use with another count (a large layer inside it) switches them directly."""
-    if _blas_threads is None:
+    if _blas_threads is None or in_parallel_worker():   # the caller of parallel_map set the pools
         yield
         return
     threads = threads or _blas_threads
@@ -146,12 +148,19 @@ def _set_pool_threads(threads):
     _blas["current"] = threads
 
 
-def parallel_map(fn, items):
-    """[fn(item) for item in items], run on up to :func:`large_work_threads` threads.
+def in_parallel_worker():
+    """True on a thread that runs an item of :func:`parallel_map`."""
+    return getattr(_thread, "worker", False)
 
-    For compiled kernels, which release the GIL (``nogil``), so the items truly run side by side."""
+
+def parallel_map(fn, items):
+    """[fn(item) for item in items], run side by side on up to :func:`large_work_threads` threads.
+
+    Meant for compiled kernels, which release the GIL (``nogil``).  BLAS is held at one thread
+    meanwhile (the cores are busy with the items); inside an item, parallel_map runs serially
+    and :func:`blas_threads_limited` leaves the pools alone."""
     items = list(items)
-    if len(items) <= 1:
+    if len(items) <= 1 or _large_work_threads < 2 or in_parallel_worker():
         return [fn(item) for item in items]
     if _pool["executor"] is None or _pool["workers"] != _large_work_threads:
         from concurrent.futures import ThreadPoolExecutor
@@ -160,7 +169,16 @@ def parallel_map(fn, items):
             _pool["executor"].shutdown(wait=False)
         _pool["executor"] = ThreadPoolExecutor(_large_work_threads, thread_name_prefix="minirnn")
         _pool["workers"] = _large_work_threads
-    return list(_pool["executor"].map(fn, items))
+
+    def run(item):
+        _thread.worker = True
+        try:
+            return fn(item)
+        finally:
+            _thread.worker = False
+
+    with blas_threads_limited(1):
+        return list(_pool["executor"].map(run, items))
 
 
 def limits_blas_threads(method):

@@ -238,3 +238,38 @@ def test_set_backend_invalid_name_raises(name, restore_numerics):
     with pytest.raises(ValueError, match=r"backend must be one of \('numba', 'numpy'\), received"):
         mr.set_backend(name)
     assert backend.backend() == before
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+def test_bidirectional_halves_side_by_side_agree(cell, merge_mode, monkeypatch, restore_numerics):
+    """The two directions of a Bidirectional layer run on two threads give what they give one
+    after the other; a layer with dropout keeps them in order (one shared random generator)."""
+    from minirnn.layers import Bidirectional, bidirectional
+
+    mr.set_backend("numba")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, T, D)).astype("float32")
+
+    def run(dropout=0.0):
+        layer = Bidirectional(make_layer(cell, "float32", return_sequences=True, return_state=True,
+                                         dropout=dropout), merge_mode=merge_mode)
+        layer.ensure_built(x.shape)
+        layer.set_weights([np.random.default_rng(k).normal(0, 0.5, w.shape) for k, w in enumerate(layer.weights)])
+        outs = layer(x, training=True)
+        cotangents = [np.random.default_rng(10 + k).normal(size=o.shape).astype("float32") for k, o in enumerate(outs)]
+        dx = layer.backward(cotangents)
+        return [o.copy() for o in outs] + [dx] + list(layer.grads)
+
+    serial = run()
+    calls = []
+    real_map = bidirectional.parallel_map
+    monkeypatch.setattr(bidirectional, "parallel_map", lambda fn, items: calls.append(len(items)) or real_map(fn, items))
+    monkeypatch.setattr(bidirectional, "PARALLEL_MIN_MACS", 0)
+    together = run()
+    assert calls == [2, 2], "forward and backward should each run the two halves side by side"
+    for k, (a, b) in enumerate(zip(serial, together)):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7, err_msg=f"array {k}")
+    calls.clear()
+    run(dropout=0.3)
+    assert calls == [], "halves that draw dropout masks must run one after the other"

@@ -9,6 +9,7 @@ Backward splits dL/dy by the merge rule and adds the two halves' dL/dx.
 """
 import numpy as np
 
+from ..backend import PARALLEL_MIN_MACS, parallel_map
 from .base import Layer
 from .rnn import RNN
 
@@ -72,6 +73,14 @@ class Bidirectional(Layer):
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
+    def halves_together(self, shape, training):
+        """Run the two directions side by side (on two cores) when each is big enough to pay
+        for it and neither draws dropout masks (their order would depend on the threads)."""
+        batch, time = shape[0], shape[1]
+        halves = (self.forward_layer, self.backward_layer)
+        return (all(h.largest_product(batch, time) >= PARALLEL_MIN_MACS for h in halves)
+                and not any(h.draws_random(training) for h in halves))
+
     def call(self, x, initial_state=None, training=False, mask=None):
         f_init = b_init = None
         if initial_state is not None:
@@ -81,8 +90,14 @@ class Bidirectional(Layer):
                 raise ValueError(f"Layer '{self.name}' expects an even number of initial states "
                                  f"(forward half, then backward half), received {len(states)}")
             f_init, b_init = states[:half], states[half:]
-        f = self.forward_layer(x, initial_state=f_init, training=training, mask=mask)
-        b = self.backward_layer(x, initial_state=b_init, training=training, mask=mask)
+        halves = [(self.forward_layer, f_init), (self.backward_layer, b_init)]
+
+        def run(half):
+            layer, init = half
+            return layer(x, initial_state=init, training=training, mask=mask)
+        together = self.halves_together(x.shape, training)
+        f, b = parallel_map(run, halves) if together else [run(half) for half in halves]
+        self._together = together
         f_out, f_states = (f[0], f[1:]) if self.return_state else (f, [])
         b_out, b_states = (b[0], b[1:]) if self.return_state else (b, [])
         if self.return_sequences:
@@ -121,7 +136,12 @@ class Bidirectional(Layer):
             db = db[:, ::-1]
         if self.return_state:
             df, db = [df] + d_states[:n_f], [db] + d_states[n_f:]
-        dx = self.forward_layer.backward(df) + self.backward_layer.backward(db)
+        jobs = [(self.forward_layer, df), (self.backward_layer, db)]
+
+        def run(job):
+            return job[0].backward(job[1])
+        dx_f, dx_b = parallel_map(run, jobs) if getattr(self, "_together", False) else [run(job) for job in jobs]
+        dx = dx_f + dx_b
         self.grads = self.forward_layer.grads + self.backward_layer.grads
         self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
         return dx

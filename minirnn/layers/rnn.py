@@ -10,7 +10,8 @@ import copy
 
 import numpy as np
 
-from ..backend import LARGE_PRODUCT_MACS, blas_threads_limited, large_work_threads, parallel_map, threads_for
+from ..backend import (LARGE_PRODUCT_MACS, blas_threads_limited, in_parallel_worker, large_work_threads,
+                       parallel_map, threads_for)
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
@@ -117,7 +118,7 @@ class RNN(Layer):
         independent, so each range is a whole forward (or backward) pass of its own.  One
         range when the batch or the work is too small to gain from it."""
         parts = min(large_work_threads(), batch // self.MIN_CHUNK_ROWS)
-        if parts < 2 or self.largest_product(batch, time) < LARGE_PRODUCT_MACS:
+        if parts < 2 or self.largest_product(batch, time) < LARGE_PRODUCT_MACS or in_parallel_worker():
             return [slice(0, batch)]
         edges = np.linspace(0, batch, parts + 1).round().astype(int)
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
@@ -128,6 +129,11 @@ class RNN(Layer):
         if len(self.batch_chunks(batch, time)) > 1:
             return 1
         return threads_for(self.largest_product(batch, time))
+
+    def draws_random(self, training):
+        """True when a call would draw dropout masks (from a shared generator, so calls that
+        do must run one after the other to stay reproducible)."""
+        return training and (self.dropout > 0 or self.recurrent_dropout > 0)
 
     @staticmethod
     def rows(a, chunk, axis):
