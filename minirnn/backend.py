@@ -40,7 +40,7 @@ LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second B
 _blas = dict(controller=None, depth=0, limiter=None, current=None)
 _pool = dict(executor=None, workers=0)
 _thread = threading.local()              # .worker: this thread runs a parallel_map item
-PARALLEL_MIN_MACS = 2 ** 20              # from about here two passes side by side beat handing one to a thread
+PARALLEL_MIN_MACS = 2 ** 21              # from about here two passes side by side beat handing one to a thread
 _compile_lock = threading.RLock()   # re-entrant: compiling a kernel compiles the kernels it calls
 
 
@@ -162,23 +162,30 @@ def parallel_map(fn, items):
     items = list(items)
     if len(items) <= 1 or _large_work_threads < 2 or in_parallel_worker():
         return [fn(item) for item in items]
-    if _pool["executor"] is None or _pool["workers"] != _large_work_threads:
+    helpers = min(len(items), _large_work_threads) - 1       # this thread runs an item too
+    if _pool["executor"] is None or _pool["workers"] < helpers:
         from concurrent.futures import ThreadPoolExecutor
 
         if _pool["executor"] is not None:
             _pool["executor"].shutdown(wait=False)
-        _pool["executor"] = ThreadPoolExecutor(_large_work_threads, thread_name_prefix="minirnn")
-        _pool["workers"] = _large_work_threads
+        _pool["executor"] = ThreadPoolExecutor(helpers, thread_name_prefix="minirnn")
+        _pool["workers"] = helpers
 
-    def run(item):
+    def run(batch):
         _thread.worker = True
         try:
-            return fn(item)
+            return [fn(item) for item in batch]
         finally:
             _thread.worker = False
 
+    batches = [items[k::helpers + 1] for k in range(helpers + 1)]   # round robin over the threads
     with blas_threads_limited(1):
-        return list(_pool["executor"].map(run, items))
+        futures = [_pool["executor"].submit(run, batch) for batch in batches[1:]]
+        done = [run(batches[0])] + [f.result() for f in futures]
+    results = [None] * len(items)
+    for k, batch_results in enumerate(done):
+        results[k::helpers + 1] = batch_results
+    return results
 
 
 def limits_blas_threads(method):

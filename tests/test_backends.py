@@ -108,7 +108,7 @@ def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restor
 
     real_map = rnn.parallel_map
     monkeypatch.setattr(rnn, "parallel_map", spy)
-    monkeypatch.setattr(rnn, "LARGE_PRODUCT_MACS", 0)         # every layer counts as large
+    monkeypatch.setattr(rnn, "PARALLEL_MIN_MACS", 0)          # every layer counts as large
     monkeypatch.setattr(rnn.RNN, "MIN_CHUNK_ROWS", 3)
     previous = backend.set_large_work_threads(3)
     try:

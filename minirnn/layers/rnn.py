@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 
-from ..backend import (LARGE_PRODUCT_MACS, blas_threads_limited, in_parallel_worker, large_work_threads,
+from ..backend import (PARALLEL_MIN_MACS, blas_threads_limited, in_parallel_worker, large_work_threads,
                        parallel_map, threads_for)
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
@@ -118,7 +118,7 @@ class RNN(Layer):
         independent, so each range is a whole forward (or backward) pass of its own.  One
         range when the batch or the work is too small to gain from it."""
         parts = min(large_work_threads(), batch // self.MIN_CHUNK_ROWS)
-        if parts < 2 or self.largest_product(batch, time) < LARGE_PRODUCT_MACS or in_parallel_worker():
+        if parts < 2 or self.largest_product(batch, time) < PARALLEL_MIN_MACS or in_parallel_worker():
             return [slice(0, batch)]
         edges = np.linspace(0, batch, parts + 1).round().astype(int)
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
