@@ -327,7 +327,7 @@ def report(results, meta, cases, variants, libs):
     md = [f"# minirnn CPU benchmarks — {meta['date']}", "",
           f"Command: `{meta['command']}`  ", f"Machine: {meta['machine']}  ",
           f"Load average (1 min) at start / end: {meta['load_start']} / {meta['load_end']}  ",
-          f"Threads: TF intra/inter-op = torch = {meta['threads']}; minirnn: Numba and OpenBLAS as-is  ",
+          f"Threads: TF intra/inter-op = torch = {meta['threads']}; minirnn cores (large_work_threads) = {meta['threads']}, BLAS managed by minirnn  ",
           f"OPENBLAS_* as-is: {meta['openblas_env'] or 'none set'}  ",
           f"minirnn source: {meta['minirnn_src']}  ",
           "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "  ",

@@ -45,7 +45,7 @@ _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second BLAS thread
 _blas = dict(controller=None, depth=0, limiter=None, current=None)
-_pool = dict(executor=None, workers=0)
+_pool = dict(executor=None, workers=0, pid=None)
 _thread = threading.local()              # .worker: this thread runs a parallel_map item
 PARALLEL_MIN_MACS = 2 ** 21              # from about here two passes side by side beat handing one to a thread
 _compile_lock = threading.RLock()   # re-entrant: compiling a kernel compiles the kernels it calls
@@ -192,13 +192,14 @@ def parallel_map(fn, items):
     if len(items) <= 1 or _large_work_threads < 2 or in_parallel_worker():
         return [fn(item) for item in items]
     helpers = min(len(items), _large_work_threads) - 1       # this thread runs an item too
-    if _pool["executor"] is None or _pool["workers"] < helpers:
+    if _pool["executor"] is None or _pool["workers"] < helpers or _pool["pid"] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        if _pool["executor"] is not None:
+        if _pool["executor"] is not None and _pool["pid"] == os.getpid():
             _pool["executor"].shutdown(wait=False)
-        _pool["executor"] = ThreadPoolExecutor(helpers, thread_name_prefix="minirnn")
-        _pool["workers"] = helpers
+        # a forked child inherits the pool but not its threads: it builds its own
+        _pool.update(executor=ThreadPoolExecutor(helpers, thread_name_prefix="minirnn"),
+                     workers=helpers, pid=os.getpid())
 
     def run(batch):
         _thread.worker = True

@@ -58,12 +58,12 @@ def column_major_view(X):
     raise ValueError("gemm: operand needs a unit stride along one axis")
 
 
-def _signatures(pattern):
+def float_signatures(pattern):
     """The float32 and float64 versions of a signature; '{t}' stands for the float type."""
     return [pattern.format(t=t) for t in ("float32", "float64")]
 
 
-@gemm.fused(signatures=_signatures("void({t}[:, :], {t}[:, :], {t}[:, :], float64)"))
+@gemm.fused(signatures=float_signatures("void({t}[:, :], {t}[:, :], {t}[:, :], float64)"))
 def gemm_blas(A, B, C, beta):
     """gemm by BLAS (numba backend)."""
     m, k = A.shape

@@ -108,7 +108,7 @@ def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restor
 
     real_map = rnn.parallel_map
     monkeypatch.setattr(rnn, "parallel_map", spy)
-    monkeypatch.setattr(rnn, "PARALLEL_MIN_MACS", 0)          # every layer counts as large
+    monkeypatch.setattr(rnn.RNN, "SPLIT_MIN_MACS", 0)         # every layer counts as large
     monkeypatch.setattr(rnn.RNN, "MIN_CHUNK_ROWS", 3)
     previous = backend.set_large_work_threads(3)
     try:
@@ -293,3 +293,29 @@ def test_freed_arrays_are_reused_without_page_faults():
         model.predict(x, batch_size=1024, verbose=0)
     per_call = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
     assert per_call < 300, f"{per_call:.0f} page faults per call"
+
+
+def _square_in_pool(queue):
+    queue.put(backend.parallel_map(lambda v: v * v, [1, 2, 3]))
+
+
+def test_parallel_map_works_in_a_forked_child():
+    """A child forked after the thread pool started (multiprocessing's default on Linux) gets a
+    pool of its own instead of waiting forever on threads it did not inherit."""
+    import multiprocessing
+
+    previous = backend.set_large_work_threads(2)                     # a pool even on one core
+    try:
+        assert backend.parallel_map(lambda v: v + 1, [1, 2]) == [2, 3]    # the parent's pool exists
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_square_in_pool, args=(queue,))
+        child.start()
+        child.join(timeout=60)
+    finally:
+        backend.set_large_work_threads(previous)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("parallel_map hung in the forked child")
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == [1, 4, 9]

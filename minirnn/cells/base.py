@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..backend import kernel
-from ..blas import _signatures, gemm
+from ..blas import float_signatures, gemm
 
 
 @kernel
@@ -60,7 +60,7 @@ def add_recurrent_product(h, U, R, out):
     out += recurrent_product(h, U, R)
 
 
-@add_recurrent_product.fused(signatures=_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :])"))
+@add_recurrent_product.fused(signatures=float_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :])"))
 def add_recurrent_product_blas(h, U, R, out):
     """add_recurrent_product by BLAS, straight into `out`."""
     if R.shape[0] == 0:
@@ -83,7 +83,7 @@ def recurrent_grad_into(dM, U, R, out, beta):
 
 
 @recurrent_grad_into.fused(
-    signatures=_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :], float64)"))
+    signatures=float_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :], float64)"))
 def recurrent_grad_into_blas(dM, U, R, out, beta):
     """recurrent_grad_into by BLAS, U^T read in place."""
     if R.shape[0] == 0:
