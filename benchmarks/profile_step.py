@@ -1,7 +1,7 @@
 """Where a minirnn training step spends its time: jitted loops, out-of-loop products, the rest.
 
     python benchmarks/profile_step.py [--cases jena_lstm_step,course_bilstm_fit_b32]
-                                      [--threads as-is,loop1,numpy1,all1] [--steps N]
+                                      [--threads as-is,serial] [--steps N]
 
 For each case and thread setting, a fresh process builds the model, warms it up, then
 times STEPS training steps (train_on_batch on one batch of the case's batch size) with
@@ -9,13 +9,14 @@ wrappers around the cell kernels and methods (patched in that process only):
 
     jitted loops     forward_loop / backward_loop of each cell (Numba; their h @ U products
                      call SciPy's OpenBLAS)
-    out-of-loop      Cell.project / input_grads / outer / previous (NumPy's OpenBLAS)
+    out-of-loop      Cell.project / input_grad / kernel_grads / outer / previous (blas.gemm)
     dense, loss, optimizer
     rest             everything else: Python glue, input checks, transposes and copies
 
-and prints the split, then cProfile's top functions by own time.  Thread settings limit,
-with threadpoolctl inside the process, the OpenBLAS that the jitted loops call (`loop1`),
-NumPy's (`numpy1`), or both (`all1`); `as-is` leaves both at their defaults.
+and prints the split, then cProfile's top functions by own time.  Thread settings: `as-is`
+(minirnn as it runs: large layers split across cores, Bidirectional halves side by side,
+weight gradients on a spare core; times then overlap and the parts can sum to more than the
+step), `serial` (``minirnn.backend.set_large_work_threads(1)``: one core, a clean split).
 Writes results/profile.md.
 """
 import argparse
@@ -37,7 +38,7 @@ from cases import CASES  # noqa: E402
 
 # ---------------------------------------------------------------------------- settings
 DEFAULT_CASES = "course_simple_rnn_fit_b32,course_bilstm_fit_b32,jena_lstm_step,large_lstm_step"
-DEFAULT_THREADS = "as-is,loop1,numpy1,all1"
+DEFAULT_THREADS = "as-is,serial"
 STEPS = 30                  # timed steps (fewer for the large case, see MAX_PROFILE_SECONDS)
 MAX_PROFILE_SECONDS = 20
 TOP_FUNCTIONS = 8
@@ -45,23 +46,15 @@ MARKER = "PROFILE_RESULT "
 
 
 def limit_threads(setting):
-    """Limit the OpenBLAS libraries in this process: SciPy's (used by Numba), NumPy's, or both."""
-    if setting == "as-is":
-        return
-    from threadpoolctl import ThreadpoolController
+    """`serial`: minirnn on one core (no batch split, no side-by-side work)."""
+    if setting == "serial":
+        import minirnn
 
-    import numpy  # noqa: F401  (load NumPy's OpenBLAS)
-    import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's, which Numba's np.dot calls)
-
-    for lib in ThreadpoolController().lib_controllers:
-        is_numpy = "openblas64_" in os.path.basename(lib.filepath)       # numpy.libs: 64-bit ints
-        if setting == "all1" or (setting == "loop1") != is_numpy:
-            lib.set_num_threads(1)
+        minirnn.backend.set_large_work_threads(1)
 
 
 def child(case_name, setting, steps):
     sys.path.insert(0, os.environ.get("MINIRNN_BENCH_SRC") or REPO)
-    limit_threads(setting)
     import worker
 
     import minirnn
@@ -91,8 +84,9 @@ def child(case_name, setting, steps):
         module = importlib.import_module(f"minirnn.cells.{mod}")
         wrap(module, "forward_loop", "jitted forward loop")
         wrap(module, "backward_loop", "jitted backward loop")
-    for attr in ("project", "input_grads", "outer", "previous"):
-        wrap(cell_base.Cell, attr, "out-of-loop products")
+    for attr in ("project", "input_grad", "kernel_grads", "input_grads", "outer", "previous"):
+        if hasattr(cell_base.Cell, attr):                  # input_grads: revisions before the split
+            wrap(cell_base.Cell, attr, "out-of-loop products")
     wrap(minirnn.layers.Dense, "call", "dense")
     wrap(minirnn.layers.Dense, "backward", "dense")
     for cls in vars(losses).values():
@@ -103,6 +97,7 @@ def child(case_name, setting, steps):
     case = dict(CASES[case_name])
     lib = worker.Minirnn()
     lib.setup()
+    limit_threads(setting)                  # after setup, which sets the core count
     x, y = worker.make_data(case)
     x, y = x[: case["batch"]], y[: case["batch"]]
     model = lib.build(case)

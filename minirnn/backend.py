@@ -192,30 +192,73 @@ def parallel_map(fn, items):
     if len(items) <= 1 or _large_work_threads < 2 or in_parallel_worker():
         return [fn(item) for item in items]
     helpers = min(len(items), _large_work_threads) - 1       # this thread runs an item too
-    if _pool["executor"] is None or _pool["workers"] < helpers or _pool["pid"] != os.getpid():
+
+    def run(batch):
+        return [fn(item) for item in batch]
+
+    batches = [items[k::helpers + 1] for k in range(helpers + 1)]   # round robin over the threads
+    with blas_threads_limited(1):
+        futures = [_executor(helpers).submit(_as_worker, run, batch) for batch in batches[1:]]
+        done = [_as_worker(run, batches[0])] + [f.result() for f in futures]
+    results = [None] * len(items)
+    for k, batch_results in enumerate(done):
+        results[k::helpers + 1] = batch_results
+    return results
+
+
+class _Done:
+    """The result of work that already ran, with a Future's ``result()``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Later:
+    """fn() handed to a helper thread; ``result()`` runs it on the calling thread instead when
+    no helper has started it yet (the helper is busy with earlier work)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.future = _executor(1).submit(_as_worker, fn)
+
+    def result(self):
+        if self.future.cancel():
+            return self.fn()
+        return self.future.result()
+
+
+def run_later(fn, worth_it=True):
+    """Start fn() on a spare core; returns an object whose ``result()`` gives its value.  Runs
+    it now when it is not `worth_it` (too small to pay for the hand-off) or there is no spare
+    core: one core, or already inside parallel work."""
+    if not worth_it or _large_work_threads < 2 or in_parallel_worker():
+        return _Done(fn())
+    return _Later(fn)
+
+
+def _as_worker(fn, *args):
+    _thread.worker = True
+    try:
+        return fn(*args)
+    finally:
+        _thread.worker = False
+
+
+def _executor(helpers):
+    """The helper threads (at least `helpers` of them), made once per process."""
+    workers = max(helpers, _large_work_threads - 1, 1)
+    if _pool["executor"] is None or _pool["workers"] != workers or _pool["pid"] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
         if _pool["executor"] is not None and _pool["pid"] == os.getpid():
             _pool["executor"].shutdown(wait=False)
         # a forked child inherits the pool but not its threads: it builds its own
-        _pool.update(executor=ThreadPoolExecutor(helpers, thread_name_prefix="minirnn"),
-                     workers=helpers, pid=os.getpid())
-
-    def run(batch):
-        _thread.worker = True
-        try:
-            return [fn(item) for item in batch]
-        finally:
-            _thread.worker = False
-
-    batches = [items[k::helpers + 1] for k in range(helpers + 1)]   # round robin over the threads
-    with blas_threads_limited(1):
-        futures = [_pool["executor"].submit(run, batch) for batch in batches[1:]]
-        done = [run(batches[0])] + [f.result() for f in futures]
-    results = [None] * len(items)
-    for k, batch_results in enumerate(done):
-        results[k::helpers + 1] = batch_results
-    return results
+        _pool.update(executor=ThreadPoolExecutor(workers, thread_name_prefix="minirnn"),
+                     workers=workers, pid=os.getpid())
+    return _pool["executor"]
 
 
 def limits_blas_threads(method):

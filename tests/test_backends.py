@@ -319,3 +319,58 @@ def test_parallel_map_works_in_a_forked_child():
         pytest.fail("parallel_map hung in the forked child")
     assert child.exitcode == 0
     assert queue.get(timeout=5) == [1, 4, 9]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("flags", ["defaults", "everything"])
+def test_weight_gradients_computed_on_a_spare_core_agree(cell, flags, monkeypatch, restore_numerics):
+    """Weight gradients handed to a helper thread (while the layers below back-propagate) equal
+    those computed in line."""
+    from minirnn.layers import rnn
+
+    args, options = FLAGS[flags]
+    in_line = run_layer("numba", cell, "float64", dict(args), options)
+    deferred = []
+    real_run_later = rnn.run_later
+
+    def spy(fn, worth_it=True):
+        deferred.append(worth_it)
+        return real_run_later(fn, worth_it)
+
+    monkeypatch.setattr(rnn, "run_later", spy)
+    monkeypatch.setattr(rnn, "PARALLEL_MIN_MACS", 0)          # every layer is worth it
+    previous = backend.set_large_work_threads(2)
+    try:
+        handed_over = run_layer("numba", cell, "float64", dict(args), options)
+    finally:
+        backend.set_large_work_threads(previous)
+    assert deferred == [True]
+    for name, expected in in_line.items():
+        np.testing.assert_array_equal(handed_over[name], expected, err_msg=name)
+
+
+def test_run_later_results_errors_and_a_busy_helper():
+    """run_later gives fn's value and raises its error at result(); work the helper has not
+    started (it is busy) runs on the thread that asks for it, instead of waiting in the queue."""
+    import threading
+
+    previous = backend.set_large_work_threads(2)
+    try:
+        assert backend.run_later(lambda: 7).result() == 7
+        assert backend.run_later(lambda: 8, worth_it=False).result() == 8
+
+        def fail():
+            raise ValueError("inside")
+        with pytest.raises(ValueError, match="inside"):
+            backend.run_later(fail).result()
+
+        release = threading.Event()
+        blocker = backend.run_later(lambda: release.wait(30))      # occupies the one helper
+        ran_on = []
+        queued = backend.run_later(lambda: ran_on.append(threading.current_thread()) or 9)
+        assert queued.result() == 9
+        assert ran_on == [threading.current_thread()]
+        release.set()
+        assert blocker.result() is True
+    finally:
+        backend.set_large_work_threads(previous)

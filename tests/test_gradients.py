@@ -377,11 +377,19 @@ def _edit_grads(cls, edit):
 
     def backward(self, *args):
         result = original(self, *args)
-        if isinstance(self, (LSTMCell, GRUCell)):               # cells return (dX, grads, dstates0)
-            return result[0], edit(list(result[1])), result[2]
         self.grads = edit(list(self.grads))
         return result
     return backward
+
+
+def _edit_cell_grads(cls, edit):
+    """cls.backward_phases with ``edit(grads)`` applied to the weight gradients it computes."""
+    original = cls.backward_phases
+
+    def backward_phases(self, *args):
+        dX, dstates0, weight_grads = original(self, *args)
+        return dX, dstates0, lambda: edit(list(weight_grads()))
+    return backward_phases
 
 
 def _flip(k):
@@ -402,10 +410,10 @@ BREAKAGES = {   # name: (layer factory, patch)
                     mp.setattr(simple_rnn_module, "recurrent_grad", _no_recurrent_grad))),
     "lstm_flipped_dU": (
         lambda: make_rnn("lstm", 3, return_sequences=True),
-        lambda mp: mp.setattr(LSTMCell, "backward", _edit_grads(LSTMCell, _flip(1)))),
+        lambda mp: mp.setattr(LSTMCell, "backward_phases", _edit_cell_grads(LSTMCell, _flip(1)))),
     "gru_no_recurrent_bias_grad": (
         lambda: make_rnn("gru", 3, return_sequences=True),
-        lambda mp: mp.setattr(GRUCell, "backward", _edit_grads(
+        lambda mp: mp.setattr(GRUCell, "backward_phases", _edit_cell_grads(
             GRUCell, lambda g: g[:2] + [g[2] * np.array([[1.0], [0.0]])]))),       # b' lost
     "gru_wrong_gate_derivative": (
         lambda: make_rnn("gru_reset_before", 3, return_sequences=True),

@@ -185,22 +185,31 @@ class Cell:
                 gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
         return XW.reshape(T, B, -1)
 
-    def input_grads(self, X, dXW, input_masks=None):
-        """dX, dW and db (of the input bias) from dL/dXW."""
+    def input_grad(self, dXW, input_masks=None):
+        """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k])."""
+        T, B, width = dXW.shape
+        D = self.input_dim
+        flat = dXW.reshape(T * B, width)
+        if input_masks is None:
+            dX = np.empty((T * B, D), dXW.dtype)
+            gemm(flat, self.kernel.T, dX, 0.0)
+            return dX.reshape(T, B, D)
+        dX = np.zeros((T, B, D), dXW.dtype)
+        for cols, m in self.column_blocks(input_masks):
+            dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
+        return dX
+
+    def kernel_grads(self, X, dXW, input_masks=None):
+        """dW = sum_t x_t^T dXW_t and db = sum_t dXW_t (the input bias's gradient)."""
         T, B, D = X.shape
         flat = dXW.reshape(T * B, -1)
-        db = flat.sum(axis=0)
         dW = np.empty_like(self.kernel)
         if input_masks is None:
-            dX = np.empty((T * B, D), X.dtype)
-            gemm(flat, self.kernel.T, dX, 0.0)
             gemm(X.reshape(T * B, D).T, flat, dW, 0.0)
-            return dX.reshape(T, B, D), dW, db
-        dX = np.zeros_like(X)
-        for cols, m in self.column_blocks(input_masks):
-            gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
-            dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
-        return dX, dW, db
+        else:
+            for cols, m in self.column_blocks(input_masks):
+                gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
+        return dW, flat.sum(axis=0)
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
@@ -237,4 +246,11 @@ class Cell:
         dH (T, B, n) is dL/dh_t from outside (the outputs), dstates the
         gradients of the final states.  Returns (dX, grads, dstates0) with
         grads aligned with :attr:`weights`."""
+        dX, dstates0, weight_grads = self.backward_phases(cache, dH, dstates)
+        return dX, weight_grads(), dstates0
+
+    def backward_phases(self, cache, dH, dstates):
+        """:meth:`backward` in two parts: returns (dX, dstates0, weight_grads), where
+        weight_grads() computes grads.  The layer below waits for dX; the weight gradients
+        are needed only by the optimizer, so they may be computed on another core meanwhile."""
         raise NotImplementedError

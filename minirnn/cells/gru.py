@@ -270,21 +270,23 @@ class GRUCell(Cell):
                                      h0, self.activation, self.recurrent_activation, self.reset_after, mask, R)
         return H, [H[-1]], (X, h0, gates, M_h, H, mask, R, input_masks)
 
-    def backward(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates):
         X, h0, gates, M_h, H, mask, R, input_masks = cache
         (dh_T,) = dstates
         dXW, dM, dh0 = backward_loop(gates, M_h, H, h0, self.recurrent_kernel, dH, dh_T, self.activation,
                                      self.recurrent_activation, self.reset_after, mask, R)
-        dX, dW, db = self.input_grads(X, dXW, input_masks)                # B8
-        H_prev = self.previous(H, h0)
-        n = self.units
-        if self.reset_after:
-            dU = self.recurrent_kernel_grad(H_prev, dM, R)                # B6
-            db = np.stack([db, dM.reshape(-1, 3 * n).sum(axis=0)])
-        else:
-            r = gates[:, :, n:2 * n]
-            h_h = H_prev * R[2] if R.shape[0] else H_prev
-            dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
-                                 self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)
-        grads = [dW, dU, db] if self.use_bias else [dW, dU]
-        return dX, grads, [dh0]
+
+        def weight_grads():
+            dW, db = self.kernel_grads(X, dXW, input_masks)                 # B8
+            H_prev = self.previous(H, h0)
+            n = self.units
+            if self.reset_after:
+                dU = self.recurrent_kernel_grad(H_prev, dM, R)            # B6
+                db = np.stack([db, dM.reshape(-1, 3 * n).sum(axis=0)])
+            else:
+                r = gates[:, :, n:2 * n]
+                h_h = H_prev * R[2] if R.shape[0] else H_prev
+                dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
+                                     self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)
+            return [dW, dU, db] if self.use_bias else [dW, dU]
+        return self.input_grad(dXW, input_masks), [dh0], weight_grads

@@ -203,12 +203,14 @@ class LSTMCell(Cell):
                                        self.activation, self.recurrent_activation, mask, R)
         return H, [H[-1], C[-1]], (X, h0, c0, gates, C, PC, H, mask, R, input_masks)
 
-    def backward(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates):
         X, h0, c0, gates, C, PC, H, mask, R, input_masks = cache
         dh_T, dc_T = dstates
         dA, dh0, dc0 = backward_loop(gates, C, PC, c0, self.recurrent_kernel, dH, dh_T, dc_T,
                                      self.activation, self.recurrent_activation, mask, R)
-        dX, dW, db = self.input_grads(X, dA, input_masks)                   # B5
-        dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
-        grads = [dW, dU, db] if self.use_bias else [dW, dU]
-        return dX, grads, [dh0, dc0]
+
+        def weight_grads():                                                  # B5
+            dW, db = self.kernel_grads(X, dA, input_masks)
+            dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
+            return [dW, dU, db] if self.use_bias else [dW, dU]
+        return self.input_grad(dA, input_masks), [dh0, dc0], weight_grads

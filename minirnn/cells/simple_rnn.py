@@ -119,11 +119,13 @@ class SimpleRNNCell(Cell):
         H, A = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, self.activation, mask, R)
         return H, [H[-1]], (X, h0, H, A, mask, R, input_masks)
 
-    def backward(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates):
         X, h0, H, A, mask, R, input_masks = cache
         (dh_T,) = dstates
         dA, dh0 = backward_loop(A, self.recurrent_kernel, dH, dh_T, self.activation, mask, R)
-        dX, dW, db = self.input_grads(X, dA, input_masks)                    # B4
-        dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
-        grads = [dW, dU, db] if self.use_bias else [dW, dU]
-        return dX, grads, [dh0]
+
+        def weight_grads():                                                  # B4
+            dW, db = self.kernel_grads(X, dA, input_masks)
+            dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
+            return [dW, dU, db] if self.use_bias else [dW, dU]
+        return self.input_grad(dA, input_masks), [dh0], weight_grads

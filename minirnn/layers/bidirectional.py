@@ -142,9 +142,21 @@ class Bidirectional(Layer):
             return job[0].backward(job[1])
         dx_f, dx_b = parallel_map(run, jobs) if getattr(self, "_together", False) else [run(job) for job in jobs]
         dx = dx_f + dx_b
-        self.grads = self.forward_layer.grads + self.backward_layer.grads
         self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
         return dx
+
+    @property
+    def grads(self):
+        """The two halves' weight gradients, forward half first (as :attr:`weights`)."""
+        halves = [getattr(self, name, None) for name in ("forward_layer", "backward_layer")]
+        if any(half is None or half.grads is None for half in halves):
+            return None
+        return halves[0].grads + halves[1].grads
+
+    @grads.setter
+    def grads(self, value):
+        if value is not None:
+            raise AttributeError(f"Layer '{self.name}': the gradients live in the two halves")
 
     def split(self, d_out, f, b):
         """dL/dy_fwd and dL/dy_bwd from dL/dy by the merge rule."""

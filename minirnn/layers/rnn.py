@@ -11,7 +11,7 @@ import copy
 import numpy as np
 
 from ..backend import (PARALLEL_MIN_MACS, blas_threads_limited, in_parallel_worker, large_work_threads,
-                       parallel_map, threads_for)
+                       parallel_map, run_later, threads_for)
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
@@ -162,10 +162,17 @@ class RNN(Layer):
         return H, final_states, (chunks, [r[2] for r in results])
 
     def run_backward(self, cache, dH, dstates):
-        """cell.backward over the chunks of run_forward: dX joined, weight gradients summed."""
+        """cell.backward over the chunks of run_forward: (dX, weight-gradient job, dstates0).
+
+        One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
+        core while the layers below back-propagate (see :meth:`Cell.backward_phases`), when they
+        are big enough to pay for the hand-off.  Several:
+        each chunk runs its whole backward pass, dX is joined and the gradients summed."""
         chunks, caches = cache
         if len(chunks) == 1:
-            return self.cell.backward(caches[0], dH, dstates)
+            dX, dstates0, weight_grads = self.cell.backward_phases(caches[0], dH, dstates)
+            T, B = dH.shape[:2]
+            return dX, run_later(weight_grads, self.largest_product(B, T) >= PARALLEL_MIN_MACS), dstates0
 
         def part(job):
             chunk, chunk_cache = job
@@ -174,7 +181,20 @@ class RNN(Layer):
         dX = np.concatenate([r[0] for r in results], axis=1)
         grads = [sum(r[1][k] for r in results) for k in range(len(results[0][1]))]
         dstates0 = [np.concatenate([r[2][k] for r in results]) for k in range(len(dstates))]
-        return dX, grads, dstates0
+        return dX, run_later(lambda: grads), dstates0
+
+    @property
+    def grads(self):
+        """dL/dweights from the last backward, aligned with :attr:`weights` (waits for them
+        if a spare core is still computing them)."""
+        if self._grads_job is not None:
+            job, self._grads_job = self._grads_job, None
+            self._grads = job.result()
+        return self._grads
+
+    @grads.setter
+    def grads(self, value):
+        self._grads_job, self._grads = None, value
 
     def initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -279,7 +299,7 @@ class RNN(Layer):
             dH[-1] = d_output
         if shown is not None:
             dH *= shown
-        dX, self.grads, self.initial_state_grads = self.run_backward(
+        dX, self._grads_job, self.initial_state_grads = self.run_backward(
             cache, dH, [np.ascontiguousarray(s) for s in d_states])
         if self.go_backwards:
             dX = dX[::-1]
