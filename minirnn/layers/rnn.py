@@ -166,8 +166,8 @@ class RNN(Layer):
 
         One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
         core while the layers below back-propagate (see :meth:`Cell.backward_phases`), when they
-        are big enough to pay for the hand-off.  Several:
-        each chunk runs its whole backward pass, dX is joined and the gradients summed."""
+        are big enough to pay for the hand-off.  Several chunks: each runs its whole backward
+        pass side by side, dX is joined and the gradients summed."""
         chunks, caches = cache
         if len(chunks) == 1:
             dX, dstates0, weight_grads = self.cell.backward_phases(caches[0], dH, dstates)
@@ -181,7 +181,7 @@ class RNN(Layer):
         dX = np.concatenate([r[0] for r in results], axis=1)
         grads = [sum(r[1][k] for r in results) for k in range(len(results[0][1]))]
         dstates0 = [np.concatenate([r[2][k] for r in results]) for k in range(len(dstates))]
-        return dX, run_later(lambda: grads), dstates0
+        return dX, run_later(lambda: grads, worth_it=False), dstates0
 
     @property
     def grads(self):
