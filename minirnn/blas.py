@@ -58,6 +58,15 @@ def column_major_view(X):
     raise ValueError("gemm: operand needs a unit stride along one axis")
 
 
+def column_sums(A):
+    """A.sum(axis=0) of a 2-D array as the product 1^T A (a bias gradient): one pass through
+    BLAS, several times faster than NumPy's reduction down the rows of a tall array."""
+    ones = np.ones((1, A.shape[0]), A.dtype)
+    out = np.empty((1, A.shape[1]), A.dtype)
+    gemm(ones, A, out, 0.0)
+    return out[0]
+
+
 def float_signatures(pattern):
     """The float32 and float64 versions of a signature; '{t}' stands for the float type."""
     return [pattern.format(t=t) for t in ("float32", "float64")]

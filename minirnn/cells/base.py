@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import activations, initializers
 from ..backend import kernel
-from ..blas import float_signatures, gemm
+from ..blas import column_sums, float_signatures, gemm
 
 
 @kernel
@@ -209,7 +209,7 @@ class Cell:
         else:
             for cols, m in self.column_blocks(input_masks):
                 gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
-        return dW, flat.sum(axis=0)
+        return dW, column_sums(flat)
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""

@@ -42,7 +42,7 @@ import numpy as np
 from ..activations import (ONE, activate, activate_inplace, derivative, polynomial_slope, slope,
                            slope_polynomial)
 from ..backend import kernel
-from ..blas import gemm
+from ..blas import column_sums, gemm
 from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
 
 
@@ -282,7 +282,7 @@ class GRUCell(Cell):
             n = self.units
             if self.reset_after:
                 dU = self.recurrent_kernel_grad(H_prev, dM, R)            # B6
-                db = np.stack([db, dM.reshape(-1, 3 * n).sum(axis=0)])
+                db = np.stack([db, column_sums(dM.reshape(-1, 3 * n))])
             else:
                 r = gates[:, :, n:2 * n]
                 h_h = H_prev * R[2] if R.shape[0] else H_prev
