@@ -165,8 +165,9 @@ ALLOCATOR_TOP_PAD = 64 * 2 ** 20
 
 
 def keep_freed_memory(top_pad=None):
-    """Ask the C allocator (glibc's malloc) to keep up to `top_pad` bytes (default
-    ALLOCATOR_TOP_PAD) of freed memory at the top of each heap instead of returning it.
+    """Ask the C allocator (glibc's malloc) to serve arrays up to 32 MiB from its heaps and keep
+    up to `top_pad` bytes (default ALLOCATOR_TOP_PAD) of freed memory at the top of each heap
+    instead of returning it.
 
     Every step frees and allocates the same large arrays again; memory returned to the
     system comes back as fresh pages, each a page fault (a quarter of a 1024-sequence
@@ -178,8 +179,11 @@ def keep_freed_memory(top_pad=None):
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    M_TOP_PAD = -2
-    return bool(mallopt(M_TOP_PAD, int(ALLOCATOR_TOP_PAD if top_pad is None else top_pad)))
+    M_TOP_PAD, M_MMAP_THRESHOLD = -2, -3
+    # Setting either fixes malloc's mmap threshold where it stands (it no longer adapts), so set
+    # it too: arrays up to 32 MiB (malloc's ceiling) come from the heap, not from fresh mmaps.
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2 ** 20)
+                and mallopt(M_TOP_PAD, int(ALLOCATOR_TOP_PAD if top_pad is None else top_pad)))
 
 
 def parallel_map(fn, items):
