@@ -132,7 +132,8 @@ def blas_threads_limited(threads=None):
             from threadpoolctl import ThreadpoolController
 
             _blas["controller"] = ThreadpoolController()
-            keep_freed_memory()
+            if ALLOCATOR_TOP_PAD is not None:     # None: leave the C allocator alone
+                keep_freed_memory()
         _blas["limiter"] = _blas["controller"].limit(limits=threads, user_api="blas")
         _blas["current"] = threads
     previous = _blas["current"]
@@ -161,7 +162,7 @@ def in_parallel_worker():
     return getattr(_thread, "worker", False)
 
 
-ALLOCATOR_TOP_PAD = 64 * 2 ** 20
+ALLOCATOR_TOP_PAD = 64 * 2 ** 20    # set to None before the first computation to leave malloc alone
 
 
 def keep_freed_memory(top_pad=None):
@@ -170,9 +171,10 @@ def keep_freed_memory(top_pad=None):
     instead of returning it.
 
     Every step frees and allocates the same large arrays again; memory returned to the
-    system comes back as fresh pages, each a page fault (a quarter of a 1024-sequence
-    predict, 5-10 % of a training step, measured).  Called once, by the first computation;
-    does nothing where malloc has no mallopt (other C libraries, other systems)."""
+    system comes back as fresh pages, each a page fault (measured: a 1024-sequence predict
+    took 12 ms instead of 4, a training step 5-10 % longer).  Called once, by the first
+    computation, unless ALLOCATOR_TOP_PAD is None; does nothing where malloc has no mallopt
+    (other C libraries, other systems)."""
     import ctypes
 
     try:

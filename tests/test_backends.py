@@ -374,3 +374,21 @@ def test_run_later_results_errors_and_a_busy_helper():
         assert blocker.result() is True
     finally:
         backend.set_large_work_threads(previous)
+
+
+@pytest.mark.parametrize("top_pad, expected_calls", [(None, 0), (64 * 2 ** 20, 1)])
+def test_allocator_setting_applied_once_unless_switched_off(top_pad, expected_calls):
+    """The first computation asks malloc to keep freed memory, once; with ALLOCATOR_TOP_PAD = None
+    set before it, minirnn never touches the C allocator."""
+    code = ("import numpy as np, minirnn as mr\n"
+            "from minirnn import backend\n"
+            "calls = []\n"
+            "backend.keep_freed_memory = lambda *a: calls.append(a)\n"
+            f"backend.ALLOCATOR_TOP_PAD = {top_pad!r}\n"
+            "layer = mr.layers.SimpleRNN(3)\n"
+            "for _ in range(3):\n"
+            "    layer(np.ones((2, 4, 1), 'float32'))\n"
+            "print(len(calls))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(expected_calls)
