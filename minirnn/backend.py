@@ -21,10 +21,12 @@ runs, and restores them after; a recurrent layer whose largest product reaches
 
 Cores: sequences are independent, so a large recurrent layer splits its batch
 into one chunk per core and runs the chunks side by side (:func:`parallel_map`;
-the compiled kernels release the GIL), and Bidirectional runs its two
-directions side by side.  Memory: :func:`keep_freed_memory` stops malloc from
-handing back the arrays a step frees, which the next step would pay for again
-in page faults.
+the compiled kernels release the GIL), Bidirectional runs its two directions
+side by side, and a layer's weight gradients are computed on a spare core while
+the layers below back-propagate (:func:`run_later`).  :func:`set_large_work_threads`
+sets how many cores (1: none of this).  Memory: :func:`keep_freed_memory` stops
+malloc from handing back the arrays a step frees, which the next step would pay
+for again in page faults (``ALLOCATOR_TOP_PAD = None`` leaves malloc alone).
 """
 import contextlib
 import functools
