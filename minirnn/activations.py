@@ -154,9 +154,9 @@ def activate_columns(row, coef):
 
 @kernel
 def slope_polynomial(code, like):
-    """(p, q, r) with f'(a) = p + y (q - r y) from y = f(a): linear (1, 0, 0), tanh (1, 0, 1),
-    sigmoid (0, 1, 1), the same numbers as :func:`slope`; empty for relu and hard_sigmoid.
-    Compiled loops use it to keep the activation's branches out of their inner loops."""
+    """((p, q, r), True) with f'(a) = p + y (q - r y) from y = f(a): linear (1, 0, 0), tanh
+    (1, 0, 1), sigmoid (0, 1, 1), the same numbers as :func:`slope`; (zeros, False) for relu and
+    hard_sigmoid.  Compiled loops use it to keep the activation's branches out of their inner loops."""
     poly = np.zeros(3, like.dtype)
     if code == LINEAR:
         poly[0] = 1
@@ -167,8 +167,8 @@ def slope_polynomial(code, like):
         poly[1] = 1
         poly[2] = 1
     else:
-        return poly[:0]
-    return poly
+        return poly, False
+    return poly, True
 
 
 @kernel

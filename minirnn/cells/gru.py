@@ -197,10 +197,9 @@ def backward_loop_fused(gates, M_h, H, h0, U, dH, dh_T, act, rec_act, reset_afte
     da_g = np.empty((B, n), H.dtype)
     drh = np.empty((B, n), H.dtype)           # d(r h_{t-1}) (reset_after=False)
     dh_next = dh_T.copy()
-    s_act, s_rec = slope_polynomial(act, gates), slope_polynomial(rec_act, gates)
-    poly = s_act.size > 0 and s_rec.size > 0  # slopes without branches in the inner loop
-    if not poly:
-        s_act, s_rec = np.zeros(3, gates.dtype), np.zeros(3, gates.dtype)
+    s_act, act_poly = slope_polynomial(act, gates)
+    s_rec, rec_poly = slope_polynomial(rec_act, gates)
+    poly = act_poly and rec_poly              # slopes without branches in the inner loop
     for t in range(T - 1, -1, -1):
         h_prev = H[t - 1] if t > 0 else h0
         for b in range(B):

@@ -146,10 +146,9 @@ def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask,
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
     dh_next, dc_next = dh_T.copy(), dc_T.copy()
-    s_act, s_rec = slope_polynomial(act, gates), slope_polynomial(rec_act, gates)
-    poly = s_act.size > 0 and s_rec.size > 0  # slopes without branches in the inner loop
-    if not poly:
-        s_act, s_rec = np.zeros(3, gates.dtype), np.zeros(3, gates.dtype)
+    s_act, act_poly = slope_polynomial(act, gates)
+    s_rec, rec_poly = slope_polynomial(rec_act, gates)
+    poly = act_poly and rec_poly              # slopes without branches in the inner loop
     for t in range(T - 1, -1, -1):
         c_prev = C[t - 1] if t > 0 else c0
         for b in range(B):

@@ -90,10 +90,7 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
     dh_next = dh_T.copy()
-    s_act = slope_polynomial(act, A)
-    poly = s_act.size > 0                     # the slope without branches in the inner loop
-    if not poly:
-        s_act = np.zeros(3, A.dtype)
+    s_act, poly = slope_polynomial(act, A)    # the slope without branches in the inner loop
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE

@@ -97,12 +97,11 @@ class Bidirectional(Layer):
             return layer(x, initial_state=init, training=training, mask=mask)
         together = self.halves_together(x.shape, training)
         f, b = parallel_map(run, halves) if together else [run(half) for half in halves]
-        self._together = together
         f_out, f_states = (f[0], f[1:]) if self.return_state else (f, [])
         b_out, b_states = (b[0], b[1:]) if self.return_state else (b, [])
         if self.return_sequences:
             b_out = b_out[:, ::-1]
-        self._cache = (f_out, b_out) if training else None
+        self._cache = (f_out, b_out, together) if training else None
         out = self.merge(f_out, b_out)
         if not self.return_state:
             return out
@@ -121,7 +120,7 @@ class Bidirectional(Layer):
         return [f, b]
 
     def backward(self, dy):
-        f_out, b_out = self.saved()
+        f_out, b_out, together = self.saved()
         parts = list(dy) if (self.return_state or self.merge_mode is None) else [dy]
         n_out = 2 if self.merge_mode is None else 1
         d_out, d_states = parts[:n_out], parts[n_out:]
@@ -140,7 +139,7 @@ class Bidirectional(Layer):
 
         def run(job):
             return job[0].backward(job[1])
-        dx_f, dx_b = parallel_map(run, jobs) if getattr(self, "_together", False) else [run(job) for job in jobs]
+        dx_f, dx_b = parallel_map(run, jobs) if together else [run(job) for job in jobs]
         dx = dx_f + dx_b
         self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
         return dx

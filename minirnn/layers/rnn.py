@@ -141,7 +141,7 @@ class RNN(Layer):
     @staticmethod
     def rows(a, chunk, axis):
         """The chunk's rows of a (contiguous); empty 'unused' arrays pass through."""
-        if a.shape[0] == 0 or (axis == 0 and chunk == slice(0, a.shape[0])):
+        if a.shape[0] == 0:
             return a
         return np.ascontiguousarray(a[(slice(None),) * axis + (chunk,)])
 
