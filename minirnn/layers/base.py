@@ -259,3 +259,20 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class KernelAndBias:
+    """Mixin for a Layer whose weights are a kernel and, with ``use_bias``, a bias as long as
+    the kernel's last axis (Dense, Conv1D); the layer sets kernel/bias_initializer and use_bias."""
+
+    def build_kernel_and_bias(self, kernel_shape):
+        self.kernel = np.asarray(self.kernel_initializer(kernel_shape, dtype=self.dtype), self.dtype)
+        if self.use_bias:
+            self.bias = np.asarray(self.bias_initializer((kernel_shape[-1],), dtype=self.dtype), self.dtype)
+        self.built = True
+
+    @property
+    def weights(self):
+        if not self.built:
+            return []
+        return [self.kernel, self.bias] if self.use_bias else [self.kernel]

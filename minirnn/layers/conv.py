@@ -20,10 +20,10 @@ from .. import activations, initializers
 from ._utils import (check_choice, from_channels_last, output_length, positive_int,
                      scatter_windows, serialize_initializer, to_channels_last, window_padding, windows)
 from ._utils import data_format as standardize_data_format
-from .base import Layer, format_shape
+from .base import KernelAndBias, Layer, format_shape
 
 
-class Conv1D(Layer):
+class Conv1D(KernelAndBias, Layer):
     """``Conv1D(filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
     activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")``.
 
@@ -62,18 +62,7 @@ class Conv1D(Layer):
         if len(input_shape) != 3 or self._axes(input_shape)[1] is None:
             raise ValueError(f"Layer '{self.name}' (Conv1D) expects input of rank 3 with a known channel "
                              f"axis, received {format_shape(input_shape)}")
-        channels = self._axes(input_shape)[1]
-        self.kernel = np.asarray(self.kernel_initializer((self.kernel_size, channels, self.filters),
-                                                         dtype=self.dtype), self.dtype)
-        if self.use_bias:
-            self.bias = np.asarray(self.bias_initializer((self.filters,), dtype=self.dtype), self.dtype)
-        self.built = True
-
-    @property
-    def weights(self):
-        if not self.built:
-            return []
-        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+        self.build_kernel_and_bias((self.kernel_size, self._axes(input_shape)[1], self.filters))
 
     def compute_output_shape(self, input_shape):
         steps = output_length(self._axes(input_shape)[0], self.kernel_size, self.strides, self.padding,

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer, format_shape, init_arguments
+from .base import KernelAndBias, Layer, format_shape, init_arguments
 
 
 class InputLayer(Layer):
@@ -40,7 +40,7 @@ def Input(shape, batch_size=None, dtype=None, name=None):
     return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)
 
 
-class Dense(Layer):
+class Dense(KernelAndBias, Layer):
     """y = activation(x W + b) on the last axis, so also per time step on 3-D input.
 
     Backward: da = dy * activation'(y) (softmax: da = y * (dy - sum(dy * y, -1)));
@@ -67,16 +67,7 @@ class Dense(Layer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Layer '{self.name}' (Dense) expects input with a known last axis, "
                              f"received {format_shape(input_shape)}")
-        self.kernel = np.asarray(self.kernel_initializer((input_shape[-1], self.units), dtype=self.dtype), self.dtype)
-        if self.use_bias:
-            self.bias = np.asarray(self.bias_initializer((self.units,), dtype=self.dtype), self.dtype)
-        self.built = True
-
-    @property
-    def weights(self):
-        if not self.built:
-            return []
-        return [self.kernel, self.bias] if self.use_bias else [self.kernel]
+        self.build_kernel_and_bias((input_shape[-1], self.units))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
