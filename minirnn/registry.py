@@ -1,0 +1,77 @@
+"""The names a saved file may use: every class and function minirnn can rebuild from a file.
+
+A file never names a module to import or an attribute to follow; it names an entry of this
+registry, and the loader looks that exact name up.  So what a file can reach is a closed set:
+minirnn's own serializable objects (activations, losses, metrics, ops, initializers, layers,
+cells…) and what the caller registered, with ``@register_serializable`` or per load with
+``custom_objects``.
+
+    @minirnn.registry.register_serializable(package="my_project")
+    def scaled_tanh(x):
+        return 2.0 * np.tanh(x)
+    # saved as "my_project>scaled_tanh"; loads in any process that has run the decorator
+
+Names are ``"package>name"`` (Keras's spelling); minirnn's own use the package ``"minirnn"``.
+"""
+import threading
+
+_lock = threading.Lock()
+_by_name = {}       # "package>name" -> object
+_by_id = {}         # id(object) -> "package>name"; objects may be unhashable (a configured instance)
+
+
+def registered_key(package, name):
+    """The registry key ``"package>name"``; both parts are plain names."""
+    for part, what in ((package, "package"), (name, "name")):
+        if not isinstance(part, str) or not part or ">" in part:
+            raise ValueError(f"register_serializable: {what} must be a non-empty string without '>', "
+                             f"received {part!r}")
+    return f"{package}>{name}"
+
+
+def register(obj, name, package="minirnn"):
+    """Register `obj` as ``"package>name"`` and return it (a later registration of the same name
+    replaces the earlier one, so re-running a cell in a notebook works)."""
+    key = registered_key(package, name)
+    with _lock:
+        previous = _by_name.get(key)
+        if previous is not None:
+            _by_id.pop(id(previous), None)
+        _by_name[key] = obj
+        _by_id[id(obj)] = key
+    return obj
+
+
+def register_serializable(package="Custom", name=None):
+    """Decorator: make a class or function nameable in a saved file, as ``"package>name"``
+    (``name`` defaults to the object's ``__name__``), like ``keras.saving.register_keras_serializable``."""
+    def decorate(obj):
+        own = name if name is not None else getattr(obj, "__name__", None)
+        if own is None or own == "<lambda>":
+            raise ValueError("register_serializable: a lambda has no name to be found by; pass name=... "
+                             "or define the function with def")
+        return register(obj, own, package)
+    return decorate
+
+
+def registered_name(obj):
+    """The registered ``"package>name"`` of `obj`, or None."""
+    key = _by_id.get(id(obj))
+    return key if key is not None and _by_name.get(key) is obj else None
+
+
+def get_registered_object(name, custom_objects=None):
+    """The object registered as `name`, or None.  ``custom_objects`` ({name: object}) come first,
+    matched by the full ``"package>name"`` or by the part after ``>``."""
+    if not isinstance(name, str):
+        return None
+    if custom_objects:
+        for key in (name, name.rpartition(">")[2]):
+            if key in custom_objects:
+                return custom_objects[key]
+    return _by_name.get(name)
+
+
+def registered_names(package=None):
+    """Every registered name (of one package if given), sorted."""
+    return sorted(k for k in _by_name if package is None or k.partition(">")[0] == package)
