@@ -224,6 +224,26 @@ def test_bidirectional_gradients(case):
     assert_gradients_ok(layer_gradient_errors(layer, x, rng, initial_state, none_outputs))
 
 
+@pytest.mark.parametrize("kind", RNN_KINDS)
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("return_state", [False, True])
+def test_masked_bidirectional_gradients(kind, merge_mode, return_sequences, return_state):
+    """Both directions over left-padded, right-padded and gapped rows: dL/dx, dL/dweights and
+    dL/d(initial states) of both halves."""
+    rng = np.random.default_rng(RNN_KINDS.index(kind) * 10 + len(str(merge_mode)))
+    mask = np.array([[0, 0, 1, 1, 1],           # left-padded
+                     [1, 1, 1, 0, 0],           # right-padded
+                     [1, 0, 0, 1, 1]], bool)    # a gap
+    layer = Bidirectional(make_rnn(kind, 2, return_sequences=return_sequences, return_state=return_state),
+                          merge_mode=merge_mode)
+    x = rng.normal(0.0, 1.0, (3, 5, 2))
+    layer(x)
+    perturb_weights(layer.weights, rng)
+    initial_state = [rng.normal(0.0, 0.8, (3, 2)) for _ in range(2 * N_STATES[kind])]
+    assert_gradients_ok(layer_gradient_errors(layer, x, rng, initial_state, mask=mask))
+
+
 def test_bidirectional_initial_state_split():
     """The first half of initial_state starts the forward layer, the second half the backward one."""
     rng = np.random.default_rng(0)

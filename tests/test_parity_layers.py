@@ -41,22 +41,19 @@ def randomize(klayer, rng, scale=0.5):
     return weights
 
 
-def keras_run(klayer, x, initial_state=None, rng=None, dtype="float32", call=None):
+def keras_run(klayer, x, initial_state=None, rng=None, dtype="float32", mask=None):
     """Keras outputs, cotangents, and gradients of sum(outputs * cotangents) with respect to
     x, every weight (layer.weights order) and the initial states."""
     rng = rng or np.random.default_rng(1)
     xt = tf.constant(x)
     states = None if initial_state is None else [tf.constant(s) for s in initial_state]
+    kwargs = {} if mask is None else {"mask": tf.constant(mask)}
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(xt)
         if states is not None:
             tape.watch(states)
-        if call is not None:
-            out = call(xt)
-        elif states is not None:
-            out = klayer(xt, initial_state=states)
-        else:
-            out = klayer(xt)
+            kwargs["initial_state"] = states
+        out = klayer(xt, **kwargs)
     outs = as_list(out)
     cots = [rng.normal(size=o.shape).astype(dtype) for o in outs]
     sources = [xt] + list(klayer.weights) + (states or [])
@@ -68,10 +65,12 @@ def keras_run(klayer, x, initial_state=None, rng=None, dtype="float32", call=Non
                 dw=grads[1:1 + n_w], dstates=grads[1 + n_w:])
 
 
-def compare(mlayer, klayer, x, initial_state=None, tol=1e-5, dtype="float32", rng=None):
+def compare(mlayer, klayer, x, initial_state=None, tol=1e-5, dtype="float32", rng=None, mask=None):
     """Forward and all gradients of minirnn's layer against Keras's (same weights)."""
-    ref = keras_run(klayer, x, initial_state, rng=rng, dtype=dtype)
+    ref = keras_run(klayer, x, initial_state, rng=rng, dtype=dtype, mask=mask)
     kwargs = {} if initial_state is None else {"initial_state": initial_state}
+    if mask is not None:
+        kwargs["mask"] = mask
     out = mlayer(x, training=True, **kwargs)
     outs = as_list(out)
     assert len(outs) == len(ref["outs"])
@@ -248,6 +247,34 @@ def test_bidirectional_return_state_and_initial_state(cls, merge_mode, with_init
     ref = compare(mlayer, klayer, x, init, rng=rng)
     n_out = 2 if merge_mode is None else 1
     assert len(ref["outs"]) == n_out + 2 * N_STATES[cls]
+
+
+# Every row of one batch pads differently, so each test sees all three kinds of mask.
+PADDED_MASK = np.array([[0, 0, 0, 1, 1, 1, 1],        # left-padded
+                        [1, 1, 1, 1, 1, 0, 0],        # right-padded
+                        [1, 1, 0, 0, 1, 1, 1],        # a gap
+                        [0, 1, 1, 0, 1, 1, 0]], bool)  # all three at once
+BIDI_MASK_CASES = [(cls, kw, merge_mode, return_sequences, (i + j) % 2 == 0)
+                   for i, (cls, kw) in enumerate(CELLS) for j, merge_mode in enumerate(MERGE_MODES)
+                   for return_sequences in (False, True)]
+
+
+@pytest.mark.parametrize("cls, kw, merge_mode, return_sequences, return_state", BIDI_MASK_CASES,
+                         ids=[f"{c}{'-reset_before' if kw.get('reset_after') is False else ''}-{m}"
+                              f"-{'seq' if rs else 'last'}{'-state' if st else ''}"
+                              for c, kw, m, rs, st in BIDI_MASK_CASES])
+def test_masked_bidirectional_matches_keras(cls, kw, merge_mode, return_sequences, return_state):
+    """Masked steps through both directions: outputs, dL/dx, dL/dweights and, with return_state,
+    dL/d(initial states).  Keras zeroes the padded outputs of a returned sequence but carries the
+    last real output of a final one (Bidirectional sets zero_output_for_mask = return_sequences)."""
+    rng = np.random.default_rng(zlib.crc32(f"{cls}{kw}{merge_mode}{return_sequences}".encode()))
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    klayer, mlayer = bidi_pair(cls, merge_mode, return_sequences=return_sequences, return_state=return_state,
+                               **kw)
+    setup_pair(klayer, mlayer, x, rng)
+    init = ([rng.normal(size=(B, UNITS)).astype("float32") for _ in range(2 * N_STATES[cls])]
+            if return_state else None)
+    compare(mlayer, klayer, x, init, rng=rng, mask=PADDED_MASK)
 
 
 def test_bidirectional_initial_state_without_return_state():

@@ -39,6 +39,7 @@ def test_masked_sequence_loss_and_fit_match_keras(case):
     y = targets(rng, len(x))
     k = keras.Sequential([keras.Input((T,))] + build(keras, head))
     m = mr.Sequential([mr.Input(shape=(T,))] + build(mr, head))
+    k.set_weights([rng.normal(0.0, 0.5, w.shape).astype(w.dtype) for w in k.get_weights()])   # biases too
     m.set_weights(k.get_weights())
     for model in (k, m):
         opt = (keras if model is k else mr).optimizers.SGD(learning_rate=0.5, momentum=0.9)

@@ -5,14 +5,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tracemalloc  # noqa: E402
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 import minirnn as mr  # noqa: E402
 from minirnn.data import TimeseriesDataset, timeseries_dataset_from_array  # noqa: E402
-
-keras = pytest.importorskip("keras")
 
 
 def keras_batches(*args, **kwargs):
@@ -131,6 +130,8 @@ def test_book_forecasting_layout_equals_keras():
     temperature = raw[:, 1] * 10
     rate, length, batch = 6, 12, 64
     delay = rate * (length + 24 - 1)
+    row_of = {v: i for i, v in enumerate(raw[:, 1])}
+    assert len(row_of) == len(raw)           # distinct values: a window's first step names its row
     for start, end, shuffle in ((0, 1500, True), (1500, 2250, True), (2250, None, False)):
         args = (raw[:-delay], temperature[delay:], length)
         kwargs = dict(sampling_rate=rate, batch_size=batch, shuffle=shuffle, seed=7, start_index=start,
@@ -138,11 +139,14 @@ def test_book_forecasting_layout_equals_keras():
         ours, theirs = list(timeseries_dataset_from_array(*args, **kwargs)), keras_batches(*args, **kwargs)
         assert shapes(ours) == shapes(theirs)
         np.testing.assert_array_equal(as_rows(ours), as_rows(theirs))
-        # The target of each window is the temperature `delay` steps after its first step.
-        x, y = ours[0]
-        np.testing.assert_array_equal(y, x[:, 0, 1] * 10 if False else y)
-        first = np.flatnonzero((raw[:-delay, 1] == x[0, 0, 1]))[0]
-        assert y[0] == temperature[first + delay]
+        # Every sample: its window is every `rate`-th row from some start s inside the split,
+        # and its target is the temperature `delay` steps after s.
+        x = np.concatenate([b[0] for b in ours])
+        y = np.concatenate([b[1] for b in ours])
+        starts = np.array([row_of[v] for v in x[:, 0, 1]])
+        np.testing.assert_array_equal(x, raw[starts[:, None] + rate * np.arange(length)])
+        np.testing.assert_array_equal(y, temperature[starts + delay])
+        assert starts.min() >= start and starts.max() + rate * (length - 1) < (end or len(raw) - delay)
 
 
 def test_seeded_shuffle_is_reproducible_and_reshuffles_every_epoch():
