@@ -421,6 +421,22 @@ def test_float64_model_matches_keras_float64():
     compare_models(mmodel, kmodel, x, 1e-10, rng)
 
 
+def test_floatx_float64_model_matches_keras(float64):
+    """set_floatx("float64") in both libraries: a model whose layers name no dtype computes in float64."""
+    rng = np.random.default_rng(35)
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        kmodel, mmodel = model_pair(lambda lib, dtype: stack(lib, None), (None, 2), dtype=None)
+    finally:
+        keras.config.set_floatx(previous)
+    assert all(w.dtype == np.float64 for w in kmodel.get_weights() + mmodel.get_weights())
+    weights = [rng.normal(0, 0.5, w.shape) for w in kmodel.get_weights()]
+    kmodel.set_weights(weights)
+    mmodel.set_weights(weights)
+    compare_models(mmodel, kmodel, rng.normal(size=(3, 6, 2)), 1e-10, rng)
+
+
 @pytest.mark.parametrize("case", [
     ("LSTM", {"return_sequences": True, "return_state": True}),
     ("GRU", {"reset_after": False, "go_backwards": True, "initial_state": True}),

@@ -36,12 +36,16 @@ def pair(name, x, rng, **kwargs):
 
 
 def keras_grads(layer, x, cotangent, **call_kwargs):
+    """Keras's output, dL/dx and dL/dweights for L = sum(output * cotangent), then (a stateful
+    layer) dL/d(the states carried in from the previous call)."""
     xt = tf.constant(x)
+    carried = [s.value for s in layer.states] if layer.stateful else []
     with tf.GradientTape() as tape:
         tape.watch(xt)
+        tape.watch(carried)
         out = layer(xt, **call_kwargs)
         loss = tf.reduce_sum(out * cotangent)
-    grads = tape.gradient(loss, [xt] + layer.trainable_weights)
+    grads = tape.gradient(loss, [xt] + layer.trainable_weights + carried)
     return out.numpy(), grads[0].numpy(), [g.numpy() for g in grads[1:]]
 
 
@@ -162,3 +166,26 @@ def test_stateful_layers_carry_state_like_keras(name, kwargs):
     np.testing.assert_allclose(m(chunks[2]), whole(np.concatenate(chunks, axis=1)), atol=ATOL)
     with pytest.raises(ValueError, match=r"stateful with batch size 2, received a batch of 3"):
         m(rng.standard_normal((3, 4, 3)))
+
+
+@pytest.mark.parametrize("name,kwargs", CASES)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_stateful_gradients_across_chunks_match_keras(name, kwargs, return_sequences):
+    """Training on consecutive chunks: each chunk's dL/dx, dL/dweights and dL/d(carried states)
+    as Keras's (each chunk back-propagates to the states carried in, not beyond)."""
+    rng = np.random.default_rng(6)
+    chunks = [rng.standard_normal((2, 4, 3)).astype("float32") for _ in range(3)]
+    k = getattr(keras.layers, name)(5, stateful=True, return_sequences=return_sequences, **kwargs)
+    k(chunks[0])
+    random_weights(k, rng)
+    m = getattr(mr.layers, name)(5, stateful=True, return_sequences=return_sequences, **kwargs)
+    m(chunks[0])
+    m.set_weights(k.get_weights())
+    k.reset_states()
+    m.reset_states()
+    for chunk in chunks:
+        out = m(chunk, training=True)
+        cot = rng.standard_normal(out.shape).astype("float32")
+        dx = m.backward(cot)
+        assert_same(out, dx, m.grads + list(m.initial_state_grads), *keras_grads(k, chunk, cot))
+        assert np.abs(m.initial_state_grads[0]).max() > 1e-3      # the carried state matters

@@ -168,6 +168,30 @@ def test_learning_rate_scheduler(base_lr):
             np.testing.assert_allclose(m, t, rtol=1e-6, atol=1e-7)
 
 
+def test_initial_epoch_resumes_the_epoch_count_like_keras():
+    """fit(initial_epoch=2, epochs=5) runs epochs 2, 3, 4: callbacks, the schedule and History
+    see those indices."""
+    x, y = series_windows()
+    kmodel, mmodel = model_pair(course_rnn)
+    initial = kmodel.get_weights()
+    compile_pair(kmodel, mmodel, "SGD", "huber", learning_rate=0.1, momentum=0.9)
+    seen = {keras: [], mr: []}
+
+    def callbacks(lib):
+        class EpochRecorder(lib.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                seen[lib].append(epoch)
+        return [lib.callbacks.LearningRateScheduler(lambda epoch: 1e-5 * 10 ** (epoch / 2)), EpochRecorder()]
+
+    khist, mhist = fit_pair(kmodel, mmodel, x, y, make_callbacks=callbacks, epochs=5, initial_epoch=2,
+                            batch_size=32)
+    assert seen[keras] == seen[mr] == [2, 3, 4]
+    np.testing.assert_allclose(mhist["learning_rate"], [1e-5 * 10 ** (epoch / 2) for epoch in (2, 3, 4)],
+                               rtol=1e-6)
+    assert_history_match(mhist, khist, ["loss", "learning_rate"])
+    assert_weights_match(mmodel, kmodel, initial)
+
+
 def test_evaluate_and_predict_match_keras():
     x, y = series_windows()
     x_val, y_val = series_windows(n=40, offset=500)
