@@ -141,6 +141,39 @@ def test_dropout_is_off_at_inference_and_fixed_within_a_sequence():
     assert calls == [3]                                                      # one draw per sequence
 
 
+# Weights that make every cell h_t = h_{t-1} * r_t (linear activations, W = 0, U = I in the candidate
+# block, biases holding the other gates open or shut), r_t the recurrent dropout mask of the candidate.
+COPY_THROUGH = {   # name: (gate biases, candidate block)
+    "SimpleRNN": ([0.0], 0), "LSTM": ([1.0, 0.0, 0.0, 1.0], 2), "GRU": ([0.0, 1.0, 0.0], 2)}
+
+
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+@pytest.mark.parametrize("name,kwargs", CASES)
+def test_recurrent_dropout_mask_is_one_per_sequence(name, kwargs, kernels, restore_numerics):
+    """h_t = h_0 * r_1 * ... * r_t: with one mask per sequence every unit is (1/(1-rate))^t at every
+    step or 0 at every step; a mask redrawn at each step would zero kept units later on."""
+    mr.set_backend(kernels)
+    batch, time, n, rate = 64, 6, 16, 0.5
+    activations = {} if name == "SimpleRNN" else {"recurrent_activation": "linear"}
+    layer = getattr(mr.layers, name)(n, activation="linear", recurrent_dropout=rate, return_sequences=True,
+                                     seed=3, **activations, **kwargs)
+    x = np.zeros((batch, time, 2), "float32")
+    layer(x)
+    biases, candidate = COPY_THROUGH[name]
+    W, U, b = layer.get_weights()
+    U = np.zeros_like(U)
+    U[:, candidate * n:(candidate + 1) * n] = np.eye(n)
+    gate_biases = np.repeat(np.array(biases, "float32"), n)
+    b = gate_biases if b.ndim == 1 else np.stack([gate_biases, np.zeros_like(gate_biases)])
+    layer.set_weights([np.zeros_like(W), U, b])
+    states = [np.ones((batch, n), "float32") for _ in layer.cell.state_names]
+    h = layer(x, initial_state=states, training=True)
+    kept = h[:, 0] != 0
+    assert abs(kept.mean() - (1 - rate)) < 0.06
+    scale = (1 / (1 - rate)) ** np.arange(1, time + 1, dtype="float32")
+    np.testing.assert_allclose(h, kept[:, None, :] * scale[None, :, None], rtol=1e-6)
+
+
 @pytest.mark.parametrize("name,kwargs", CASES)
 def test_stateful_layers_carry_state_like_keras(name, kwargs):
     rng = np.random.default_rng(5)
