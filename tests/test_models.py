@@ -42,18 +42,22 @@ def test_same_seed_same_initialisation_shuffling_and_result():
     assert not all(np.array_equal(a, b) for a, b in zip(w1, w3))
 
 
-def test_fit_lowers_the_loss_and_reports_every_epoch():
+def test_fit_learns_the_task_and_reports_every_epoch():
     x, y = toy_data()
+    x_val, y_val = toy_data(n=64, seed=1)                    # sequences the model never trains on
     mr.set_random_seed(0)
     model = mr.Sequential([Lambda(lambda x: x[..., None], input_shape=[12]), GRU(16), Dense(1)])
     model.compile(optimizer=mr.optimizers.SGD(0.05, momentum=0.9), loss="mse", metrics=["mae"])
-    history = model.fit(x, y, epochs=15, batch_size=16, verbose=0, validation_data=(x[:32], y[:32]))
+    history = model.fit(x, y, epochs=15, batch_size=16, verbose=0, validation_data=(x_val, y_val))
     assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
     assert len(history.history["loss"]) == 15 and history.epoch == list(range(15))
-    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
-    loss, mae = model.evaluate(x[:32], y[:32], verbose=0)
+    # It has learnt the rule, not the targets' level: on new sequences its squared error is well
+    # below that of the best constant forecast from the training targets (their mean).
+    constant_mse = float(np.mean((y_val - y.mean()) ** 2))
+    assert history.history["val_loss"][-1] < 0.25 * constant_mse
+    loss, mae = model.evaluate(x_val, y_val, verbose=0)
     assert loss == pytest.approx(history.history["val_loss"][-1], rel=1e-6)
-    assert mae == pytest.approx(np.mean(np.abs(model.predict(x[:32]).ravel() - y[:32])), rel=1e-5)
+    assert mae == pytest.approx(np.mean(np.abs(model.predict(x_val).ravel() - y_val)), rel=1e-5)
 
 
 def test_predict_batches_agree_with_one_call_and_variable_length_works():
