@@ -159,7 +159,9 @@ def test_model_checkpoint_saves_when_keras_does(case, tmp_path):
     weights_only = case.get("save_weights_only", False)
     ours = callbacks.ModelCheckpoint(name + (".weights.npz" if weights_only else ".minirnn"), **case)
     theirs = keras.callbacks.ModelCheckpoint(name + (".weights.h5" if weights_only else ".keras"), **case)
-    theirs._set_monitor_op()    # Keras sets it lazily at the first epoch end: too late for batch saving
+    # Keras picks the comparison lazily, at the first epoch end: too late for the batch saves of the
+    # first epoch.  Its private setter is the only way to pick it earlier.
+    theirs._set_monitor_op()
     ours_model, their_model = StandIn(), StandIn()
     batches = 4 if "save_freq" in case else 0
     monitor = case.get("monitor", "val_loss")

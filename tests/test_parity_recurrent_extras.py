@@ -1,8 +1,8 @@
 """Masking, dropout and stateful recurrent layers against TensorFlow/Keras.
 
 Dropout masks are random in both libraries, so the test draws minirnn's masks and
-hands the same arrays to the Keras cell (Keras keeps a cell's masks for the whole
-sequence and only draws new ones when none are set)."""
+hands the same arrays to the Keras cell (through the mask getters its steps call:
+Keras keeps a cell's masks for the whole sequence)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -85,14 +85,17 @@ def test_masked_sequences_match_keras(data, name, kwargs, flags):
 
 
 def give_keras_the_masks(k_layer, input_masks, recurrent_masks):
-    """Set the Keras cell's cached dropout masks to ours (lists when Keras keeps one per gate)."""
+    """Make the Keras cell's public mask getters (which its steps call) return our masks, as lists
+    when Keras keeps one per gate."""
     cell = k_layer.cell
     per_gate = getattr(cell, "dropout_mask_count", None) is not None
-    if input_masks is not None:
-        cell._dropout_mask = [tf.constant(m) for m in input_masks] if per_gate else tf.constant(input_masks[0])
-    if recurrent_masks is not None:
-        cell._recurrent_dropout_mask = ([tf.constant(m) for m in recurrent_masks] if per_gate
-                                        else tf.constant(recurrent_masks[0]))
+
+    def keras_form(masks):
+        if masks is None:
+            return None
+        return [tf.constant(m) for m in masks] if per_gate else tf.constant(masks[0])
+    cell.get_dropout_mask = lambda step_input: keras_form(input_masks)
+    cell.get_recurrent_dropout_mask = lambda step_input: keras_form(recurrent_masks)
 
 
 @pytest.mark.parametrize("name,kwargs", CASES)
