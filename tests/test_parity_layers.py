@@ -424,12 +424,15 @@ def test_float64_model_matches_keras_float64():
 def test_floatx_float64_model_matches_keras(float64):
     """set_floatx("float64") in both libraries: a model whose layers name no dtype computes in float64."""
     rng = np.random.default_rng(35)
-    previous = keras.config.floatx()
+    previous = keras.config.floatx(), keras.config.dtype_policy()
+    # Keras pins its default dtype policy when it makes its first layer: set it along with floatx.
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         kmodel, mmodel = model_pair(lambda lib, dtype: stack(lib, None), (None, 2), dtype=None)
     finally:
-        keras.config.set_floatx(previous)
+        keras.config.set_floatx(previous[0])
+        keras.config.set_dtype_policy(previous[1])
     assert all(w.dtype == np.float64 for w in kmodel.get_weights() + mmodel.get_weights())
     weights = [rng.normal(0, 0.5, w.shape) for w in kmodel.get_weights()]
     kmodel.set_weights(weights)
