@@ -108,7 +108,7 @@ except ImportError:                     # Windows: stale temporary files are fou
 import numpy as np
 
 from . import initializers, losses, metrics as metrics_module, optimizers, registry
-from .layers.base import Layer, get_layer_class
+from .layers.base import get_layer_class
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".minirnn"
@@ -259,8 +259,8 @@ def read_npy_header(f, path, where):
             raise ModelFileError(path, where, f".npy format version {version} is not read")
         shape, fortran, dtype = readers[version](f, max_header_size=MAX_NPY_HEADER_BYTES)
     if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise ModelFileError(path, where, f"an array of dtype {dtype} ({'text' if dtype.kind in 'SU' else 'not numbers'})"
-                                          f"; only numeric arrays are read")
+        kind = "text" if dtype.kind in "SU" else "not numbers"
+        raise ModelFileError(path, where, f"an array of dtype {dtype} ({kind}); only numeric arrays are read")
     return tuple(shape), bool(fortran), dtype
 
 

@@ -1,9 +1,12 @@
 """Model persistence: round trips, compile state, weights files, errors, atomic writes, no pickle."""
+import fcntl
 import io
 import json
 import os
 import pickle
 import re
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -441,3 +444,44 @@ def test_metrics_and_losses_round_trip(tmp_path):
     assert load_model(tmp_path / "m2.minirnn", safe_mode=False).metrics[0].fn(np.zeros(1), np.ones(1)) == 1
     model.save(tmp_path / "m2.minirnn", include_optimizer=False)      # saved uncompiled
     assert not load_model(tmp_path / "m2.minirnn").compiled
+
+
+def test_interrupted_saves_leave_the_old_file_and_the_next_save_removes_their_temporary_files(tmp_path):
+    x, _ = data()
+    model = build("lstm", seed=0)
+    path = tmp_path / "m.minirnn"
+    model.save(path)
+    old = path.read_bytes()
+    killed = f"""
+import os, zipfile, minirnn
+model = minirnn.models.load_model({str(path)!r})
+real = zipfile.ZipFile.writestr
+def writestr_then_die(self, name, data, *args, **kwargs):
+    real(self, name, data, *args, **kwargs)
+    os._exit(3)                                 # killed midway: no clean-up runs
+zipfile.ZipFile.writestr = writestr_then_die
+model.save({str(path)!r})
+"""
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    for _ in range(3):
+        assert subprocess.run([sys.executable, "-c", killed], env=env).returncode == 3
+    assert path.read_bytes() == old
+    temps = [n for n in os.listdir(tmp_path) if n.endswith(".minirnn-tmp")]
+    assert len(temps) == 1 and temps[0].startswith(".m.minirnn.")    # each save removed the one before
+
+    live = tmp_path / ".m.minirnn.0123456789ab.minirnn-tmp"      # a save still being written
+    with open(live, "wb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        other = build("lstm", seed=1)
+        other.save(path)
+        assert sorted(os.listdir(tmp_path)) == [live.name, "m.minirnn"]
+    other.save(path)
+    assert os.listdir(tmp_path) == ["m.minirnn"]
+    assert np.array_equal(load_model(path).predict(x), other.predict(x))
+
+
+def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path):
+    target = tmp_path / "no_such_directory" / "m.minirnn"
+    with pytest.raises(FileNotFoundError) as error:
+        build("lstm").save(target)
+    assert str(target) in str(error.value) and "tmp" not in str(error.value).replace(str(tmp_path), "")

@@ -177,7 +177,8 @@ def test_a_python_function_in_a_file_runs_only_with_safe_mode_off(saved, tmp_pat
     marker = tmp_path / "ran"
     source = f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]"
     hostile = forge(path, lambda c: lambda_config(c).update(function={
-        "class_name": "__python_function__", "config": {"name": "<lambda>", "module": "not_a_module", "source": source}}))
+        "class_name": "__python_function__",
+        "config": {"name": "<lambda>", "module": "not_a_module", "source": source}}))
     with pytest.raises(ModelFileError, match="saved as source code.*safe_mode=True refuses.*custom_objects"):
         load_model(hostile)
     assert not marker.exists()
@@ -318,8 +319,8 @@ def corrupt_cases(path):
     yield "missing array", npz_edit(lambda inner: inner.pop("layers/1/1.npy")), "array 'layers/1/1': missing"
     yield "wrong shape", npz_edit(lambda inner: inner.update({"layers/1/0.npy": npy_bytes(np.zeros((3, 12), "f4"))})), \
         r"array 'layers/1/0': an array of shape \(3, 12\), expected \(2, 12\)"
-    yield "strings as weights", npz_edit(lambda inner: inner.update({"layers/1/0.npy": npy_bytes(np.full((2, 12), "1.0"))})), \
-        "only numeric arrays"
+    yield "strings as weights", npz_edit(lambda inner: inner.update(
+        {"layers/1/0.npy": npy_bytes(np.full((2, 12), "1.0"))})), "only numeric arrays"
     yield "object weights", npz_edit(lambda inner: inner.update({"layers/1/0.npy": _object_npy()})), \
         "only numeric arrays"
     yield "wrong count", config_edit(lambda c: c["model"]["config"]["layers"][3]["config"].update(use_bias=False)), \
@@ -334,8 +335,8 @@ def corrupt_cases(path):
         build_config={"input_shape": "x"})), "build_config"
     yield "format", config_edit(lambda c: c.update(format="other")), "field 'format'"
     yield "model not a dict", config_edit(lambda c: c.update(model=[1])), "field 'model'"
-    yield "manifest not JSON", npz_edit(lambda inner: inner.update({"__manifest__.npy": npy_bytes(np.frombuffer(b"{", np.uint8))})), \
-        "array '__manifest__'"
+    yield "manifest not JSON", npz_edit(lambda inner: inner.update(
+        {"__manifest__.npy": npy_bytes(np.frombuffer(b"{", np.uint8))})), "array '__manifest__'"
     yield "manifest layers", npz_edit(lambda inner: inner.update({"__manifest__.npy": npy_bytes(np.frombuffer(
         json.dumps({"format": "minirnn.weights", "format_version": 1, "layers": 5}).encode(), np.uint8))})), \
         "manifest field 'layers'"
