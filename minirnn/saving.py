@@ -125,6 +125,7 @@ MAX_WEIGHT_BYTES = 2 * 2**30         # weights a file may make minirnn allocate
 WEIGHT_BYTES_PER_FILE_BYTE = 2       # ... relative to the weights member's bytes on disk
 WEIGHT_SLACK_BYTES = 2**20
 MAX_NPY_HEADER_BYTES = 10_000
+MAX_INPUT_ITEMS = 2**22              # elements of an input shape (unknown sizes as 3), in safe mode
 LAYER_DTYPES = ("float32", "float64")
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # bounded decompression only
 # What a damaged archive or member raises while being read, besides ModelFileError.
@@ -351,6 +352,15 @@ def _legacy_reference(fn):
     return f"{module}:{qualname}" if isinstance(module, str) and isinstance(qualname, str) else None
 
 
+def _registered_by_reference(reference):
+    """The registered object an old ``"module:qualname"`` reference names, or None."""
+    for key in registry.registered_names():
+        obj = registry.get_registered_object(key)
+        if _legacy_reference(obj) == reference:
+            return obj
+    return None
+
+
 def _lambda_source(fn, text):
     """The ``lambda ...`` expression of `fn` out of the source lines around it, or None: the
     shortest text from a ``lambda`` keyword, ending before a delimiter, that compiles to a
@@ -412,11 +422,10 @@ def deserialize_function(entry, where="function"):
         if fn is None and ":" in entry:
             fn = load.custom_objects.get(entry) or load.custom_objects.get(short)
             if fn is None:
-                fn = next((registry.get_registered_object(key) for key in registry.registered_names()
-                           if _legacy_reference(registry.get_registered_object(key)) == entry), None)
+                fn = _registered_by_reference(entry)
         if fn is None:
             fn = load.custom_objects.get(entry)
-        if fn is None or not callable(fn):
+        if fn is None or not callable(fn) or isinstance(fn, type):
             raise load.error(where, f"{entry!r} is not a registered function: a file can only name "
                                     f"functions registered in minirnn.registry; {_how_to_register(short)}")
         return fn
@@ -474,14 +483,17 @@ def serialize_layer(layer, build_config=False):
     return entry
 
 
-def _checked_shape(shape, load, where, budget_items=None):
-    """A file's input shape as a tuple of ints >= 0 and Nones, not too large to probe."""
-    if not isinstance(shape, list) or not 1 <= len(shape) <= 8 or not all(
+def _checked_shape(shape, load, where):
+    """A file's input shape as a tuple of ints >= 0 and Nones; in safe mode with at most
+    MAX_INPUT_ITEMS elements (unknown sizes counted as 3), since layers probe their output
+    shapes by calling themselves on zeros of that shape."""
+    if not isinstance(shape, list) or len(shape) > 8 or not all(
             d is None or (type(d) is int and 0 <= d) for d in shape):
-        raise load.error(where, f"expected an input shape (a list of up to 8 sizes >= 0 or null), "
+        raise load.error(where, f"expected a shape (a list of up to 8 sizes >= 0 or null), "
                                 f"received {_short_repr(shape)}")
-    if budget_items is not None and math.prod(3 if d is None else d for d in shape) > budget_items:
-        raise load.error(where, f"the input shape {shape} is larger than this file could hold")
+    if load.safe_mode and math.prod(3 if d is None else d for d in shape) > MAX_INPUT_ITEMS:
+        raise load.error(where, f"the shape {shape} has more than {MAX_INPUT_ITEMS:,} elements (unknown "
+                                f"sizes counted as 3); if you trust the file, load it with safe_mode=False")
     return tuple(shape)
 
 
@@ -506,6 +518,12 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
         if "dtype" in config and config["dtype"] is not None and config["dtype"] not in LAYER_DTYPES:
             raise load.error(f"{where} field 'dtype'", f"expected one of {list(LAYER_DTYPES)}, "
                                                        f"received {_short_repr(config['dtype'])}")
+        for key in ("shape", "input_shape", "batch_shape"):     # shapes a layer may probe with
+            shape = config.get(key)
+            if key == "shape" and isinstance(shape, list):       # an Input's, after its batch size
+                shape = [config.get("batch_size")] + shape
+            if shape is not None:
+                _checked_shape(shape, load, f"{where} field {key!r}")
         build = entry.get("build_config") or {}
         shape = None
         if isinstance(build, dict) and build.get("input_shape") is not None:
@@ -584,8 +602,7 @@ def _deserialize_object(entry, module, base, what):
     if isinstance(entry.get("registered_name"), str):
         candidates.append(registry.get_registered_object(entry["registered_name"], load.custom_objects))
     if isinstance(entry.get("ref"), str):                 # files written before the registry
-        candidates.append(next((registry.get_registered_object(key) for key in registry.registered_names()
-                                if _legacy_reference(registry.get_registered_object(key)) == entry["ref"]), None))
+        candidates.append(_registered_by_reference(entry["ref"]))
     candidates.append(module._REGISTRY.by_name.get(name))
     cls = next((c for c in candidates if isinstance(c, type) and issubclass(c, base)), None)
     if cls is None:
