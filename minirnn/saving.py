@@ -507,7 +507,7 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
             raise load.error("a layer entry", f"expected {{'class_name': ..., 'config': {{...}}}}, "
                                               f"received {_short_repr(entry)}")
         class_name, config = entry["class_name"], dict(entry.get("config") or {})
-        where = f"layer {config.get('name')!r} ({class_name})"
+        where = f"layer {_short_repr(config.get('name'), 80)} ({class_name[:80]})"
         cls = get_layer_class(class_name, load.custom_objects)
         if cls is None and isinstance(entry.get("registered_name"), str):
             cls = get_layer_class(entry["registered_name"], load.custom_objects)

@@ -26,15 +26,24 @@ def x_data():
     return np.random.default_rng(0).standard_normal((3, 4, 2)).astype("float32")
 
 
-@pytest.fixture
-def saved(tmp_path):
+def save_legit(directory):
     """A legitimate model file (a Lambda, an LSTM, a compiled metric) to forge others from."""
     mr.set_random_seed(0)
     model = Sequential([Input(shape=(None, 2)), Lambda(np.tanh), LSTM(3), Dense(1)])
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
-    path = tmp_path / "legit.minirnn"
+    path = directory / "legit.minirnn"
     model.save(path)
     return model, path
+
+
+@pytest.fixture
+def saved(tmp_path):
+    return save_legit(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def saved_once(tmp_path_factory):
+    return save_legit(tmp_path_factory.mktemp("legit"))
 
 
 def members(path):
@@ -423,3 +432,37 @@ def test_a_corrupted_file_loads_identically_or_raises_model_file_error(small_fil
         assert str(path) in str(e)
         return
     assert np.array_equal(model.predict(x_data()), expected)
+
+
+def leaves(value, path=()):
+    """Every (path, value) of a JSON document, containers included."""
+    yield path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        yield from leaves(item, path + (key,))
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+                           | st.text(max_size=5) | st.sampled_from(["float64", "numpy>tanh", "minirnn>LSTM"]),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                      max_size=3), max_leaves=5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_config_field_replaced_loads_or_raises_model_file_error(saved_once, data):
+    _, path = saved_once
+    config = json.loads(members(path)["config.json"])
+    where, _ = data.draw(st.sampled_from(list(leaves(config))[1:]))
+    replacement = data.draw(JSON_VALUES)
+
+    def edit(c):
+        target = c
+        for key in where[:-1]:
+            target = target[key]
+        target[where[-1]] = replacement
+
+    try:
+        load_model(forge(path, edit, "field.minirnn"))
+    except ModelFileError as e:
+        assert "field.minirnn" in str(e)

@@ -149,7 +149,7 @@ class Lambda(Layer):
         from ..saving import _options, deserialize_function
 
         config = dict(config)
-        where = f"layer {config.get('name')!r} (Lambda) field"
+        where = f"layer {str(config.get('name'))[:80]!r} (Lambda) field"
         for key in ("function", "backward"):
             if key == "function" or config.get(key) is not None:
                 config[key] = deserialize_function(config.get(key), f"{where} {key!r}")
