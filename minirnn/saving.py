@@ -326,20 +326,21 @@ def _weight_budget(stored_bytes):
 
 
 @contextlib.contextmanager
-def _building_limited(load, budget, stored_bytes):
-    """Build layers with at most `budget` bytes of new weights (no limit when budget is None)."""
-    if budget is None:
+def _building_limited(stored_bytes, safe_mode=True):
+    """Within the block, layers built from a file whose weights take `stored_bytes` on disk may
+    allocate at most :func:`_weight_budget` bytes of weights (no limit when not in safe mode)."""
+    if not safe_mode:
         yield
         return
 
     def too_big(requested, remaining):
-        return _OverBudget(f"its config asks for a {requested / 2**20:,.1f} MiB weight, more than "
-                                    f"the {remaining / 2**20:,.1f} MiB left of what a file whose weights "
-                                    f"take {stored_bytes:,} bytes may allocate (at most "
-                                    f"{WEIGHT_BYTES_PER_FILE_BYTE}x that, and {MAX_WEIGHT_BYTES / 2**30:g} GiB "
-                                    f"in all); if you trust the file, load it with safe_mode=False")
+        return _OverBudget(f"its config asks for a {requested / 2**20:,.1f} MiB weight, more than the "
+                           f"{remaining / 2**20:,.1f} MiB left of what a file whose weights take "
+                           f"{stored_bytes:,} bytes may allocate (at most {WEIGHT_BYTES_PER_FILE_BYTE}x "
+                           f"that, and {MAX_WEIGHT_BYTES / 2**30:g} GiB in all); if you trust the file, "
+                           f"load it with safe_mode=False")
 
-    with initializers.allocation_limit(budget, too_big):
+    with initializers.allocation_limit(_weight_budget(stored_bytes), too_big):
         yield
 
 
@@ -976,7 +977,7 @@ def load_weights(model, filepath, skip_mismatch=False):
         raise ValueError(f"load_weights() reads '{WEIGHTS_SUFFIX}' files (from save_weights) or "
                          f"'{MODEL_SUFFIX}' files (from save), received {path!r}")
     weights = WeightsArchive(source, path)
-    with weights.archive, _building_limited(_Load(path=path), _weight_budget(stored), stored):
+    with weights.archive, _building_limited(stored):
         apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
 
 
@@ -1007,14 +1008,34 @@ def _require_members(archive, path, names):
         raise ModelFileError(path, f"member {missing[0]!r}", "missing: this is not a minirnn model file")
 
 
+def _model_from_config(entry, load):
+    """The model (fresh weights) of config.json's ``"model"`` entry."""
+    from .models import Sequential
+
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) \
+            or not isinstance(entry["config"].get("layers", []), list):
+        raise load.error("field 'model'", f"expected {{'class_name', 'config': {{'name', 'layers'}}}}, "
+                                          f"received {_short_repr(entry)}")
+    classes = {"Sequential": Sequential, **{k: v for k, v in load.custom_objects.items()
+                                            if isinstance(v, type) and issubclass(v, Sequential)}}
+    cls = classes.get(entry.get("class_name")) if isinstance(entry.get("class_name"), str) else None
+    if cls is None:
+        raise load.error("field 'model.class_name'", f"unknown model class {_short_repr(entry.get('class_name'))}"
+                                                     f"; pass it in custom_objects")
+    try:
+        return cls.from_config(entry["config"])
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+        raise load.error("field 'model.config'", f"cannot make the model ({type(e).__name__}: {e})") from None
+
+
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a ``.minirnn`` file, compiled as it was saved (unless ``compile=False``),
     its optimizer state included.  ``custom_objects`` ({name: class or function}) supply what
     the file names beyond :mod:`minirnn.registry`; ``safe_mode=False`` trusts the file: it makes
     functions saved as source code and lifts the size limits.  Every problem with the file
     raises :class:`ModelFileError` (see the module docstring)."""
-    from .models import Sequential
-
     path = os.fspath(filepath)
     with _open_archive(path) as archive:
         _require_members(archive, path, [CONFIG_NAME, WEIGHTS_NAME])
@@ -1022,35 +1043,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                            f"member {CONFIG_NAME!r}")
         _check_format(config, "minirnn.model", path)
         data, stored = _weights_member(archive, path, safe_mode)
-    budget = _weight_budget(stored) if safe_mode else None
-    with loading_options(custom_objects, safe_mode, path) as load:
-        entry = config.get("model")
-        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) \
-                or not isinstance(entry["config"].get("layers", []), list):
-            raise load.error("field 'model'", f"expected {{'class_name', 'config': {{'name', 'layers'}}}}, "
-                                              f"received {_short_repr(entry)}")
-        classes = {"Sequential": Sequential, **{k: v for k, v in load.custom_objects.items()
-                                                if isinstance(v, type) and issubclass(v, Sequential)}}
-        cls = classes.get(entry.get("class_name")) if isinstance(entry.get("class_name"), str) else None
-        if cls is None:
-            raise load.error("field 'model.class_name'", f"unknown model class {_short_repr(entry.get('class_name'))}; "
-                                                         f"pass it in custom_objects")
-        with _building_limited(load, budget, stored):
+    with loading_options(custom_objects, safe_mode, path) as load, _building_limited(stored, safe_mode):
+        model = _model_from_config(config.get("model"), load)
+        if compile and config.get("compile_config"):
+            compile_from_config(model, config["compile_config"])
+        weights = WeightsArchive(io.BytesIO(data), path)
+        with weights.archive:
             try:
-                model = cls.from_config(entry["config"])
+                apply_weights(model, weights.manifest(), weights, path)
             except ModelFileError:
                 raise
-            except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
-                raise load.error("field 'model.config'", f"cannot make the model ({type(e).__name__}: {e})") from None
-            if compile and config.get("compile_config"):
-                compile_from_config(model, config["compile_config"])
-            weights = WeightsArchive(io.BytesIO(data), path)
-            with weights.archive:
-                manifest = weights.manifest()
-                try:
-                    apply_weights(model, manifest, weights, path)
-                except ModelFileError:
-                    raise
-                except ValueError as e:
-                    raise load.error(f"member {WEIGHTS_NAME!r}", str(e)) from None
+            except ValueError as e:                 # the weights do not fit the model the config made
+                raise load.error(f"member {WEIGHTS_NAME!r}", str(e)) from None
     return model
