@@ -521,10 +521,11 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
                                                        f"received {_short_repr(config['dtype'])}")
         for key in ("shape", "input_shape", "batch_shape"):     # shapes a layer may probe with
             shape = config.get(key)
+            field = f"{where} field {key!r}"
             if key == "shape" and isinstance(shape, list):       # an Input's, after its batch size
-                shape = [config.get("batch_size")] + shape
+                shape, field = [config.get("batch_size")] + shape, f"{where} fields 'batch_size' and 'shape'"
             if shape is not None:
-                _checked_shape(shape, load, f"{where} field {key!r}")
+                _checked_shape(shape, load, field)
         build = entry.get("build_config") or {}
         shape = None
         if isinstance(build, dict) and build.get("input_shape") is not None:
