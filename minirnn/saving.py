@@ -181,6 +181,12 @@ def loading_options(custom_objects=None, safe_mode=None, path=None):
         _state.load = previous
 
 
+def config_error(where, problem):
+    """A ModelFileError naming the file being loaded (``"<config>"`` outside a load) and `where`,
+    for ``from_config`` methods that find a field they cannot use."""
+    return _options().error(where, problem)
+
+
 @contextlib.contextmanager
 def _reading(path, where):
     """Turn what a damaged file makes the readers raise into a ModelFileError."""
@@ -509,9 +515,11 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
                                               f"received {_short_repr(entry)}")
         class_name, config = entry["class_name"], dict(entry.get("config") or {})
         where = f"layer {_short_repr(config.get('name'), 80)} ({class_name[:80]})"
-        cls = get_layer_class(class_name, load.custom_objects)
-        if cls is None and isinstance(entry.get("registered_name"), str):
+        cls = None                  # the registered name first: a custom class may share a built-in's name
+        if isinstance(entry.get("registered_name"), str):
             cls = get_layer_class(entry["registered_name"], load.custom_objects)
+        if cls is None:
+            cls = get_layer_class(class_name, load.custom_objects)
         if cls is None:
             raise load.error(where, f"unknown layer class {class_name!r}. A custom layer class must be "
                                     f"defined (its module imported) before loading, or passed as "

@@ -258,6 +258,19 @@ class Scale(Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+def custom_dense_class():
+    class Dense(Scale):
+        """A custom layer that shares a built-in layer's class name."""
+    return Dense
+
+
+def test_a_custom_layer_named_like_a_built_in_loads_as_itself(tmp_path):
+    own = custom_dense_class()
+    model = Sequential([Input(shape=(None, 2)), own(2.0), LSTM(2)])
+    model.save(tmp_path / "m.minirnn")
+    assert type(load_model(tmp_path / "m.minirnn").layers[0]) is own
+
+
 def test_custom_layers_load_and_unknown_classes_raise_a_clear_error(tmp_path):
     x, _ = data()
     model = Sequential([Input(shape=(None, 2)), Scale(3.0), LSTM(2)])

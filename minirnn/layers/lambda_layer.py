@@ -146,7 +146,7 @@ class Lambda(Layer):
     def from_config(cls, config):
         """Functions are looked up by registered name, never imported (see
         :func:`minirnn.saving.deserialize_function`); ``arguments`` stay data."""
-        from ..saving import _options, deserialize_function
+        from ..saving import config_error, deserialize_function
 
         config = dict(config)
         where = f"layer {str(config.get('name'))[:80]!r} (Lambda) field"
@@ -155,8 +155,8 @@ class Lambda(Layer):
                 config[key] = deserialize_function(config.get(key), f"{where} {key!r}")
         arguments = config.get("arguments")
         if arguments is not None and not (isinstance(arguments, dict) and all(isinstance(k, str) for k in arguments)):
-            raise _options().error(f"{where} 'arguments'", f"expected keyword arguments {{name: value}}, "
-                                                           f"received {type(arguments).__name__}")
+            raise config_error(f"{where} 'arguments'", f"expected keyword arguments {{name: value}}, "
+                                                       f"received {type(arguments).__name__}")
         return cls(**config)
 
 
