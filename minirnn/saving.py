@@ -923,8 +923,9 @@ def atomic_write(path, write):
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-        if isinstance(e, OSError) and (e.filename == temp or e.filename2 == temp or temp is None):
-            raise OSError(e.errno, f"Cannot save {path!r}: {e.strerror}") from None
+        if isinstance(e, OSError):                  # name the target, not the temporary file
+            message = f"Cannot save {path!r}: {e.strerror or e}"
+            raise (type(e)(e.errno, message) if e.errno else type(e)(message)) from None
         raise
     if hasattr(os, "O_DIRECTORY"):                      # make the rename itself durable
         with contextlib.suppress(OSError):

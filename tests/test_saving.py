@@ -1,4 +1,5 @@
 """Model persistence: round trips, compile state, weights files, errors, atomic writes, no pickle."""
+import errno
 import fcntl
 import io
 import json
@@ -493,8 +494,18 @@ model.save({str(path)!r})
     assert np.array_equal(load_model(path).predict(x), other.predict(x))
 
 
-def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path):
+def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "no_such_directory" / "m.minirnn"
     with pytest.raises(FileNotFoundError) as error:
         build("lstm").save(target)
     assert str(target) in str(error.value) and "tmp" not in str(error.value).replace(str(tmp_path), "")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    target = tmp_path / "m.minirnn"
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", no_space)
+        with pytest.raises(OSError, match=rf"Cannot save '{re.escape(str(target))}': No space left"):
+            build("lstm").save(target)
+    assert os.listdir(tmp_path) == []                  # the temporary file is gone too
