@@ -19,7 +19,9 @@ The contract (what the wrapper calls):
   in this order) and the gradients.
 * ``forward(X, states, mask, R, input_masks) -> (H, final_states, cache)``:
   X (T, B, D); states a list (B, n) per state name; H (T, B, n) every carried
-  h_t; ``cache`` a NamedTuple of what backward needs (never recomputed).
+  h_t; ``cache`` a NamedTuple of what backward needs (never recomputed).  Its fields
+  ``X``, ``mask``, ``R``, ``input_masks``, the carried states by upper-case name (``H``,
+  ``C``) and, if the cell has gates, ``gates`` (T, B, G*n) are read by :mod:`minirnn.inspect`.
 * ``backward_phases(cache, dH, dstates) -> (dX, dstates0, weight_grads)``:
   dH (T, B, n) is dL/dh_t from the outputs, dstates the gradients of the final
   states; dX (T, B, D), dstates0 the gradients of the initial states, and
