@@ -119,8 +119,10 @@ def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state
 
     ``training=True`` runs the differenced forward passes in training mode (dropout: fix the
     masks first).  ``skip_outputs``: indices of a layer's outputs that get no gradient (None),
-    as when a state returned by ``return_state`` is not used.  Returns a :class:`GradcheckReport`; raises :class:`GradcheckError` when a
-    gradient is wrong unless ``raise_exception=False``."""
+    as when a state returned by ``return_state`` is not used.
+
+    Returns a :class:`GradcheckReport`; raises :class:`GradcheckError` when a gradient is
+    wrong unless ``raise_exception=False``."""
     from .cells.base import Cell
     from .layers.base import Layer
 

@@ -234,8 +234,9 @@ def forward_in_chunks(cell, chunks, X, states, M, R, input_masks):
         return H, final_states, (chunks, [cache])
 
     def part(chunk):
+        chunk_masks = None if input_masks is None else [rows(m, chunk, 0) for m in input_masks]
         return cell.forward(rows(X, chunk, 1), [rows(s, chunk, 0) for s in states], rows(M, chunk, 1),
-                            rows(R, chunk, 1), None if input_masks is None else [rows(m, chunk, 0) for m in input_masks])
+                            rows(R, chunk, 1), chunk_masks)
     results = parallel_map(part, chunks)
     H = np.concatenate([r[0] for r in results], axis=1)
     final_states = [np.concatenate([r[1][k] for r in results]) for k in range(len(states))]

@@ -270,7 +270,8 @@ def test_bidirectional_halves_side_by_side_agree(cell, merge_mode, monkeypatch, 
     serial = run()
     calls = []
     real_map = bidirectional.parallel_map
-    monkeypatch.setattr(bidirectional, "parallel_map", lambda fn, items: calls.append(len(items)) or real_map(fn, items))
+    monkeypatch.setattr(bidirectional, "parallel_map",
+                        lambda fn, items: calls.append(len(items)) or real_map(fn, items))
     monkeypatch.setattr(bidirectional, "PARALLEL_MIN_MACS", 0)
     together = run()
     assert calls == [2, 2], "forward and backward should each run the two halves side by side"

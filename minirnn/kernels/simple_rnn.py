@@ -48,7 +48,8 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
                 dh = dH[t, b, j] + dh_next[b, j]                    # B1
                 dh_new = dh * m if masked else dh
                 y = A[t, b, j]
-                dA[t, b, j] = dh_new * (derivative_by_polynomial(y, s_act) if poly else derivative_element(y, act))   # B2
+                d_a = derivative_by_polynomial(y, s_act) if poly else derivative_element(y, act)
+                dA[t, b, j] = dh_new * d_a                          # B2
                 dh_next[b, j] = dh - dh_new                         # (1 - m_t) dh_t, B3
         recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B3
     return dA, dh_next
