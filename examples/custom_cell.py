@@ -47,7 +47,7 @@ SPLIT_TIME = 1000          # the course series and windows (examples/course_week
 WINDOW_SIZE = 20
 BATCH_SIZE = 32
 UNITS = 16
-EPOCHS = 20
+EPOCHS = 60
 LEARNING_RATE = 1e-3
 SEED = 42
 

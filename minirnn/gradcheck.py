@@ -107,7 +107,8 @@ def check_arrays(loss, arrays, analytic, names=None, eps=EPS, tol=TOL, scale=0.0
 
 
 def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state=None, mask=None,
-              training=False, skip_outputs=(), seed=0, eps=EPS, tol=TOL, raise_exception=True):
+              training=False, skip_outputs=(), input_names=None, seed=0, eps=EPS, tol=TOL,
+              raise_exception=True):
     """Check the backward pass of `target` by central differences in float64.
 
     * a layer: ``gradcheck(layer, x, initial_state=..., mask=...)`` checks dL/dx, every
@@ -115,7 +116,8 @@ def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state
     * a cell: ``gradcheck(cell, X)`` with X time-major (T, B, D), from random initial states;
     * a model: ``gradcheck(model, x, y)`` with its compiled loss (or ``loss=``);
     * a function: ``gradcheck(f, [a, b], backward=f_backward)`` where ``f(a, b)`` returns an
-      array and ``f_backward(dy, a, b)`` the gradients of sum(f(a, b) * dy) for a and b.
+      array and ``f_backward(dy, a, b)`` the gradients of sum(f(a, b) * dy) for a and b
+      (``input_names=["a", "b"]`` names them in the report).
 
     ``training=True`` runs the differenced forward passes in training mode (dropout: fix the
     masks first).  ``skip_outputs``: indices of a layer's outputs that get no gradient (None),
@@ -128,7 +130,7 @@ def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state
 
     rng = np.random.default_rng(seed)
     if backward is not None:
-        report = _function_report(target, x, backward, rng, eps, tol)
+        report = _function_report(target, x, backward, input_names, rng, eps, tol)
     elif isinstance(target, Cell):
         report = _cell_report(target, x, rng, initial_state, mask, eps, tol)
     elif isinstance(target, Layer):
@@ -236,11 +238,12 @@ def _model_report(model, x, y, loss, eps, tol):
                         target=f"model '{getattr(model, 'name', type(model).__name__)}'")
 
 
-def _function_report(fn, inputs, backward, rng, eps, tol):
+def _function_report(fn, inputs, backward, input_names, rng, eps, tol):
     inputs = _as_list(inputs)
     out = fn(*inputs)
     dy = rng.standard_normal(np.shape(out))
     grads = _as_list(backward(dy, *inputs))
-    names = [f"d/d input {k}" for k in range(len(inputs))]
+    names = [f"dL/d{name}" for name in input_names] if input_names else \
+        [f"dL/d(input {k})" for k in range(len(inputs))]
     return check_arrays(lambda: float(np.sum(fn(*inputs) * dy)), inputs, grads, names, eps, tol,
                         float(np.sum(np.abs(out * dy))), target=getattr(fn, "__name__", "the function"))
