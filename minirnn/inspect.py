@@ -127,13 +127,17 @@ def plot_gates(t, sample=0, path=None, title=None):
              [(f"state {name}", a) for name, a in t.states.items()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 1), sharex=True, squeeze=False)
     for ax, (label, a) in zip(axes[:, 0], panels):
-        gate = label.startswith("gate")
-        image = ax.imshow(a[sample].T, aspect="auto", interpolation="nearest",
-                          cmap="viridis" if gate else "coolwarm", vmin=0 if gate else None, vmax=1 if gate else None)
+        if label.startswith("gate") and a.min() >= 0:        # a sigmoid gate: 0 (closed) to 1 (open)
+            style = dict(cmap="viridis", vmin=0, vmax=1)
+        else:                                                 # tanh candidates and states: signed, 0 in white
+            bound = max(float(np.abs(a[sample]).max()), 1e-12)
+            style = dict(cmap="coolwarm", vmin=-bound, vmax=bound)
+        image = ax.imshow(a[sample].T, aspect="auto", interpolation="nearest", **style)
         ax.set_ylabel(f"{label}\nunit")
         fig.colorbar(image, ax=ax, pad=0.01)
     axes[-1, 0].set_xlabel("time step")
     fig.suptitle(title or f"{type(t.layer.cell).__name__}: gates and states of sequence {sample}")
+    fig.tight_layout()
     if path:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig
