@@ -17,7 +17,7 @@ import pytest
 import minirnn as mr
 from minirnn import activations, backend, parallel, registry
 from minirnn.backend import Kernel
-from minirnn.cells import Cell
+from minirnn.cells import Cell, SimpleRNNCell
 from minirnn.layers import RNN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +48,17 @@ B, T, D, N = 3, 5, 4, 3
 CELL_ARGUMENTS = ("activation", "recurrent_activation", "use_bias")
 
 
+LAYER_FOR = {layer.cell_class: layer for layer in RNN.__subclasses__() if hasattr(layer, "cell_class")}
+
+
 def make_layer(cell, dtype, **args):
-    """RNN(cell) with the cell arguments among `args` given to the cell, the rest to the layer."""
+    """The layer users call for this cell (SimpleRNN, LSTM, GRU), or RNN(cell) for a cell without one."""
     cell_class, options = CELL_OPTIONS[cell]
     options = dict(options, **{k: args.pop(k) for k in CELL_ARGUMENTS if k in args})
+    if cell_class in LAYER_FOR:
+        if cell_class is SimpleRNNCell:
+            options.pop("recurrent_activation", None)
+        return LAYER_FOR[cell_class](N, dtype=dtype, **options, **args)
     return RNN(cell_class(N, **options), dtype=dtype, **args)
 
 

@@ -12,11 +12,11 @@ from hypothesis import given, settings, strategies as st
 
 import minirnn as mr
 from minirnn import losses, registry
-from minirnn.cells import Cell, GRUCell, LSTMCell
+from minirnn.cells import Cell, GRUCell, LSTMCell, SimpleRNNCell
 from minirnn.cells import gru as gru_module
 from minirnn.cells import simple_rnn as simple_rnn_module
 from minirnn.gradcheck import GradcheckError, check_arrays, gradcheck
-from minirnn.layers import RNN, Bidirectional, Dense, Input, Lambda, SimpleRNN, LSTM, GRU
+from minirnn.layers import GRU, LSTM, RNN, Bidirectional, Dense, Input, Lambda, SimpleRNN
 
 F64 = "float64"
 BROKEN = 1e-2       # a broken backward must be at least this wrong
@@ -42,14 +42,20 @@ def perturb_weights(weights, rng, scale=0.5):
 
 
 # -- recurrent layers -------------------------------------------------------------
+LAYER_FOR = {layer.cell_class: layer for layer in RNN.__subclasses__() if hasattr(layer, "cell_class")}
+
+
 def make_rnn(kind, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **flags):
+    """The layer users call for this kind (SimpleRNN, LSTM, GRU), or RNN(cell) for a cell without one."""
     cell_class, options = KINDS[kind]
+    options = dict(options, activation=activation, use_bias=flags.pop("use_bias", True))
     if cell_class is LSTMCell:
-        options = dict(options, unit_forget_bias=unit_forget_bias)
-    use_bias = flags.pop("use_bias", True)
-    cell = cell_class(units, activation=activation, recurrent_activation=recurrent_activation,
-                      use_bias=use_bias, **options)
-    return RNN(cell, dtype=F64, **flags)
+        options["unit_forget_bias"] = unit_forget_bias
+    if cell_class is not SimpleRNNCell:
+        options["recurrent_activation"] = recurrent_activation
+    if cell_class in LAYER_FOR:
+        return LAYER_FOR[cell_class](units, dtype=F64, **options, **flags)
+    return RNN(cell_class(units, **options), dtype=F64, **flags)
 
 
 N_STATES = {kind: len(cell_class.state_names) for kind, (cell_class, _) in KINDS.items()}

@@ -314,10 +314,12 @@ def _cell_args(units, activation, recurrent_activation, use_bias, kernel_initial
 class SimpleRNN(RNN):
     """Fully-connected RNN: h_t = activation(x_t W + h_{t-1} U + b).  See cells/simple_rnn.py."""
 
+    cell_class = SimpleRNNCell
+
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  return_sequences=False, return_state=False, go_backwards=False, **kwargs):
-        cell = _make_cell(self, kwargs, SimpleRNNCell,
+        cell = _make_cell(self, kwargs, self.cell_class,
                           **_cell_args(units, activation, None, use_bias, kernel_initializer,
                                        recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
@@ -326,11 +328,13 @@ class SimpleRNN(RNN):
 class LSTM(RNN):
     """Long short-term memory, gates i, f, c, o.  See cells/lstm.py."""
 
+    cell_class = LSTMCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
                  return_state=False, go_backwards=False, **kwargs):
-        cell = _make_cell(self, kwargs, LSTMCell, unit_forget_bias=unit_forget_bias,
+        cell = _make_cell(self, kwargs, self.cell_class, unit_forget_bias=unit_forget_bias,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
@@ -339,11 +343,13 @@ class LSTM(RNN):
 class GRU(RNN):
     """Gated recurrent unit, gates z, r, h; ``reset_after=True`` like Keras.  See cells/gru.py."""
 
+    cell_class = GRUCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, reset_after=True, **kwargs):
-        cell = _make_cell(self, kwargs, GRUCell, reset_after=reset_after,
+        cell = _make_cell(self, kwargs, self.cell_class, reset_after=reset_after,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
