@@ -25,6 +25,8 @@ import threading
 
 import numpy as np
 
+from . import memory
+
 _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 LARGE_PRODUCT_MACS = 2 ** 24   # from about here a product gains from a second BLAS thread
@@ -79,7 +81,9 @@ def blas_threads_limited(threads=None):
     """Cap the BLAS pools at `threads` (default :func:`blas_threads`) for the duration.
 
     Re-entrant: the outermost use (a whole fit, say) pays for finding the pools (~25 us);
-    a nested use with another count (a large layer inside it) switches them directly."""
+    a nested use with another count (a large layer inside it) switches them directly.
+    The first use also tunes the C allocator once (:func:`minirnn.memory.apply_once`)."""
+    memory.apply_once()
     if _blas_threads is None or in_parallel_worker():   # the caller of parallel_map set the pools
         yield
         return

@@ -368,24 +368,35 @@ def test_run_later_results_errors_and_a_busy_helper():
         parallel.set_large_work_threads(previous)
 
 
-def test_minirnn_leaves_the_allocator_alone():
-    """Training never calls mallopt unless the caller asks (minirnn.memory is opt-in)."""
-    code = ("import ctypes, numpy as np, minirnn as mr\n"
-            "from minirnn import memory\n"
-            "calls = []\n"
-            "memory._mallopt = lambda: (lambda *a: calls.append(a) or 1)\n"
-            "model = mr.Sequential([mr.Input((4, 1)), mr.layers.LSTM(3), mr.layers.Dense(1)])\n"
-            "model.compile(optimizer='sgd', loss='mse')\n"
-            "model.fit(np.ones((8, 4, 1), 'float32'), np.ones((8, 1), 'float32'), epochs=2, verbose=0)\n"
-            "print(len(calls))\n"
-            "memory.keep_freed_memory(); memory.release_freed_memory()\n"
-            "print(calls)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+ALLOCATOR_RUN = """
+import numpy as np, minirnn as mr
+from minirnn import memory
+calls = []
+memory._mallopt = lambda: (lambda *a: calls.append(a) or 1)
+memory.AUTOMATIC = {automatic}
+if {release_first}:
+    memory.release_freed_memory()
+model = mr.Sequential([mr.Input((4, 1)), mr.layers.LSTM(3), mr.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(np.ones((8, 4, 1), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
+model.predict(np.ones((8, 4, 1), "float32"), verbose=0)
+print(calls)
+"""
+KEEP = [(-3, 32 * 2 ** 20), (-2, 64 * 2 ** 20)]        # M_MMAP_THRESHOLD 32 MiB, M_TOP_PAD 64 MiB
+GLIBC_DEFAULTS = [(-3, 128 * 1024), (-2, 128 * 1024)]
+
+
+@pytest.mark.parametrize("automatic, release_first, expected", [
+    (True, False, KEEP),                     # the default: set once, by the first computation
+    (False, False, []),                      # switched off: malloc never touched
+    (True, True, GLIBC_DEFAULTS),            # released before: glibc's defaults, not set again
+])
+def test_allocator_tuning_applied_once_unless_refused(automatic, release_first, expected):
+    code = ALLOCATOR_RUN.format(automatic=automatic, release_first=release_first)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    count, calls = out.stdout.strip().splitlines()
-    assert count == "0"
-    # opted in: M_MMAP_THRESHOLD (-3) 32 MiB and M_TOP_PAD (-2) 64 MiB; released: glibc's 128 KiB defaults
-    assert calls == str([(-3, 32 * 2 ** 20), (-2, 64 * 2 ** 20), (-3, 128 * 1024), (-2, 128 * 1024)])
+    assert out.stdout.strip() == str(expected)
 
 
 def test_memory_functions_report_whether_applied():
