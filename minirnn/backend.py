@@ -12,7 +12,7 @@ Select the backend with the environment variable ``MINIRNN_BACKEND``
 (``numba``, the default, or ``numpy``) or at run time with :func:`set_backend`.
 
 Cores and BLAS threads are :mod:`minirnn.parallel`'s job; the C allocator,
-:mod:`minirnn.memory`'s (left alone unless asked).
+:mod:`minirnn.memory`'s.
 """
 import os
 import threading
