@@ -33,7 +33,7 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
         for b in range(B):
             for k in range(2 * n):
                 hU_zr[b, k] = b_rec[k]
-        add_recurrent_product(h, U_zr, R_zr, hU_zr)                  # F1 / F1'
+        add_recurrent_product(h, U_zr, R_zr, hU_zr)                 # F1 / F1'
         if reset_after:
             for b in range(B):
                 for j in range(n):
@@ -46,7 +46,7 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
             activate_in_place(row[:2 * n], rec_act, exact)          # F2 / F2': z, r
             if reset_after:
                 for j in range(n):
-                    row[2 * n + j] += row[n + j] * HU_h[t, b, j]     # F3 (before phi)
+                    row[2 * n + j] += row[n + j] * HU_h[t, b, j]    # F3 (before phi)
                 activate_in_place(row[2 * n:], act, exact)
             else:
                 for j in range(n):
@@ -101,13 +101,13 @@ def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_aft
                 dh_next[b, j] = dh * z + (dh_out - dh)              # B5 / B5' direct part, B7
                 if reset_after:
                     d_r = derivative_by_polynomial(r, s_rec) if poly else derivative_element(r, rec_act)
-                    da_r = dg * HU_h[t, b, j] * d_r                  # B4
+                    da_r = dg * HU_h[t, b, j] * d_r                 # B4
                     dXW[t, b, n + j] = da_r
                     dHU[t, b, j] = da_z
                     dHU[t, b, n + j] = da_r
                     dHU[t, b, 2 * n + j] = dg * r
         if reset_after:
-            recurrent_grad_into(dHU[t], U, R, dh_next, 1.0)          # B5
+            recurrent_grad_into(dHU[t], U, R, dh_next, 1.0)         # B5
         else:
             gemm(da_g, U_h.T, drh, 0.0)                             # B4'
             for b in range(B):

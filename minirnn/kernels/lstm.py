@@ -48,7 +48,7 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
                     phi_c = activate_element(c_new, act, exact)
                 C[t, b, j] = c_new
                 phi_C[t, b, j] = phi_c
-                H[t, b, j] = row[3 * n + j] * phi_c                    # F4
+                H[t, b, j] = row[3 * n + j] * phi_c                 # F4
             if masked:                                              # F5
                 m = mask[t, b, 0]
                 for j in range(n):
@@ -86,7 +86,7 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                 d_f = derivative_by_polynomial(f, s_rec) if poly else derivative_element(f, rec_act)
                 d_g = derivative_by_polynomial(g, s_act) if poly else derivative_element(g, act)
                 d_o = derivative_by_polynomial(o, s_rec) if poly else derivative_element(o, rec_act)
-                dc = dc_in + dh * o * d_phi_c                          # B2
+                dc = dc_in + dh * o * d_phi_c                       # B2
                 dA[t, b, j] = dc * g * d_i                          # B3
                 dA[t, b, n + j] = dc * c_prev[b, j] * d_f
                 dA[t, b, 2 * n + j] = dc * i * d_g

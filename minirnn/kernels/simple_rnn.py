@@ -23,7 +23,7 @@ def forward_loop_fused(XW, U, h0, act, mask, R):
     h = h0
     for t in range(T):
         add_recurrent_product(h, U, R, A[t])                        # F1
-        activate_in_place(A[t].reshape(B * n), act, exact)           # F2
+        activate_in_place(A[t].reshape(B * n), act, exact)          # F2
         if masked:
             for b in range(B):
                 m = mask[t, b, 0]
@@ -40,7 +40,7 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
     dh_next = dh_T.copy()
-    s_act, poly = derivative_polynomial(act, A)    # the slope without branches in the inner loop
+    s_act, poly = derivative_polynomial(act, A)                     # the slope without branches in the inner loop
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
