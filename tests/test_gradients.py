@@ -418,3 +418,17 @@ def test_gradcheck_refuses_float32_with_a_clear_error():
     with pytest.raises(TypeError, match=r"layer 'simple_rnn.*' \(SimpleRNN\) computes in float32; create it with "
                                         r"dtype='float64'"):
         gradcheck(layer, np.ones((1, 3, 1), "float32"))
+
+
+def test_lstm_by_hand_example_matches_gradcheck_and_lstm():
+    """examples/lstm_by_hand.py: its hand-written backward passes gradcheck and equals LSTM's."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "lstm_by_hand.py")
+    spec = importlib.util.spec_from_file_location("example_lstm_by_hand", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main()
+    assert result["report"].ok and set(result["report"]) == {"dL/dx", "dL/dW", "dL/dU", "dL/db"}
+    assert max(result["differences"].values()) < 1e-12

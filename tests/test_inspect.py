@@ -98,3 +98,24 @@ def test_trace_names_a_missing_layer_and_plots(tmp_path):
     inspect.plot_gates(t, path=tmp_path / "gates.png")
     inspect.plot_gradient_flow({"lstm": t}, path=tmp_path / "flow.png")
     assert (tmp_path / "gates.png").stat().st_size > 0 and (tmp_path / "flow.png").stat().st_size > 0
+
+
+def test_vanishing_gradients_example_writes_its_plots(tmp_path):
+    """The example on a short problem: both PNGs written, and trace's norms measured for each model."""
+    import importlib.util
+    import os
+    import sys
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                        "vanishing_gradients.py")
+    spec = importlib.util.spec_from_file_location("example_vanishing_gradients", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    results = module.main(["--steps", "8", "--epochs", "1", "--samples", "64", "--output-dir", str(tmp_path)])
+    assert {"vanishing_gradients.png", "vanishing_gradients_lstm_gates.png"} <= set(os.listdir(tmp_path))
+    for kind in module.MODELS:
+        assert 0 < results[kind]["reach_before"] < np.inf and 0 < results[kind]["reach_after"] < np.inf
+    x, y = module.adding_problem(5, 10, np.random.default_rng(0))
+    assert (x[..., 1].sum(axis=1) == 2).all()                   # two marked steps per sequence
+    np.testing.assert_allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(axis=1), rtol=1e-6)
