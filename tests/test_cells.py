@@ -1,8 +1,4 @@
 """The cell contract (cells/base.py): registration, weights by name, a user's cell end to end."""
-import importlib.util
-import os
-import sys
-
 import numpy as np
 import pytest
 
@@ -11,15 +7,7 @@ from minirnn import registry
 from minirnn.cells import Cell, GRUCell, LSTMCell, SimpleRNNCell
 from minirnn.layers import RNN
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module              # as `python examples/...` would: its functions are module-level
-    spec.loader.exec_module(module)
-    return module
+from example_loader import load_example
 
 
 @pytest.fixture(scope="module")

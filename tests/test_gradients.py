@@ -18,6 +18,8 @@ from minirnn.cells import simple_rnn as simple_rnn_module
 from minirnn.gradcheck import GradcheckError, check_arrays, gradcheck
 from minirnn.layers import GRU, LSTM, RNN, Bidirectional, Dense, Input, Lambda, SimpleRNN
 
+from example_loader import load_example
+
 F64 = "float64"
 BROKEN = 1e-2       # a broken backward must be at least this wrong
 
@@ -422,13 +424,6 @@ def test_gradcheck_refuses_float32_with_a_clear_error():
 
 def test_lstm_by_hand_example_matches_gradcheck_and_lstm():
     """examples/lstm_by_hand.py: its hand-written backward passes gradcheck and equals LSTM's."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "lstm_by_hand.py")
-    spec = importlib.util.spec_from_file_location("example_lstm_by_hand", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.main()
+    result = load_example("lstm_by_hand").main()
     assert result["report"].ok and set(result["report"]) == {"dL/dx", "dL/dW", "dL/dU", "dL/db"}
     assert max(result["differences"].values()) < 1e-12

@@ -1,4 +1,6 @@
 """minirnn.inspect.trace against BPTT written out by hand here, in NumPy, for the same weights."""
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import minirnn as mr  # noqa: E402
+from example_loader import load_example  # noqa: E402
 from minirnn import inspect  # noqa: E402
 
 
@@ -102,16 +105,7 @@ def test_trace_names_a_missing_layer_and_plots(tmp_path):
 
 def test_vanishing_gradients_example_writes_its_plots(tmp_path):
     """The example on a short problem: both PNGs written, and trace's norms measured for each model."""
-    import importlib.util
-    import os
-    import sys
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
-                        "vanishing_gradients.py")
-    spec = importlib.util.spec_from_file_location("example_vanishing_gradients", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_example("vanishing_gradients")
     results = module.main(["--steps", "8", "--epochs", "1", "--samples", "64", "--output-dir", str(tmp_path)])
     assert {"vanishing_gradients.png", "vanishing_gradients_lstm_gates.png"} <= set(os.listdir(tmp_path))
     for kind in module.MODELS:
