@@ -97,3 +97,31 @@ def test_custom_cell_example_runs(custom_cell, capsys):
     result = custom_cell.main(["--epochs", "2"])
     assert result["same_after_loading"]
     assert "WRONG" not in capsys.readouterr().out
+
+
+def test_fast_path_lives_in_kernels_only():
+    """Every minirnn cell's loops have a fused twin registered from minirnn/kernels/, and no name
+    defined there (the twins' helpers) is used anywhere else in the package."""
+    import ast
+    import pathlib
+    import sys
+
+    package = pathlib.Path(mr.__file__).parent
+    for name in registry.registered_names("minirnn"):
+        cls = registry.get_registered_object(name)
+        if isinstance(cls, type) and issubclass(cls, Cell) and cls is not Cell:
+            module = sys.modules[cls.__module__]
+            for loop in (module.forward_loop, module.backward_loop):
+                assert loop.source is not loop.py and loop.source.__module__.startswith("minirnn.kernels."), loop
+    fast_only = set()
+    for path in (package / "kernels").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.endswith("_fused"):
+                fast_only.add(node.name)
+    assert {"tanh_rational", "activate_in_place", "add_recurrent_product"} <= fast_only
+    for path in package.rglob("*.py"):
+        if "kernels" in path.parts:
+            continue
+        used = {n.id for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Name)}
+        used |= {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
+        assert not used & fast_only, f"{path.relative_to(package)} uses {sorted(used & fast_only)}"
