@@ -14,7 +14,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import losses, metrics as metrics_module, optimizers
-from .backend import limits_blas_threads
+from .parallel import limits_blas_threads
 from .layers.base import Layer, format_shape, unique_name
 from .layers.core import InputLayer
 from .utils import get_rng
