@@ -4,7 +4,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import minirnn as mr
-from minirnn import backend
+from minirnn import backend, parallel
 from minirnn.blas import gemm
 from minirnn.callbacks import Callback
 from minirnn.layers import GRU, LSTM, Bidirectional, Conv1D, Dense, Embedding, SimpleRNN
@@ -122,9 +122,9 @@ class PoolProbe(Callback):
 
 @pytest.fixture
 def restore_blas_threads():
-    previous = backend.blas_threads()
+    previous = parallel.blas_threads()
     yield
-    backend.set_blas_threads(previous)
+    parallel.set_blas_threads(previous)
 
 
 @pytest.mark.parametrize("threads, during", [(1, {1}), (2, {2}), (None, {3})])
@@ -134,7 +134,7 @@ def test_set_blas_threads_caps_the_pools_while_minirnn_runs(threads, during, res
     model.compile(optimizer="sgd", loss="mse")
     with threadpool_limits(limits=3, user_api="blas"):         # the caller's setting, not minirnn's
         assert blas_pool_sizes() == {3}
-        assert backend.set_blas_threads(threads) == 1 and backend.blas_threads() == threads
+        assert parallel.set_blas_threads(threads) == 1 and parallel.blas_threads() == threads
         probe = PoolProbe()
         model.fit(x, x[:, -1, :1], batch_size=16, epochs=1, verbose=0, callbacks=[probe])
         assert probe.seen == during                            # None: the pools are left alone
@@ -144,5 +144,5 @@ def test_set_blas_threads_caps_the_pools_while_minirnn_runs(threads, during, res
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
 def test_set_blas_threads_rejects_non_positive_ints(bad, restore_blas_threads):
     with pytest.raises(ValueError, match=rf"BLAS threads must be a positive int or None, received {bad!r}"):
-        backend.set_blas_threads(bad)
-    assert backend.blas_threads() == 1
+        parallel.set_blas_threads(bad)
+    assert parallel.blas_threads() == 1
