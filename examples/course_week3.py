@@ -37,7 +37,7 @@ PATIENCE = 15
 MIN_DELTA = 0.01           # an improvement of the Huber loss smaller than this does not count
 SWEEP_EPOCHS = 100
 SMOOTHING = 5              # epochs in the moving average of the sweep's loss
-PLATEAU = 1.1              # the low part of the sweep: smoothed loss within 10 % of its minimum
+BELOW_MINIMUM = 10         # the rate: this factor below the rate at the sweep's lowest loss
 OUTPUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
 
 
@@ -66,12 +66,12 @@ def lr_sweep(kind, train_set, epochs):
 
 
 def pick_rate(rates, losses):
-    """The learning rate where the sweep's loss first reaches its low, stable part.
+    """An order of magnitude below the rate at the bottom of the sweep's loss curve.
 
-    The loss is smoothed (moving average of log-loss over SMOOTHING epochs), cut where it stops
-    being finite (divergence); the rule takes the smallest rate whose smoothed loss is within
-    PLATEAU (10 %) of the lowest: as low on the curve as it gets, but well before the rates
-    where the loss turns up and oscillates."""
+    The loss is smoothed (moving average of log-loss over SMOOTHING epochs) and cut where it
+    stops being finite (divergence).  At its lowest point the rate is already where the loss
+    turns up and oscillates; the rule steps back by BELOW_MINIMUM (10x) onto the low, stable
+    part of the curve, as the course reads the plot by eye."""
     rates, losses = np.asarray(rates, float), np.asarray(losses, float)
     finite = np.isfinite(losses) & (losses > 0)
     stop = len(losses) if finite.all() else int(np.argmin(finite))
@@ -79,7 +79,7 @@ def pick_rate(rates, losses):
     width = min(SMOOTHING, len(losses))
     smoothed = np.exp(np.convolve(np.log(losses), np.ones(width) / width, mode="valid"))
     centres = rates[width // 2: width // 2 + len(smoothed)]
-    return float(centres[np.argmax(smoothed <= PLATEAU * smoothed.min())])
+    return float(centres[np.argmin(smoothed)] / BELOW_MINIMUM)
 
 
 def forecast(model, series):
