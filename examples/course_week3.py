@@ -33,7 +33,7 @@ SHUFFLE_BUFFER = 1000
 SEED = 42
 SEEDS = 3                  # training runs per model (seeds SEED, SEED + 1, ...)
 EPOCHS = 300               # at most; training stops when the loss has not improved for PATIENCE epochs
-PATIENCE = 15
+PATIENCE = 30
 MIN_DELTA = 0.01           # an improvement of the Huber loss smaller than this does not count
 SWEEP_EPOCHS = 100
 SMOOTHING = 5              # epochs in the moving average of the sweep's loss
@@ -132,7 +132,7 @@ def main():
         rate = pick_rate(rates, losses)
         plot(os.path.join(args.output_dir, f"{kind}_lr_sweep.png"), f"{kind}: learning-rate sweep",
              "learning rate", "Huber loss", [(rates, losses, "loss")], logx=True, mark=(rate, "chosen rate"))
-        maes, epochs_run = [], []
+        maes, biases, epochs_run = [], [], []
         for run in range(args.seeds):
             mr.set_random_seed(SEED + run)
             model = build(kind)
@@ -141,6 +141,7 @@ def main():
             history = model.fit(train_set(SEED + run), epochs=args.epochs, callbacks=[stop], verbose=0)
             predicted = forecast(model, series)
             maes.append(float(np.mean(np.abs(predicted - x_valid))))
+            biases.append(float(np.mean(predicted - x_valid)))
             epochs_run.append(len(history.history["loss"]))
             if run == 0:
                 epochs = np.arange(1, epochs_run[0] + 1)
@@ -152,7 +153,8 @@ def main():
         results[kind] = float(np.mean(maes))
         print(f"{kind:>10}: rate {rate:.1e} from the sweep; validation MAE {np.mean(maes):.2f} "
               f"(range {min(maes):.2f}-{max(maes):.2f} over {args.seeds} seeds, {min(epochs_run)}-{max(epochs_run)} "
-              f"epochs; naive {naive_mae:.2f}), {time.perf_counter() - start:.1f} s")
+              f"epochs; naive {naive_mae:.2f}); mean error {np.mean(biases):+.2f}, "
+              f"{time.perf_counter() - start:.1f} s")
     model.summary()
     print(f"plots written to {args.output_dir}")
     return results
