@@ -200,9 +200,11 @@ class Layer:
 
     def ensure_built(self, input_shape):
         if not self.built:
-            self.build(tuple(input_shape))
+            # A merge layer's input_shape is a list of shapes: tuples all the way down.
+            shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
+            self.build(shape)
             self.built = True
-            self.build_input_shape = tuple(input_shape)   # recorded for saving (build_config)
+            self.build_input_shape = shape   # recorded for saving (build_config)
 
     # -- weights -------------------------------------------------------------
     @property
