@@ -359,8 +359,13 @@ class Model(Layer):
         if all(fn is None for fn in self._losses):
             raise ValueError(f"Model '{self.name}' compile(): every output's loss is None")
         self.loss = self._losses[0] if len(self._losses) == 1 else list(self._losses)
+        self.loss_weights = list(self._loss_weights)
         self.metrics = [m for _, m, _ in self._output_metrics]
         self.compiled = True
+
+    def metrics_per_output(self):
+        """The compiled metric trackers, one list per output."""
+        return [[m for _, m, k in self._output_metrics if k == i] for i in range(len(self._losses))]
 
     @staticmethod
     def _per_output(spec, names, what, allow_none=False):
