@@ -14,3 +14,6 @@ from .reshaping import Dropout, Flatten, Masking, TimeDistributed
 
 __all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
             "Flatten", "Masking", "Dropout", "TimeDistributed"]
+from .reshape import Permute, RepeatVector, Rescaling, Reshape
+
+__all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]
