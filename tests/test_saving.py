@@ -371,11 +371,13 @@ def other_layer_models():
     masked = Sequential([Input(shape=(None, 2)), L.Masking(0.0), GRU(3, return_sequences=True),
                          L.GlobalMaxPooling1D(), Dense(2)])
     flat = Sequential([Input(shape=(6, 2)), L.Conv1D(3, 2, strides=2, use_bias=False), L.Flatten(), Dense(1)])
+    shaped = Sequential([Input(shape=(6, 2)), L.Rescaling(0.5, offset=0.1), L.Permute((2, 1)), L.Reshape((-1,)),
+                         Dense(3), L.RepeatVector(2), LSTM(2)])
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
     seq[0, 4:] = 0.0                                     # padding for Masking
-    return [(text, tokens), (masked, seq), (flat, seq)]
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq)]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):
