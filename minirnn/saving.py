@@ -256,14 +256,11 @@ def _json_ready(value, where):
     raise ValueError(f"{where} is {type(value).__name__} {value!r}, which cannot be stored in JSON")
 
 
-def _checked_layer_entries(model):
-    entries = []
-    for layer in ([model.input_layer] if model.input_layer is not None else []) + list(model.layers):
-        where = f"Layer '{layer.name}' ({type(layer).__name__}): config entry"
-        entry = serialize_layer(layer, build_config=True)
-        entry["config"] = {k: _json_ready(v, f"{where} {k!r}") for k, v in entry["config"].items()}
-        entries.append(_json_ready(entry, where))
-    return entries
+def _checked_layer_entry(layer):
+    where = f"Layer '{layer.name}' ({type(layer).__name__}): config entry"
+    entry = serialize_layer(layer, build_config=True)
+    entry["config"] = {k: _json_ready(v, f"{where} {k!r}") for k, v in entry["config"].items()}
+    return _json_ready(entry, where)
 
 
 # -- compile state -------------------------------------------------------------------
@@ -588,7 +585,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     path = _target(filepath, MODEL_SUFFIX, "save()", overwrite)
     config = {"format": "minirnn.model", "format_version": FORMAT_VERSION, "minirnn_version": __version__,
               "model": {"class_name": type(model).__name__,
-                        "config": {"name": model.name, "layers": _checked_layer_entries(model)}},
+                        "config": _json_ready(model.get_config(serialize=_checked_layer_entry), "The model config")},
               "compile_config": compile_config(model) if include_optimizer else None}
     text = json.dumps(config, indent=1, allow_nan=False)
 
@@ -605,7 +602,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a ``.minirnn`` file, compiled as it was saved (unless ``compile=False``),
     its optimizer state included.  See the module docstring for `custom_objects` and `safe_mode`."""
-    from .models import Sequential
+    from .models import Model, Sequential
 
     path = os.fspath(filepath)
     if not zipfile.is_zipfile(path):
@@ -620,8 +617,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     _check_format(config, "minirnn.model", path)
     with loading_options(custom_objects, safe_mode):
         entry = config["model"]
-        classes = {"Sequential": Sequential, **{k: v for k, v in _options()[0].items()
-                                                if isinstance(v, type) and issubclass(v, Sequential)}}
+        classes = {"Sequential": Sequential, "Functional": Model, "Model": Model,
+                   **{k: v for k, v in _options()[0].items() if isinstance(v, type) and issubclass(v, Model)}}
         cls = classes.get(entry.get("class_name"))
         if cls is None:
             raise ValueError(f"Unknown model class {entry.get('class_name')!r} in {path!r}; pass it in "

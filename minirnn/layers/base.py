@@ -5,8 +5,11 @@ Every layer is callable on NumPy arrays like a Keras layer.  Called with
 then returns dL/dx and leaves dL/dweights in ``layer.grads``, aligned with
 ``layer.weights`` and ``layer.get_weights()``.
 """
+import contextlib
+import functools
 import inspect
 import re
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -14,6 +17,45 @@ import numpy as np
 from .. import activations, backend, initializers
 
 _name_counts = defaultdict(int)
+_checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
+
+
+@contextlib.contextmanager
+def trusted_inputs():
+    """Within the block, layers skip the NaN/inf check of their inputs: a model checks its inputs
+    once at its boundary, and a NaN the model computes itself must reach the loss (where
+    TerminateOnNaN or fit's own check names the epoch and batch), not look like bad input."""
+    previous = getattr(_checks, "trusted", False)
+    _checks.trusted = True
+    try:
+        yield
+    finally:
+        _checks.trusted = previous
+
+
+def _is_symbolic(x):
+    """True for a symbolic tensor (functional API) or a list/tuple/dict holding one."""
+    if isinstance(x, (list, tuple)):
+        return any(getattr(t, "is_symbolic", False) for t in x)
+    if isinstance(x, dict):
+        return any(getattr(t, "is_symbolic", False) for t in x.values())
+    return getattr(x, "is_symbolic", False)
+
+
+def symbolic_aware(call):
+    """Wrap a layer's ``__call__``: on symbolic tensors it records a node of the functional graph
+    (see minirnn/functional.py) instead of computing; on arrays it is `call` itself."""
+    if getattr(call, "symbolic_aware", False):
+        return call
+
+    @functools.wraps(call)
+    def __call__(self, inputs, *args, **kwargs):
+        if type(inputs) is not np.ndarray and _is_symbolic(inputs):
+            from ..functional import call_symbolic
+            return call_symbolic(self, inputs, args, kwargs)
+        return call(self, inputs, *args, **kwargs)
+    __call__.symbolic_aware = True
+    return __call__
 
 # The layer registry, filled by Layer.__init_subclass__, so a saved model can name
 # any layer class, including ones defined after this module (see minirnn/saving.py).
@@ -137,6 +179,8 @@ class Layer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         register_layer_class(cls)
+        if "__call__" in cls.__dict__:
+            cls.__call__ = symbolic_aware(cls.__dict__["__call__"])
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
         self.name = name or unique_name(snake_case(type(self).__name__))
@@ -146,6 +190,7 @@ class Layer:
         self.input_shape_hint = None if input_shape is None else (None,) + tuple(input_shape)
         self.grads = None
         self._cache = None
+        self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
 
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
@@ -204,6 +249,7 @@ class Layer:
         return int(sum(w.size for w in self.weights))
 
     # -- calling ---------------------------------------------------------------
+    @symbolic_aware
     def __call__(self, inputs, training=False, **kwargs):
         inputs = self.check_input(inputs)
         self.ensure_built(inputs.shape)
@@ -223,6 +269,17 @@ class Layer:
             raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {tuple(shape)}, "
                              f"received {dy.shape}")
         return dy
+
+    def cache_holders(self):
+        """This layer and every layer inside it (a wrapper's, a model's): the objects whose
+        ``_cache`` one training call fills, saved and restored per call of a shared layer."""
+        holders = [self]
+        for value in vars(self).values():
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, Layer) and item is not self:
+                    holders += [h for h in item.cache_holders() if h not in holders]
+        return holders
 
     def saved(self):
         """The cache of the last ``training=True`` call, for backward."""
@@ -246,7 +303,9 @@ class Layer:
             raise ValueError(f"{what} expects {last_dim} features on the last axis, "
                              f"received shape {arr.shape}")
         arr = np.ascontiguousarray(arr, dtype=self.dtype)
-        if not allow_non_finite and not np.isfinite(arr).all():
+        # A parallel worker runs inside a layer whose own input was checked already.
+        trusted = getattr(_checks, "trusted", False) or backend.in_parallel_worker()
+        if not (allow_non_finite or trusted) and not np.isfinite(arr).all():
             bad = int(arr.size - np.isfinite(arr).sum())
             raise ValueError(f"{what} received input with NaN or inf values "
                              f"({bad} of {arr.size} elements)")

@@ -7,12 +7,25 @@ from .base import KernelAndBias, Layer, format_shape, init_arguments
 
 
 class InputLayer(Layer):
-    """Declares the shape of a model's input; checks it and passes it on."""
+    """Declares the shape of a model's input; checks it and passes it on.  ``output`` is the
+    symbolic tensor that functional models start from."""
 
-    def __init__(self, shape, batch_size=None, dtype=None, name=None):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
         super().__init__(name=name, dtype=dtype)
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError(f"Layer '{self.name}' (InputLayer): pass shape (and batch_size) or "
+                                 f"batch_shape, not both")
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        if shape is None or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise ValueError(f"Layer '{self.name}' (InputLayer): shape must be a tuple such as (None, 1) "
+                             f"(the batch axis left out), received {shape!r}")
         self.shape = (batch_size,) + tuple(None if d is None else int(d) for d in shape)
         self.built = True
+        self.build_input_shape = self.shape
+        from ..functional import Node
+
+        self.output = Node(self, [], True, self.shape).outputs[0]
 
     def compute_output_shape(self, input_shape=None):
         return self.shape
@@ -36,9 +49,10 @@ class InputLayer(Layer):
                 "name": self.name}
 
 
-def Input(shape, batch_size=None, dtype=None, name=None):
-    """The input of a model: ``Input(shape=(None, 1))`` for sequences of any length."""
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """The input of a model, a symbolic tensor: ``Input(shape=(None, 1))`` for sequences of any
+    length (the batch axis left out).  Start a functional model from it, or a Sequential."""
+    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output
 
 
 class Dense(KernelAndBias, Layer):
