@@ -282,7 +282,7 @@ def get_data_adapter(x, y=None, *, batch_size=None, shuffle=False, steps_per_epo
     common = dict(steps=steps, what=what, owner=owner)
     if x is None:
         raise ValueError(f"{label}: x is None; pass the inputs (arrays or a dataset)")
-    if _is_array(x) or isinstance(x, (list, tuple, dict)):
+    if _is_array(x) or isinstance(x, (list, tuple, dict, numbers.Number)):
         return _arrays_adapter(x, y, batch_size, shuffle, label, common)
     if y is not None:
         raise ValueError(f"{label}: y must not be given when x is a dataset, generator or PyDataset "
