@@ -315,8 +315,10 @@ def test_nan_targets_are_refused_naming_the_targets():
     model.compile(optimizer="sgd", loss="mse")
     y = np.zeros((8, 1), "float32")
     y[3] = np.inf
-    with pytest.raises(ValueError, match=r"targets \(y\) of output 'dense.*' hold NaN or inf values \(1 of 8"):
-        model.fit(np.zeros((8, 4, 2), "float32"), y, verbose=0)
+    for fit in (lambda: model.fit(np.zeros((8, 4, 2), "float32"), y, verbose=0),
+                lambda: model.train_on_batch(np.zeros((8, 4, 2), "float32"), y)):
+        with pytest.raises(ValueError, match=rf"Model '{model.name}' fit\(\): targets contain NaN or inf \(1 of 8"):
+            fit()
 
 
 def test_nan_arising_inside_training_reaches_the_loss():

@@ -377,11 +377,13 @@ def other_layer_models():
     merged = [cls()([ha, hb]) for cls in (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)]
     joined = L.Concatenate()(merged)
     graph = mr.Model([a, b], Dense(1)(L.GlobalAveragePooling1D()(L.Dot(axes=2, normalize=True)([joined, joined]))))
+    shaped = Sequential([Input(shape=(6, 2)), L.Rescaling(0.5, offset=0.1), L.Permute((2, 1)), L.Reshape((-1,)),
+                         Dense(3), L.RepeatVector(2), LSTM(2)])
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
     seq[0, 4:] = 0.0                                     # padding for Masking
-    return [(text, tokens), (masked, seq), (flat, seq), (graph, [seq, seq[::-1]])]
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]])]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):

@@ -19,3 +19,6 @@ from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply
 
 __all__ += ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
             "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+from .reshape import Permute, RepeatVector, Rescaling, Reshape  # noqa: E402
+
+__all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]

@@ -144,6 +144,12 @@ def init_arguments(obj, sources=None, skip=()):
     return config
 
 
+def clear_session():
+    """Forget the names handed out so far: the next ``LSTM()`` is ``lstm`` again, as after
+    ``keras.backend.clear_session()``.  Existing layers and models keep their names."""
+    _name_counts.clear()
+
+
 def unique_name(base):
     """Keras-style names: ``lstm``, ``lstm_1``, ``lstm_2``..."""
     count = _name_counts[base]
@@ -202,7 +208,12 @@ class Layer:
         if not self.built:
             # A merge layer's input_shape is a list of shapes: tuples all the way down.
             shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
-            self.build(shape)
+            try:
+                self.build(shape)
+            except MemoryError:
+                raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
+                                  f"weights at input shape {format_shape(input_shape)}; check its size "
+                                  f"arguments (units, filters, output_dim...)") from None
             self.built = True
             self.build_input_shape = shape   # recorded for saving (build_config)
 
@@ -301,6 +312,17 @@ class Layer:
             raise ValueError(f"{what} received input with NaN or inf values "
                              f"({bad} of {arr.size} elements)")
         return arr
+
+    def check_mask(self, mask, shape):
+        """A (batch, time) mask as bools: any non-zero value keeps the step, as Keras casts masks."""
+        arr = np.asarray(mask)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a numeric or boolean mask, "
+                             f"received dtype {arr.dtype}")
+        if arr.shape != tuple(shape):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a mask of shape "
+                             f"{tuple(shape)}, received {arr.shape}")
+        return arr.astype(bool, copy=False)
 
     @staticmethod
     def rank_meaning(ndim):

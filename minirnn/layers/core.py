@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import activations, initializers
+from ._utils import positive_int
 from .base import KernelAndBias, Layer, format_shape, init_arguments
 
 
@@ -66,9 +67,7 @@ class Dense(KernelAndBias, Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Layer '{self.name}' (Dense): units must be a positive integer, received {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "units", self, allow_tuple=False)
         self.use_bias = bool(use_bias)
         try:
             self.activation = activations.get(activation, allow_softmax=True)
