@@ -5,9 +5,9 @@ Predict the temperature 24 hours after a window of 5 days of weather readings
 kept), with the chapter's models: a naive baseline (the last temperature of the
 window), a Dense net, a Conv1D net, LSTM, LSTM with dropout, stacked GRU with
 dropout, bidirectional LSTM, each written as in the book with the functional API
-(``inputs = keras.Input(...)``, ``x = layer(...)(x)``, ``keras.Model(inputs, outputs)``) against
-``minirnn.keras``, so ``--keras`` runs the very same code in Keras.  Prints one table of validation and test MAE in
-degrees, saves the training curves to OUTPUT_DIR.
+(``inputs = keras.Input(...)``, ``x = layer(...)(x)``, ``keras.Model(inputs, outputs)``)
+against ``minirnn.keras``, so ``--keras`` runs the very same code in Keras.  Prints one table
+of validation and test MAE in degrees, saves the training curves to OUTPUT_DIR.
 
     python examples/jena_forecast.py                                 # downloads the data once
     python examples/jena_forecast.py --data seattle --epochs 10      # offline: hourly Seattle 2010
