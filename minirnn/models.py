@@ -106,6 +106,9 @@ class Model(Layer):
         self._n_slots = len(slot_of)
         self._output_slots = [slot_of[id(t)] for t in self._output_tensors]
         self._input_layers = [t.node.layer for t in self._input_tensors]
+        self._input_names = [layer.name for layer in self._input_layers]
+        self._output_names = (list(self._output_keys) if self._output_keys is not None else
+                              [t.node.layer.name for t in self._output_tensors])
 
     def _graph(self):
         """The steps of the forward pass (a Sequential builds its graph on first use)."""
@@ -129,15 +132,11 @@ class Model(Layer):
 
     @property
     def input_names(self):
-        return [layer.name for layer in self._input_layers]
+        return list(self._input_names)
 
     @property
     def output_names(self):
-        if self._steps is None:
-            return [self.name]
-        if self._output_keys is not None:
-            return list(self._output_keys)
-        return [t.node.layer.name for t in self._output_tensors]
+        return list(self._output_names) if self._steps is not None else [self.name]
 
     @property
     def input_layer(self):
@@ -279,7 +278,7 @@ class Model(Layer):
     def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
         self._ensure_graph(x)
-        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self.input_names, "input"))]
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self._input_names, "input"))]
 
     def _ensure_graph(self, x):
         self._graph()
@@ -458,7 +457,7 @@ class Model(Layer):
             x_flat = self._checked_inputs(xb)
         if yb is None:
             return x_flat, None
-        return x_flat, [np.asarray(t) for t in self._flatten(yb, self.output_names, "target")]
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
 
     def _adapter(self, x, y, batch_size, shuffle, steps, what):
         if isinstance(self, Sequential) and not self._stack:

@@ -5,7 +5,6 @@ Every layer is callable on NumPy arrays like a Keras layer.  Called with
 then returns dL/dx and leaves dL/dweights in ``layer.grads``, aligned with
 ``layer.weights`` and ``layer.get_weights()``.
 """
-import contextlib
 import functools
 import inspect
 import re
@@ -20,17 +19,20 @@ _name_counts = defaultdict(int)
 _checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
 
 
-@contextlib.contextmanager
-def trusted_inputs():
+class trusted_inputs:
     """Within the block, layers skip the NaN/inf check of their inputs: a model checks its inputs
     once at its boundary, and a NaN the model computes itself must reach the loss (where
-    TerminateOnNaN or fit's own check names the epoch and batch), not look like bad input."""
-    previous = getattr(_checks, "trusted", False)
-    _checks.trusted = True
-    try:
-        yield
-    finally:
-        _checks.trusted = previous
+    TerminateOnNaN or fit's own check names the epoch and batch), not look like bad input.
+    (A class, not a generator: it runs on every batch.)"""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self):
+        self.previous = getattr(_checks, "trusted", False)
+        _checks.trusted = True
+
+    def __exit__(self, *exc):
+        _checks.trusted = self.previous
 
 
 def _is_symbolic(x):
