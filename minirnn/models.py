@@ -187,6 +187,11 @@ class Model(Layer):
     def build_input_shape(self, value):     # Layer.ensure_built sets it; the graph holds it
         pass
 
+    def output_shapes(self):
+        """The (first) output shape of every node, in the order they run."""
+        self._graph()
+        return [node.outputs[0].shape for node in self._nodes]
+
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self._output_tensors]
         batch = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape)[0]
@@ -727,11 +732,6 @@ class Sequential(Model):
                              f"call build(input_shape) or call it on data")
         self._graph()
         return self._output_tensors[0].shape
-
-    def output_shapes(self):
-        """The output shape of every layer, in order."""
-        self._graph()
-        return [node.outputs[0].shape for node in self._nodes]
 
     def _graph(self):
         if self._steps is None:

@@ -210,6 +210,20 @@ def test_whole_graph_gradients(name, float64):
     assert_gradients_ok(graph_gradient_errors(model, x, rng))
 
 
+def test_shared_nested_model_gradients(float64):
+    """A Sequential called on two inputs: its layers' caches are kept per call, gradients summed."""
+    mr.set_random_seed(6)
+    inner = mr.Sequential([L.GRU(3, return_sequences=True), L.Dense(2, activation="tanh")])
+    a, b = mr.Input(shape=(T, 2)), mr.Input(shape=(T, 2))
+    joined = L.Concatenate()([inner(a), L.Multiply()([inner(b), inner(a)])])
+    model = mr.Model([a, b], L.Dense(1)(L.GlobalMaxPooling1D()(joined)))
+    rng = np.random.default_rng(4)
+    for w in model.weights:
+        w += rng.normal(0.0, 0.3, w.shape)
+    x = [rng.standard_normal((2, T, 2)), rng.standard_normal((2, T, 2))]
+    assert_gradients_ok(graph_gradient_errors(model, x, rng))
+
+
 def test_shared_layer_gradient_is_the_sum_over_its_calls(float64):
     """One Dense applied to x and to 2x: dL/dW must be the sum of both calls' contributions."""
     x = mr.Input(shape=(3,))
