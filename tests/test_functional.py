@@ -70,12 +70,22 @@ def masked_bidirectional(lib):
     return lib.Model(tokens, lib.layers.Dense(1, name="out")(h))
 
 
+def encoder_decoder(lib):
+    source, target = lib.Input(shape=(T, 2), name="source"), lib.Input(shape=(3, 2), name="target")
+    _, h, c = lib.layers.LSTM(4, return_state=True, name="encoder")(source)
+    decoded = lib.layers.LSTM(4, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+    return lib.Model([source, target], lib.layers.Dense(1, name="out")(decoded))
+
+
 def data_for(name, rng, n=12):
     if name == "masked_bidirectional":
         tokens = rng.integers(1, 9, size=(n, T))
         for i in range(n):
             tokens[i, T - i % 3:] = 0                      # right padding of 0, 1 or 2 steps
         return tokens.astype("int32"), rng.standard_normal((n, 1)).astype("float32")
+    if name == "encoder_decoder":
+        x = [rng.standard_normal((n, T, 2)), rng.standard_normal((n, 3, 2))]
+        return [a.astype("float32") for a in x], rng.standard_normal((n, 3, 1)).astype("float32")
     if name == "two_in_two_out":
         x = [rng.standard_normal((n, T, 3)), rng.standard_normal((n, 4))]
         return [a.astype("float32") for a in x], [rng.standard_normal((n, k)).astype("float32") for k in (1, 2)]
@@ -87,7 +97,7 @@ def data_for(name, rng, n=12):
 
 
 GRAPHS = {f.__name__: f for f in (two_in_two_out, shared_lstm, residual_add, nested_sequential,
-                                   masked_bidirectional)}
+                                   masked_bidirectional, encoder_decoder)}
 
 
 def pair(name):
@@ -196,8 +206,7 @@ def test_merge_layers_broadcast_and_match_keras():
     assert db.shape == b.shape and np.allclose(db, 4.0)             # summed over the broadcast axis
 
 
-@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "residual_add", "nested_sequential",
-                                  "masked_bidirectional"])
+@pytest.mark.parametrize("name", list(GRAPHS))
 def test_whole_graph_gradients(name, float64):
     mr.set_random_seed(5)
     model = GRAPHS[name](mr)
@@ -279,7 +288,7 @@ def our_summary(model):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "nested_sequential"])
+@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "nested_sequential", "encoder_decoder"])
 def test_functional_summary_matches_keras_line_by_line(name):
     kmodel, mmodel = pair(name)
     ours, theirs = our_summary(mmodel), keras_summary(kmodel)
@@ -305,16 +314,22 @@ def test_sequential_summaries_match_keras_unbuilt_built_and_after_fit():
 
 
 # -- saving ------------------------------------------------------------------------------------
-def test_functional_model_saves_and_loads(tmp_path):
-    _, mmodel = pair("two_in_two_out")
-    x, y = data_for("two_in_two_out", np.random.default_rng(0))
-    mmodel.compile(optimizer="adam", loss=["mse", "mae"])
+@pytest.mark.parametrize("name", ["two_in_two_out", "encoder_decoder"])
+def test_functional_model_saves_and_loads(name, tmp_path):
+    mr.set_random_seed(0)
+    mmodel = GRAPHS[name](mr)
+    x, y = data_for(name, np.random.default_rng(0))
+    two = name == "two_in_two_out"
+    mmodel.compile(optimizer="adam", loss=["mse", "mae"] if two else "mse", loss_weights=[1.0, 0.5] if two else None,
+                   metrics=[["mae"], []] if two else ["mae"])
     mmodel.fit(x, y, epochs=1, verbose=0)
     mmodel.save(tmp_path / "g.minirnn")
-    loaded = mr.models.load_model(tmp_path / "g.minirnn", compile=False)
+    loaded = mr.models.load_model(tmp_path / "g.minirnn")
     assert loaded.get_config() == mmodel.get_config()
-    for ours, theirs in zip(loaded.predict(x), mmodel.predict(x)):
-        assert np.array_equal(ours, theirs)
+    ours, theirs = loaded.predict(x), mmodel.predict(x)
+    for a, b in zip(ours if two else [ours], theirs if two else [theirs]):
+        assert np.array_equal(a, b)
+    assert loaded.evaluate(x, y, return_dict=True, verbose=0) == mmodel.evaluate(x, y, return_dict=True, verbose=0)
 
 
 # -- the model boundary ------------------------------------------------------------------------
