@@ -22,7 +22,7 @@ import collections
 
 import numpy as np
 
-from .layers.base import Layer, format_shape
+from .layers.base import format_shape
 
 
 class KerasTensor:
@@ -379,4 +379,5 @@ def rebuild_graph(config, deserialize):
         except (KeyError, IndexError, TypeError):
             raise ValueError(f"The model config's {what} {refs!r} name tensors the graph does not "
                              f"compute") from None
-    return lookup(config.get("input_layers", []), "input_layers"), lookup(config.get("output_layers", []), "output_layers")
+    return (lookup(config.get("input_layers", []), "input_layers"),
+            lookup(config.get("output_layers", []), "output_layers"))

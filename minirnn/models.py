@@ -27,7 +27,7 @@ from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
 from .backend import limits_blas_threads
-from .layers.base import Layer, format_shape, trusted_inputs, unique_name
+from .layers.base import Layer, trusted_inputs, unique_name
 from .layers.core import InputLayer
 
 
@@ -106,7 +106,8 @@ class Model(Layer):
         self._n_slots = len(slot_of)
         self._output_slots = [slot_of[id(t)] for t in self._output_tensors]
         self._input_layers = [t.node.layer for t in self._input_tensors]
-        self._input_names = [layer.name for layer in self._input_layers]
+        self._input_names = (list(self._input_keys) if self._input_keys is not None else
+                             [layer.name for layer in self._input_layers])
         self._output_names = (list(self._output_keys) if self._output_keys is not None else
                               [t.node.layer.name for t in self._output_tensors])
 
@@ -283,7 +284,8 @@ class Model(Layer):
     def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
         self._ensure_graph(x)
-        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self._input_names, "input"))]
+        arrays = self._flatten(x, self._input_names, "input")
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, arrays)]
 
     def _ensure_graph(self, x):
         self._graph()

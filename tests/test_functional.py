@@ -332,6 +332,23 @@ def test_functional_model_saves_and_loads(name, tmp_path):
     assert loaded.evaluate(x, y, return_dict=True, verbose=0) == mmodel.evaluate(x, y, return_dict=True, verbose=0)
 
 
+def test_dict_inputs_and_outputs_like_keras(tmp_path):
+    """Keras's docstring example: inputs and outputs given as dicts, data passed by those keys."""
+    def build(lib):
+        inputs = {"x1": lib.Input(shape=(10,), name="x1"), "x2": lib.Input(shape=(1,), name="x2")}
+        t = lib.layers.Dense(1, activation="relu", name="t")(inputs["x1"])
+        return lib.Model(inputs, {"y": lib.layers.Add(name="add")([t, inputs["x2"]])})
+    keras.utils.set_random_seed(0)
+    kmodel, mmodel = build(keras), build(mr)
+    mmodel.set_weights(kmodel.get_weights())
+    rng = np.random.default_rng(0)
+    x = {"x1": rng.standard_normal((6, 10)).astype("float32"), "x2": rng.standard_normal((6, 1)).astype("float32")}
+    ours, theirs = mmodel.predict(x), kmodel.predict(x, verbose=0)
+    assert set(ours) == set(theirs) == {"y"} and close(ours["y"], theirs["y"])[0]
+    mmodel.save(tmp_path / "d.minirnn")
+    assert np.array_equal(mr.models.load_model(tmp_path / "d.minirnn").predict(x)["y"], ours["y"])
+
+
 # -- the model boundary ------------------------------------------------------------------------
 def small_model():
     mr.set_random_seed(0)
