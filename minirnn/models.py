@@ -188,6 +188,15 @@ class Model(Layer):
     def build(self, input_shape=None):
         self._graph()
 
+    @property
+    def build_input_shape(self):
+        """The input shape(s) the graph was built for (saved as the model's build_config)."""
+        return self.input_shape
+
+    @build_input_shape.setter
+    def build_input_shape(self, value):     # Layer.ensure_built sets it; the graph holds it
+        pass
+
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self._output_tensors]
         batch = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape)[0]
@@ -477,9 +486,9 @@ class Model(Layer):
         n = len(xs[0]) if xs[0].ndim else 0
         for name, a in list(zip(self.input_names, xs)) + list(zip(self.output_names, ys or [])):
             if a.ndim == 0 or len(a) != n:
-                raise ValueError(f"Model '{self.name}' {what}(): every input and target must have the same "
-                                 f"number of samples; '{name}' has {len(a) if a.ndim else 'no'} "
-                                 f"where the first input has {n}")
+                raise ValueError(f"Model '{self.name}' {what}(): x and y must have the same number of "
+                                 f"samples, received {n} and {len(a) if a.ndim else 'a scalar'} "
+                                 f"(for '{name}')")
         if n == 0:
             raise ValueError(f"Model '{self.name}' {what}() received 0 samples")
         if batch_size is None:
@@ -818,7 +827,7 @@ class Sequential(Model):
         the Input first when the model has one."""
         serialize = serialize or _default_serialize
         layers = ([self._input] if self._input is not None else []) + self._stack
-        return {"name": self.name, "layers": [serialize(layer) for layer in layers]}
+        return {"name": self.name, "layers": [serialize(layer) for layer in layers], "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -827,7 +836,7 @@ class Sequential(Model):
 
         with loading_options(custom_objects):
             layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
-        return cls(layers=layers, name=config.get("name"))
+        return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

@@ -206,14 +206,16 @@ class Layer:
 
     def ensure_built(self, input_shape):
         if not self.built:
+            # A merge layer's input_shape is a list of shapes: tuples all the way down.
+            shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
             try:
-                self.build(tuple(input_shape))
+                self.build(shape)
             except MemoryError:
                 raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
-                                  f"weights at input shape {format_shape(input_shape)}; check its size "
-                                  f"arguments (units, filters, output_dim...)") from None
+                                  f"weights at input shape {shape}; check its size arguments (units, "
+                                  f"filters, output_dim...)") from None
             self.built = True
-            self.build_input_shape = tuple(input_shape)   # recorded for saving (build_config)
+            self.build_input_shape = shape   # recorded for saving (build_config)
 
     # -- weights -------------------------------------------------------------
     @property

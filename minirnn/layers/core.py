@@ -46,7 +46,7 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"shape": list(self.shape[1:]), "batch_size": self.shape[0], "dtype": self.dtype,
-                "name": self.name}
+                "name": self.name, "batch_shape": None}
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
