@@ -117,8 +117,10 @@ def call_symbolic(layer, inputs, args, kwargs):
     shape = flat[0].shape if single else [t.shape for t in flat]
     if single:
         built = getattr(layer, "build_input_shape", None) if layer.built else None
-        if built is not None and len(built) == len(shape) and all(isinstance(d, (int, type(None))) for d in built):
-            for got, want in zip(shape[1:], built[1:]):
+        if built is not None and all(isinstance(d, (int, type(None))) for d in built):
+            # A shared layer: the feature axis must match; all axes when the ranks do.
+            pairs = zip(shape[1:], built[1:]) if len(built) == len(shape) else [(shape[-1], built[-1])]
+            for got, want in pairs:
                 if got is not None and want is not None and got != want:
                     raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
                                      f"received a tensor of shape {format_shape(shape)}")

@@ -25,10 +25,10 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
+from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
 from .backend import limits_blas_threads
 from .layers.base import Layer, format_shape, trusted_inputs, unique_name
 from .layers.core import InputLayer
-from .utils import get_rng
 
 
 @functools.lru_cache(maxsize=None)
@@ -39,15 +39,6 @@ def _takes_mask(layer_class):
 
 def _takes_mask_of(layer):
     return _takes_mask(type(layer))
-
-
-def _batches(arrays, y, batch_size, shuffle):
-    """Mini-batches of a list of arrays (and of y, a list or None), reshuffled on every call."""
-    n = len(arrays[0])
-    order = get_rng().permutation(n) if shuffle else None
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-        yield [a[idx] for a in arrays], (None if y is None else [a[idx] for a in y])
 
 
 def _structure(tensors, what):
@@ -285,12 +276,10 @@ class Model(Layer):
             return [data[0]]                                 # Keras takes [x] for a single input
         return [data]
 
-    def _checked_inputs(self, x, flat=False):
+    def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
-        if not flat:
-            self._ensure_graph(x)
-            x = self._flatten(x, self.input_names, "input")
-        return [layer.check_input(a) for layer, a in zip(self._input_layers, x)]
+        self._ensure_graph(x)
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self.input_names, "input"))]
 
     def _ensure_graph(self, x):
         self._graph()
@@ -359,8 +348,13 @@ class Model(Layer):
         if all(fn is None for fn in self._losses):
             raise ValueError(f"Model '{self.name}' compile(): every output's loss is None")
         self.loss = self._losses[0] if len(self._losses) == 1 else list(self._losses)
+        self.loss_weights = list(self._loss_weights)
         self.metrics = [m for _, m, _ in self._output_metrics]
         self.compiled = True
+
+    def metrics_per_output(self):
+        """The compiled metric trackers, one list per output."""
+        return [[m for _, m, k in self._output_metrics if k == i] for i in range(len(self._losses))]
 
     @staticmethod
     def _per_output(spec, names, what, allow_none=False):
@@ -406,22 +400,6 @@ class Model(Layer):
                                f"call model.compile(optimizer=..., loss=...) first")
 
     # -- one batch ------------------------------------------------------------------------
-    def _checked_targets(self, y, flat=False):
-        """The target arrays, one per output, numeric and finite, or a clear error."""
-        flat = y if flat else self._flatten(y, self.output_names, "target")
-        checked = []
-        for name, t in zip(self.output_names, flat):
-            arr = np.asarray(t)
-            if arr.dtype.kind not in "biuf":
-                raise ValueError(f"Model '{self.name}': the targets (y) of output '{name}' must be numeric, "
-                                 f"received dtype {arr.dtype}")
-            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-                bad = int(arr.size - np.isfinite(arr).sum())
-                raise ValueError(f"Model '{self.name}': the targets (y) of output '{name}' hold NaN or inf "
-                                 f"values ({bad} of {arr.size} elements); clean or drop those samples")
-            checked.append(arr)
-        return checked
-
     def _losses_of(self, y_flat, outputs, out_masks, with_grad):
         """(total loss, per-output losses, per-output gradients)."""
         total, parts, d_outputs = 0.0, [], []
@@ -456,7 +434,8 @@ class Model(Layer):
     def train_on_batch(self, x, y):
         """One step: forward, loss, backward, update.  Returns the batch loss."""
         self._require_compiled("train_on_batch")
-        return self._train_step(self._checked_inputs(x), self._checked_targets(y))[0]
+        whole = self._adapter(x, y, np.iinfo(np.int64).max, False, None, "fit")    # one batch, checked
+        return self._train_step(*self._batch_arrays(*next(iter(whole))))[0]
 
     def _logs(self, loss_tracker, part_trackers):
         logs = {"loss": loss_tracker.result()}
@@ -472,71 +451,47 @@ class Model(Layer):
         return metrics_module.Mean("loss"), parts
 
     # -- data ----------------------------------------------------------------------------
-    def _data(self, x, y, batch_size, shuffle, what):
-        """(batch iterable factory, number of steps, whether batches are flat lists of arrays)
-        for arrays, or for a dataset of (x, y) batches."""
-        if x is None:
-            raise ValueError(f"Model '{self.name}' {what}() received x=None; pass the input data")
-        if y is None and not isinstance(x, (np.ndarray, list, tuple, dict)):
-            steps = len(x) if hasattr(x, "__len__") else None
-            return (lambda: iter(x)), steps, False
-        self._ensure_graph(x)
-        xs = [np.asarray(a) for a in self._flatten(x, self.input_names, "input")]
-        ys = None if y is None else [np.asarray(a) for a in self._flatten(y, self.output_names, "target")]
-        n = len(xs[0]) if xs[0].ndim else 0
-        for name, a in list(zip(self.input_names, xs)) + list(zip(self.output_names, ys or [])):
-            if a.ndim == 0 or len(a) != n:
-                raise ValueError(f"Model '{self.name}' {what}(): x and y must have the same number of "
-                                 f"samples, received {n} and {len(a) if a.ndim else 'a scalar'} "
-                                 f"(for '{name}')")
-        if n == 0:
-            raise ValueError(f"Model '{self.name}' {what}() received 0 samples")
-        if batch_size is None:
-            batch_size = 32
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"Model '{self.name}' {what}(): batch_size must be a positive integer, "
-                             f"received {batch_size!r}")
-        return (lambda: _batches(xs, ys, int(batch_size), shuffle)), -(-n // int(batch_size)), True
-
-    def _batch_arrays(self, batch, flat, what):
-        """Checked flat input and target (None for predict) arrays of one batch."""
-        if flat:
-            xb, yb = batch
-            return self._checked_inputs(xb, flat=True), None if yb is None else self._checked_targets(yb, flat=True)
-        if isinstance(batch, tuple) and len(batch) in (2, 3):
-            xb, yb = batch[0], batch[1]
-        elif what == "predict":
-            xb, yb = batch, None
-        else:
-            raise ValueError(f"Model '{self.name}' {what}(): a dataset must yield (x, y) batches, "
-                             f"received {type(batch).__name__}")
-        x_flat = self._checked_inputs(xb)
-        if what == "predict":
-            return x_flat, None
+    def _batch_arrays(self, xb, yb):
+        """Flat input and target arrays of a batch the data adapter has checked already
+        (numbers, finite, one sample count): the Input layers check rank and shape."""
+        with trusted_inputs():
+            x_flat = self._checked_inputs(xb)
         if yb is None:
-            raise ValueError(f"Model '{self.name}' {what}() needs targets: pass y, or a dataset of "
-                             f"(x, y) batches")
-        return x_flat, self._checked_targets(yb)
+            return x_flat, None
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self.output_names, "target")]
+
+    def _adapter(self, x, y, batch_size, shuffle, steps, what):
+        if isinstance(self, Sequential) and not self._stack:
+            raise ValueError(f"Model '{self.name}' has no layers: add layers before {what}()")
+        return get_data_adapter(x, y, batch_size=batch_size, shuffle=shuffle, steps_per_epoch=steps,
+                                what=what, owner=self.name)
 
     # -- training --------------------------------------------------------------------------
     @limits_blas_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_data=None, shuffle=True, initial_epoch=0):
-        """Train; returns the History.  `x` may be arrays with `y`, or a dataset of (x, y) batches.
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            steps_per_epoch=None):
+        """Train; returns the History.  `x` may be arrays (or a list / dict of them) with `y`,
+        or a dataset, PyDataset or generator of (x, y) batches (see minirnn.data_adapters).
 
         A loss that becomes NaN or inf stops training with an error naming the epoch and batch,
         unless a callback (TerminateOnNaN) is there to handle it."""
         self._require_compiled("fit")
-        verbose = self._verbosity(verbose)
-        epochs = self._count("epochs", epochs)
-        batches, steps, flat = self._data(x, y, batch_size, shuffle, "fit")
+        verbose = check_verbose(verbose, "fit", self.name)
+        epochs, initial_epoch = check_epochs(epochs, initial_epoch, "fit", self.name)
+        if validation_split:
+            (x, y), validation_data = train_validation_split(x, y, validation_split)
+        adapter = self._adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit")
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
-                                            epochs=epochs, steps=steps, verbose=verbose)
+                                            epochs=epochs, steps=adapter.num_batches, verbose=verbose)
         handles_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
         self.stop_training = False
         loss_tracker, part_trackers = self._loss_trackers()
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
+            if adapter.exhausted:               # a generator used up: Keras's warning, then stop
+                adapter.warn_ran_out()
+                break
             loss_tracker.reset_state()
             for _, tracker in part_trackers:
                 tracker.reset_state()
@@ -544,8 +499,8 @@ class Model(Layer):
                 metric.reset_state()
             cbs.on_epoch_begin(epoch)
             logs = {}
-            for step, batch in enumerate(batches()):
-                x_flat, y_flat = self._batch_arrays(batch, flat, "fit")
+            for step, (xb, yb) in enumerate(adapter):
+                x_flat, y_flat = self._batch_arrays(xb, yb)
                 cbs.on_train_batch_begin(step)
                 loss, parts = self._train_step(x_flat, y_flat)
                 n = len(x_flat[0])
@@ -574,20 +529,6 @@ class Model(Layer):
         return cbs.history
 
     @staticmethod
-    def _verbosity(verbose):
-        if verbose == "auto":
-            return 1
-        if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received {verbose!r}")
-        return int(verbose)
-
-    @staticmethod
-    def _count(what, value):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{what} must be a non-negative integer, received {value!r}")
-        return int(value)
-
-    @staticmethod
     def _split_validation(validation_data):
         if isinstance(validation_data, tuple):
             if len(validation_data) != 2:
@@ -597,35 +538,35 @@ class Model(Layer):
         return validation_data, None
 
     @limits_blas_threads
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Loss (and metrics) over the data: a float, a list, or a dict with return_dict."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", steps=None, return_dict=False):
+        """Loss (and metrics) over the data: a float, a list, or a dict with return_dict;
+        ``verbose=1`` prints Keras's progress bar."""
         self._require_compiled("evaluate")
-        verbose = self._verbosity(verbose)
-        batches, steps, flat = self._data(x, y, batch_size, False, "evaluate")
+        verbose = check_verbose(verbose, "evaluate", self.name)
+        adapter = self._adapter(x, y, batch_size, False, steps, "evaluate")
         loss_tracker, part_trackers = self._loss_trackers()
         for metric in self.metrics:
             metric.reset_state()
         progbar = None
         if verbose:
             progbar = callbacks_module.ProgbarLogger()
-            progbar.set_params({"verbose": verbose, "epochs": 1, "steps": steps})
+            progbar.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
             progbar.on_epoch_begin(0)
-        logs, seen = None, 0
-        for step, batch in enumerate(batches()):
-            x_flat, y_flat = self._batch_arrays(batch, flat, "evaluate")
+        logs = None
+        for step, (xb, yb) in enumerate(adapter):
+            x_flat, y_flat = self._batch_arrays(xb, yb)
             with self._lock:
                 outputs, out_masks = self._forward(x_flat, False)
                 loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
                 self._update_metrics(y_flat, outputs, out_masks)
             n = len(x_flat[0])
-            seen += n
             loss_tracker.update_state(loss, sample_weight=n)
             for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
                 tracker.update_state(value, sample_weight=n)
             logs = self._logs(loss_tracker, part_trackers)
             if progbar is not None:
                 progbar.on_train_batch_end(step, logs)
-        if not seen:
+        if logs is None:
             raise ValueError(f"Model '{self.name}' evaluate() received no samples")
         if progbar is not None:
             progbar.on_epoch_end(0, logs)
@@ -635,15 +576,13 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     @limits_blas_threads
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for every sample, computed in batches (32 by default)."""
-        self._verbosity(verbose)
-        if isinstance(self, Sequential) and not self._stack:
-            raise ValueError(f"Model '{self.name}' has no layers: add layers before predict()")
-        batches, _, flat = self._data(x, None, batch_size, False, "predict")
+        check_verbose(verbose, "predict", self.name)
+        adapter = self._adapter(x, None, batch_size, False, steps, "predict")
         outputs = []
-        for batch in batches():
-            x_flat, _ = self._batch_arrays(batch, flat, "predict")
+        for xb, _ in adapter:
+            x_flat, _ = self._batch_arrays(xb, None)
             with self._lock:
                 outputs.append(self._forward(x_flat, False)[0])
         if not outputs:

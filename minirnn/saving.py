@@ -354,6 +354,11 @@ def compile_config(model):
     if callable(getattr(model.optimizer, "_learning_rate", None)):
         raise ValueError(f"Model '{model.name}': the optimizer's learning_rate is a schedule (a callable), "
                          f"which cannot be saved ({_NOT_CODE}); save with include_optimizer=False")
+    if isinstance(model.loss, list):               # several outputs: one loss and metric list each
+        return {"optimizer": _serialize_object(model.optimizer, optimizers, "optimizer"),
+                "loss": [None if fn is None else _serialize_object(fn, losses, "loss") for fn in model.loss],
+                "loss_weights": list(model.loss_weights),
+                "metrics": [[_serialize_metric(m) for m in group] for group in model.metrics_per_output()]}
     return {"optimizer": _serialize_object(model.optimizer, optimizers, "optimizer"),
             "loss": _serialize_object(model.loss, losses, "loss"),
             "metrics": [_serialize_metric(m) for m in model.metrics]}
@@ -361,9 +366,15 @@ def compile_config(model):
 
 def compile_from_config(model, config):
     """``model.compile`` with the optimizer, loss and metrics of :func:`compile_config`."""
+    loss, metrics = config["loss"], config.get("metrics") or []
+    if isinstance(loss, list):
+        loss = [None if entry is None else _deserialize_object(entry, losses, "loss") for entry in loss]
+        metrics = [[_deserialize_metric(entry) for entry in group] for group in metrics]
+    else:
+        loss = _deserialize_object(loss, losses, "loss")
+        metrics = [_deserialize_metric(entry) for entry in metrics]
     model.compile(optimizer=_deserialize_object(config["optimizer"], optimizers, "optimizer"),
-                  loss=_deserialize_object(config["loss"], losses, "loss"),
-                  metrics=[_deserialize_metric(entry) for entry in config.get("metrics") or []])
+                  loss=loss, metrics=metrics, loss_weights=config.get("loss_weights"))
 
 
 # -- weights ---------------------------------------------------------------------------

@@ -371,14 +371,14 @@ def other_layer_models():
     masked = Sequential([Input(shape=(None, 2)), L.Masking(0.0), GRU(3, return_sequences=True),
                          L.GlobalMaxPooling1D(), Dense(2)])
     flat = Sequential([Input(shape=(6, 2)), L.Conv1D(3, 2, strides=2, use_bias=False), L.Flatten(), Dense(1)])
-    shaped = Sequential([Input(shape=(6, 2)), L.Rescaling(0.5, offset=0.1), L.Permute((2, 1)), L.Reshape((-1,)),
-                         Dense(3), L.RepeatVector(2), LSTM(2)])
     a, b = Input(shape=(6, 2), name="seq_a"), Input(shape=(6, 2), name="seq_b")
     inner = Sequential([Dense(3, activation="tanh")])        # a nested model, called on both inputs
     ha, hb = inner(a), inner(b)
     merged = [cls()([ha, hb]) for cls in (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)]
     joined = L.Concatenate()(merged)
     graph = mr.Model([a, b], Dense(1)(L.GlobalAveragePooling1D()(L.Dot(axes=2, normalize=True)([joined, joined]))))
+    shaped = Sequential([Input(shape=(6, 2)), L.Rescaling(0.5, offset=0.1), L.Permute((2, 1)), L.Reshape((-1,)),
+                         Dense(3), L.RepeatVector(2), LSTM(2)])
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
