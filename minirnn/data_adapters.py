@@ -93,7 +93,7 @@ def _numeric(value, role, label):
         finite = np.isfinite(arr)
         if not finite.all():
             raise ValueError(f"{label}: {role} contain NaN or inf ({arr.size - int(finite.sum())} of "
-                             f"{arr.size} values); remove or impute them first")
+                             f"{arr.size} elements); remove or impute them first")
     return arr
 
 
@@ -137,6 +137,14 @@ def _convert(value, role, label):
 
 def _num_samples(value):
     return len(_leaves(value)[0])
+
+
+def _same_samples(x, y, label):
+    """The number of samples of x, which y must share."""
+    n, m = _num_samples(x), _num_samples(y)
+    if n != m:
+        raise ValueError(f"{label}: x and y must have the same number of samples, received {n} and {m}")
+    return n
 
 
 def _take(value, index):
@@ -313,9 +321,8 @@ def _arrays_adapter(x, y, batch_size, shuffle, label, common):
     n = _num_samples(x)
     if n == 0:
         raise ValueError(f"{label}: received 0 samples")
-    if y is not None and _num_samples(y) != n:
-        raise ValueError(f"{label}: x and y must have the same number of samples, received {n} "
-                         f"inputs and {_num_samples(y)} targets")
+    if y is not None:
+        _same_samples(x, y, label)
     one_pass, size = _array_batches(x, y, batch_size or 32, shuffle)
     return DataAdapter(one_pass, size, single_pass=False, standardize=False, **common)
 
@@ -348,10 +355,7 @@ def train_validation_split(x, y, validation_split):
                              f"arrays), received {role} of type {type(value).__name__}; pass "
                              f"validation_data=... instead")
     x, y = _convert(x, "inputs", "fit()"), _convert(y, "targets", "fit()")
-    n = _num_samples(x)
-    if _num_samples(y) != n:
-        raise ValueError(f"fit(): x and y must have the same number of samples, received {n} inputs "
-                         f"and {_num_samples(y)} targets")
+    n = _same_samples(x, y, "fit()")
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
         raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "
