@@ -15,9 +15,9 @@ Nothing here is a copy: every name is minirnn's own class or function, so a mode
   asking for another raises ``AttributeError``.
 """
 from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, \
-    saving, utils
+    preprocessing, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "initializers", "layers",
-           "losses", "metrics", "models", "ops", "optimizers", "saving", "utils"]
+           "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]
