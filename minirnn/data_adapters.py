@@ -17,7 +17,7 @@ a dataset of batches                minirnn's datasets (``windowed_dataset``,
                                     ``timeseries_dataset_from_array``), anything re-iterable,
                                     ``tf.data`` datasets (tensors become arrays); ``len()`` may
                                     be unknown (``TypeError``): the epoch lasts until it ends
-``PyDataset``                       ``dataset[i]`` for i < ``len(dataset)`` (shuffled order with
+``PyDataset`` (or Keras's)          ``dataset[i]`` for i < ``len(dataset)`` (shuffled order with
                                     ``shuffle``), ``on_epoch_begin`` / ``on_epoch_end`` around it
 a generator or iterator             single pass: with ``steps_per_epoch`` one iterator runs
                                     across epochs; without it the first epoch uses it up
@@ -295,8 +295,8 @@ def get_data_adapter(x, y=None, *, batch_size=None, shuffle=False, steps_per_epo
     if y is not None:
         raise ValueError(f"{label}: y must not be given when x is a dataset, generator or PyDataset "
                          f"({type(x).__name__}): the data yields (x, y) itself")
-    if isinstance(x, PyDataset):
-        return _py_dataset_adapter(x, shuffle, label, common)
+    if _is_py_dataset(x):
+        return _py_dataset_adapter(x, shuffle, common)
     if not hasattr(x, "__iter__"):
         raise ValueError(f"{label}: x must be arrays, a dataset, a PyDataset or a generator, "
                          f"received {type(x).__name__}")
@@ -327,8 +327,14 @@ def _arrays_adapter(x, y, batch_size, shuffle, label, common):
     return DataAdapter(one_pass, size, single_pass=False, standardize=False, **common)
 
 
-def _py_dataset_adapter(dataset, shuffle, label, common):
-    size = dataset.num_batches
+def _is_py_dataset(x):
+    """minirnn's PyDataset, or one like it (Keras's own): indexed batches and epoch hooks."""
+    return isinstance(x, PyDataset) or (hasattr(x, "__getitem__") and callable(getattr(x, "on_epoch_end", None))
+                                        and (hasattr(x, "num_batches") or hasattr(x, "__len__")))
+
+
+def _py_dataset_adapter(dataset, shuffle, common):
+    size = dataset.num_batches if hasattr(dataset, "num_batches") else len(dataset)
     if size is not None:
         size = check_positive_int(size, "len(PyDataset)", common["what"], common["owner"])
 
@@ -337,7 +343,7 @@ def _py_dataset_adapter(dataset, shuffle, label, common):
         if shuffle and size is not None:
             order = get_rng().permutation(size)
         return (dataset[int(i)] for i in order)
-    return DataAdapter(one_pass, size, single_pass=False, on_epoch_begin=dataset.on_epoch_begin,
+    return DataAdapter(one_pass, size, single_pass=False, on_epoch_begin=getattr(dataset, "on_epoch_begin", None),
                        on_epoch_end=dataset.on_epoch_end, **common)
 
 

@@ -153,6 +153,7 @@ def test_py_dataset_batches_like_keras_and_hears_every_epoch():
             return Squares.__getitem__(self, index)
 
     theirs = list(keras_adapter(KerasSquares(), shuffle=False).get_numpy_iterator())
+    assert_same_batches(epoch(get_data_adapter(KerasSquares())), theirs)          # Keras's own PyDataset
     dataset = Squares(workers=4)
     adapter = get_data_adapter(dataset)
     assert adapter.num_batches == 3
