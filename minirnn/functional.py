@@ -285,7 +285,7 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
-    shared_grads, skipped, reached_layers = {}, set(), set()
+    shared_grads, unreached = {}, []
     for k in range(len(steps) - 1, -1, -1):
         step = steps[k]
         layer = step.layer
@@ -296,9 +296,8 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
             dy = [grads[s] for s in step.outputs]
             reached = any(d is not None for d in dy)
         if not reached:
-            skipped.add(layer)
+            unreached.append(layer)
             continue
-        reached_layers.add(layer)
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
@@ -314,7 +313,10 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
         else:
             for slot, g in zip(step.inputs, dx):
                 _accumulate(grads, slot, g)
-    return grads, shared_grads, skipped - reached_layers
+    if not unreached:
+        return grads, shared_grads, set()
+    reached = {step.layer for step in steps if any(grads[s] is not None for s in step.outputs)}
+    return grads, shared_grads, set(unreached) - reached
 
 
 # -- saving: the graph as a config ---------------------------------------------------------

@@ -251,15 +251,20 @@ class Model(Layer):
         pairs = []
         if not self.trainable:
             return pairs
+        plain = not (self._shared_grads or self._skipped)        # the usual case: one call per layer
         for layer in self.layers:
-            if not layer.weights or not layer.trainable:
+            weights = layer.weights
+            if not weights or not layer.trainable:
                 continue
-            if isinstance(layer, Model) and layer not in self._shared_grads and layer not in self._skipped:
+            if isinstance(layer, Model) and (plain or (layer not in self._shared_grads and layer not in self._skipped)):
                 pairs += layer._param_grad_pairs(with_grads)
-            else:
-                grads = self._layer_grads(layer) if with_grads else [None] * len(layer.weights)
+                continue
+            grads = (layer.grads if plain else self._layer_grads(layer)) if with_grads else [None] * len(weights)
+            if isinstance(layer, Model):             # summed as a whole: keep its trainable part
                 keep = {id(w) for w in layer.trainable_weights}
-                pairs += [(w, g) for w, g in zip(layer.weights, grads) if id(w) in keep]
+                pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
+            else:
+                pairs += zip(weights, grads)
         return pairs
 
     # -- forward and backward -------------------------------------------------------------
@@ -313,7 +318,7 @@ class Model(Layer):
         outputs = [values[s] for s in self._output_slots]
         out_masks = [masks[s] for s in self._output_slots]
         if training:
-            self._cache = (saved, [np.shape(a) for a in flat], [a.dtype for a in flat])
+            self._cache = (saved, [a.shape for a in flat])
         self._last_output_mask = out_masks[0] if len(out_masks) == 1 else out_masks
         return outputs, out_masks
 
@@ -328,7 +333,7 @@ class Model(Layer):
         return self._backward(d_outputs)
 
     def _backward(self, d_outputs):
-        saved, shapes, dtypes = self.saved()
+        saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
             self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
         dx = [np.zeros(shape, self.dtype) if g is None else g
