@@ -133,10 +133,10 @@ def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state
         report = _function_report(target, x, backward, input_names, rng, eps, tol)
     elif isinstance(target, Cell):
         report = _cell_report(target, x, rng, initial_state, mask, eps, tol)
+    elif hasattr(target, "layers") and hasattr(target, "backward"):        # a model (itself a Layer)
+        report = _model_report(target, x, y, loss, eps, tol)
     elif isinstance(target, Layer):
         report = _layer_report(target, x, rng, initial_state, mask, training, skip_outputs, eps, tol)
-    elif hasattr(target, "layers") and hasattr(target, "backward"):
-        report = _model_report(target, x, y, loss, eps, tol)
     else:
         raise TypeError(f"gradcheck: expected a layer, a cell, a model or a function with backward=..., "
                         f"received {target!r}")
