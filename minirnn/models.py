@@ -26,8 +26,8 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
+from .layers.base import Layer, trusted_inputs, unique_name
 from .parallel import limits_blas_threads
-from .layers.base import Layer, format_shape, trusted_inputs, unique_name
 from .layers.core import InputLayer
 
 
@@ -106,6 +106,10 @@ class Model(Layer):
         self._n_slots = len(slot_of)
         self._output_slots = [slot_of[id(t)] for t in self._output_tensors]
         self._input_layers = [t.node.layer for t in self._input_tensors]
+        self._input_names = (list(self._input_keys) if self._input_keys is not None else
+                             [layer.name for layer in self._input_layers])
+        self._output_names = (list(self._output_keys) if self._output_keys is not None else
+                              [t.node.layer.name for t in self._output_tensors])
 
     def _graph(self):
         """The steps of the forward pass (a Sequential builds its graph on first use)."""
@@ -129,15 +133,11 @@ class Model(Layer):
 
     @property
     def input_names(self):
-        return [layer.name for layer in self._input_layers]
+        return list(self._input_names)
 
     @property
     def output_names(self):
-        if self._steps is None:
-            return [self.name]
-        if self._output_keys is not None:
-            return list(self._output_keys)
-        return [t.node.layer.name for t in self._output_tensors]
+        return list(self._output_names) if self._steps is not None else [self.name]
 
     @property
     def input_layer(self):
@@ -187,6 +187,11 @@ class Model(Layer):
     @build_input_shape.setter
     def build_input_shape(self, value):     # Layer.ensure_built sets it; the graph holds it
         pass
+
+    def output_shapes(self):
+        """The (first) output shape of every node, in the order they run."""
+        self._graph()
+        return [node.outputs[0].shape for node in self._nodes]
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self._output_tensors]
@@ -279,7 +284,8 @@ class Model(Layer):
     def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
         self._ensure_graph(x)
-        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self.input_names, "input"))]
+        arrays = self._flatten(x, self._input_names, "input")
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, arrays)]
 
     def _ensure_graph(self, x):
         self._graph()
@@ -458,7 +464,7 @@ class Model(Layer):
             x_flat = self._checked_inputs(xb)
         if yb is None:
             return x_flat, None
-        return x_flat, [np.asarray(t) for t in self._flatten(yb, self.output_names, "target")]
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
 
     def _adapter(self, x, y, batch_size, shuffle, steps, what):
         if isinstance(self, Sequential) and not self._stack:
@@ -728,11 +734,6 @@ class Sequential(Model):
                              f"call build(input_shape) or call it on data")
         self._graph()
         return self._output_tensors[0].shape
-
-    def output_shapes(self):
-        """The output shape of every layer, in order."""
-        self._graph()
-        return [node.outputs[0].shape for node in self._nodes]
 
     def _graph(self):
         if self._steps is None:
