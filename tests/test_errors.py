@@ -79,8 +79,10 @@ def test_non_finite_input_in_model():
     model = mr.Sequential([Input(shape=(4, 5)), LSTM(2), Dense(1)])
     x = X.copy()
     x[0, 0, 0] = np.nan
-    with raises(ValueError, "NaN or inf", f"1 of {x.size} elements"):
+    with raises(ValueError, f"Model '{model.name}' predict()", "inputs contain NaN or inf", f"1 of {x.size} elements"):
         model.predict(x)
+    with raises(ValueError, "(InputLayer) received input with NaN or inf", f"1 of {x.size} elements"):
+        model(x)                                     # called directly: its Input layer checks
 
 
 def test_non_numeric_input():
