@@ -77,8 +77,10 @@ class Minirnn(KerasStyleCalls):
         sys.path.insert(0, os.environ.get("MINIRNN_BENCH_SRC") or REPO)   # run.py --minirnn-src
         import minirnn as mr
 
-        if hasattr(mr.backend, "set_large_work_threads"):      # the same core count as the peers
-            mr.parallel.set_large_work_threads(THREADS)
+        # The same core count as the peers; the thread settings live in minirnn.parallel
+        # (minirnn.backend in revisions before that module, which --minirnn-src may name).
+        self.threads_module = getattr(mr, "parallel", mr.backend)
+        self.threads_module.set_large_work_threads(THREADS)
         self.mr = mr
 
     def info(self):
@@ -87,8 +89,7 @@ class Minirnn(KerasStyleCalls):
 
         info = dict(version=self.mr.__version__, path=os.path.dirname(self.mr.__file__), numpy=np.__version__, numba=numba.__version__,
                     numba_threads=numba.config.NUMBA_NUM_THREADS, backend=self.mr.backend.backend())
-        if hasattr(self.mr.backend, "large_work_threads"):
-            info["threads"] = self.mr.parallel.large_work_threads()
+        info["threads"] = self.threads_module.large_work_threads()
         try:
             from threadpoolctl import threadpool_info
 
