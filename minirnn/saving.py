@@ -559,7 +559,13 @@ def _require_built(model, what):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write the model's weights (and optimizer state, when compiled) to a ``.weights.npz`` file."""
+    """Write the model's weights (and optimizer state, when compiled) to a ``.weights.npz`` file
+    (or, for a name ending in ``.weights.h5``, Keras 3's weights file)."""
+    if os.fspath(filepath).endswith(".weights.h5"):
+        from .interop import keras_files
+
+        _require_built(model, "save")
+        return keras_files.save_keras_weights(model, filepath, overwrite=overwrite)
     path = _target(filepath, WEIGHTS_SUFFIX, "save_weights()", overwrite)
     _require_built(model, "save")
     arrays = weight_arrays(model)
@@ -567,8 +573,17 @@ def save_weights(model, filepath, overwrite=True):
 
 
 def load_weights(model, filepath, skip_mismatch=False):
-    """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file."""
+    """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file; Keras files by
+    suffix: ``.keras`` and ``.weights.h5`` (Keras 3), ``.h5`` (legacy Keras 2 / tf.keras)."""
     path = os.fspath(filepath)
+    if path.endswith((".keras", ".weights.h5")):
+        from .interop import keras_files
+
+        return keras_files.load_keras_weights(model, path)
+    if path.endswith((".h5", ".hdf5")):
+        from .interop import keras_files
+
+        return keras_files.load_legacy_weights(model, path)
     if path.endswith(MODEL_SUFFIX):
         with zipfile.ZipFile(path) as archive:
             source = io.BytesIO(archive.read(WEIGHTS_NAME))
@@ -582,9 +597,14 @@ def load_weights(model, filepath, skip_mismatch=False):
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Write the model (architecture, weights, compile state) to a ``.minirnn`` file."""
+    """Write the model (architecture, weights, compile state) to a ``.minirnn`` file, or to a
+    Keras 3 ``.keras`` file (see :mod:`minirnn.interop.keras_files`)."""
     from . import __version__
 
+    if os.fspath(filepath).endswith(".keras"):
+        from .interop import keras_files
+
+        return keras_files.save_keras(model, filepath, overwrite, include_optimizer)
     path = _target(filepath, MODEL_SUFFIX, "save()", overwrite)
     config = {"format": "minirnn.model", "format_version": FORMAT_VERSION, "minirnn_version": __version__,
               "model": {"class_name": type(model).__name__,
@@ -604,10 +624,16 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a ``.minirnn`` file, compiled as it was saved (unless ``compile=False``),
-    its optimizer state included.  See the module docstring for `custom_objects` and `safe_mode`."""
+    its optimizer state included.  See the module docstring for `custom_objects` and `safe_mode`.
+    Keras files load by suffix: ``.keras`` (Keras 3) and ``.h5`` (legacy Keras 2 / tf.keras)."""
     from .models import Sequential
 
     path = os.fspath(filepath)
+    if path.endswith((".keras", ".h5", ".hdf5")):
+        from .interop import keras_files
+
+        load = keras_files.load_keras if path.endswith(".keras") else keras_files.load_legacy_h5
+        return load(path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path!r} is not a minirnn model file (a ZIP archive written by model.save)")
     with zipfile.ZipFile(path) as archive:
