@@ -8,11 +8,11 @@
 from . import activations, backend, callbacks, cells, data, initializers, layers, losses, metrics, models, optimizers, utils
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Sequential
+from .models import Sequential, load_model
 from .utils import set_random_seed
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+__all__ = ["Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "set_random_seed", "set_backend", "activations", "backend", "callbacks", "cells", "data",
            "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils"]
 from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402

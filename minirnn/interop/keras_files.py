@@ -12,12 +12,13 @@ Keras 3 ``.keras`` layout (a ZIP archive)
 ``config.json``     ``{"module": "keras", "class_name": "Sequential", "config": {"name", "layers":
                     [{"module", "class_name", "config", "build_config"}, ...]}, "compile_config":
                     {"optimizer", "loss", "metrics", ...}}``
-``model.weights.h5`` HDF5 (also the whole of a ``.weights.h5`` file):
+``model.weights.h5`` HDF5 (also the whole of a ``.weights.h5`` file); a layer's ``<entry>`` is its
+                    class in snake case, numbered from the second of a class on (``lstm``, ``lstm_1``):
 
-    layers/<name>/vars/<i>                              Dense, Conv1D, Embedding (Keras's order)
-    layers/<name>/cell/vars/<i>                         SimpleRNN, LSTM, GRU: W, U, b
-    layers/<name>/forward_layer/cell/vars/<i>           Bidirectional (and backward_layer/)
-    layers/<name>/layer/vars/<i>                        TimeDistributed
+    layers/<entry>/vars/<i>                             Dense, Conv1D, Embedding (Keras's order)
+    layers/<entry>/cell/vars/<i>                        SimpleRNN, LSTM, GRU: W, U, b
+    layers/<entry>/forward_layer/cell/vars/<i>          Bidirectional (and backward_layer/)
+    layers/<entry>/layer/vars/<i>                       TimeDistributed
     optimizer/vars/0, 1                                 iterations (int64), learning rate
     optimizer/vars/2...                                 slots, per trainable weight w_k:
         Adam     m_0 v_0 m_1 v_1 ...                    (interleaved)
@@ -27,7 +28,8 @@ Keras 3 ``.keras`` layout (a ZIP archive)
 Weights need no conversion: Keras and minirnn share shapes and gate orders (``i f c o``,
 ``z r h``, GRU ``reset_after=True`` bias (2, 3n)).  A legacy ``.h5`` file holds the config
 as the ``model_config`` attribute and weight ``j`` of layer ``L`` at
-``model_weights/<L>/<weight_names[j]>``; its optimizer state is not read.
+``model_weights/<L>/<weight_names[j]>``, the layers with weights matched in order, as Keras
+does; its optimizer state is not read.
 
 Reading is safe for untrusted files: nothing in the file is executed or imported.  Keras
 classes map to minirnn classes through the closed table :data:`LAYERS`; options minirnn does
@@ -52,7 +54,7 @@ from .. import initializers, losses, metrics as metrics_module, optimizers, regi
 from ..layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding, Flatten,
                       GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda, Masking,
                       MaxPooling1D, SimpleRNN, TimeDistributed)
-from ..layers.base import constructor_arguments
+from ..layers.base import constructor_arguments, snake_case
 from ..layers.rnn import RNN
 from ..saving import atomic_write
 
@@ -189,6 +191,8 @@ class H5Reader:
         if obj is None or name not in obj.attrs:
             return None
         attr = obj.attrs.get_id(name)
+        if attr.shape and 0 in attr.shape:              # Keras writes [] for "no weights"
+            return []
         if attr.get_storage_size() > MAX_CONFIG_BYTES:
             raise self.error(f"{where}@{name}", f"attribute is larger than {MAX_CONFIG_BYTES} bytes")
         if h5py.check_dtype(ref=attr.dtype) or attr.dtype.kind not in "SUO":
@@ -226,7 +230,8 @@ class Translator:
             elif value is None:
                 continue
             else:
-                self.problem(where, f"{key}={value!r} is not supported")
+                shown = value.get("class_name", value) if isinstance(value, dict) else value
+                self.problem(where, f"{key}={shown!r} is not supported")
         return kwargs
 
     def dtype(self, value, where):
@@ -465,13 +470,24 @@ def layer_shapes(layers, shape):
     return out
 
 
+def keras_paths(layers):
+    """Each layer's entry in a Keras 3 weights file: ``layers/<class in snake case>``, then
+    ``_1``, ``_2``... for later layers of the same class (the layer's own name is not used)."""
+    counts, out = {}, []
+    for layer in layers:
+        base = snake_case(type(layer).__name__)
+        out.append(f"layers/{base}" + (f"_{counts[base]}" if counts.get(base) else ""))
+        counts[base] = counts.get(base, 0) + 1
+    return out
+
+
 def read_keras_weights(layers, input_shape, reader, dtype):
-    """The weights of `layers` (model order) from a Keras 3 weights file
-    (``layers/<name>/...``), every shape checked before anything is read."""
+    """The weights of `layers` (model order) from a Keras 3 weights file, every shape
+    checked before anything is read."""
     plan = []
-    for layer, shape in layer_shapes(layers, input_shape):
+    for (layer, shape), entry in zip(layer_shapes(layers, input_shape), keras_paths(layers)):
         for group, shapes in weight_groups(layer, shape):
-            where = f"layers/{layer.name}/{group}"
+            where = f"{entry}/{group}"
             if not shapes:
                 continue
             found = reader.get(where)
@@ -606,21 +622,28 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def read_legacy_weights(layers, input_shape, reader, dtype):
-    """The weights of `layers` from a legacy file (``model_weights/<layer>/<weight name>``,
-    matched by layer name and Keras's weight order), every shape checked before anything is read."""
+    """The weights of `layers` from a legacy file, matched as Keras matches them: the file's
+    layers that have weights (``layer_names``, each with ``weight_names``), in order, to the
+    model's layers that have weights; every shape checked before anything is read."""
     root = "model_weights" if reader.get("model_weights") is not None else ""
-    plan = []
-    for layer, shape in layer_shapes(layers, input_shape):
-        shapes = [s for _, group in weight_groups(layer, shape) for s in group]
-        where = f"{root}/{layer.name}".strip("/")
-        names = reader.attribute(where, "weight_names") if shapes else []
-        if names is None:
-            raise reader.error(where, f"no weights for layer '{layer.name}' ({type(layer).__name__}) "
-                                      f"in the file (layers are matched by name)")
+    saved = []
+    for name in reader.attribute(root, "layer_names") or []:
+        names = reader.attribute(f"{root}/{name}".strip("/"), "weight_names") or []
         names = [names] if isinstance(names, str) else names
+        if names:
+            saved.append((f"{root}/{name}".strip("/"), names))
+    ours = [(layer, [s for _, group in weight_groups(layer, shape) for s in group])
+            for layer, shape in layer_shapes(layers, input_shape)]
+    ours = [(layer, shapes) for layer, shapes in ours if shapes]
+    if len(ours) != len(saved):
+        raise reader.error(root or "/", f"the model has {len(ours)} layers with weights "
+                                        f"{[layer.name for layer, _ in ours]}, the file {len(saved)} "
+                                        f"{[where for where, _ in saved]}")
+    plan = []
+    for (layer, shapes), (where, names) in zip(ours, saved):
         if len(names) != len(shapes):
-            raise reader.error(where, f"layer '{layer.name}' has {len(shapes)} weights, the file "
-                                      f"{len(names)}: {names[:6]}")
+            raise reader.error(where, f"layer '{layer.name}' ({type(layer).__name__}) has {len(shapes)} "
+                                      f"weights, the file {len(names)}: {names[:6]}")
         plan += [(f"{where}/{name}", s) for name, s in zip(names, shapes)]
     for where, s in plan:
         reader.check_dataset(where, s)
@@ -629,7 +652,7 @@ def read_legacy_weights(layers, input_shape, reader, dtype):
 
 
 def load_legacy_weights(model, filepath):
-    """Weights from a legacy ``.h5`` file onto a model of the same architecture (layers matched by name)."""
+    """Weights from a legacy ``.h5`` file onto a model of the same architecture."""
     path = os.fspath(filepath)
     with H5Reader(path, path) as reader:
         assign_weights(model, read_legacy_weights(model.layers, model.input_shape, reader,
@@ -724,9 +747,9 @@ def write_keras_weights(model, file, include_optimizer=True):
     h5py = _h5py()
     with h5py.File(file, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
-        for layer, shape in layer_shapes(model.layers, model.input_shape):
+        for (layer, shape), entry in zip(layer_shapes(model.layers, model.input_shape), keras_paths(model.layers)):
             weights = iter(layer.weights)
-            base = f.create_group(f"layers/{layer.name}")
+            base = f.create_group(entry)
             base.create_group("vars").attrs["name"] = layer.name
             for group, shapes in weight_groups(layer, shape):
                 g = base.require_group(group)
