@@ -6,15 +6,17 @@
     model.fit(x, y, epochs=10)
 """
 from . import activations, backend, callbacks, cells, data, initializers, layers, losses, metrics, models, optimizers, utils
+from . import registry, saving
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
 from .models import Sequential, load_model
+from .saving import ModelFileError
 from .utils import set_random_seed
 
 __version__ = "0.1.0"
 __all__ = ["Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "set_random_seed", "set_backend", "activations", "backend", "callbacks", "cells", "data",
-           "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils"]
+           "set_random_seed", "set_backend", "ModelFileError", "activations", "backend", "callbacks", "cells",
+           "data", "initializers", "registry", "saving", "layers", "losses", "metrics", "models", "optimizers", "utils"]
 from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402
                      Masking, MaxPooling1D, TimeDistributed)
 

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from . import registry
 from .backend import kernel
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
@@ -240,3 +241,6 @@ def backprop(y, dy, code):
     if code == LINEAR:
         return dy
     return dy * derivative(y, code)
+
+
+registry.register(softmax, "softmax", "minirnn.activations")

@@ -8,12 +8,40 @@ for more dimensions the leading axes are a receptive field,
 Unseeded initializers draw from :func:`minirnn.utils.get_rng`; a seeded one
 returns the same values at every call, like Keras with an integer seed.
 """
+import contextlib
 import inspect
 import math
+import threading
 
 import numpy as np
 
+from . import registry
 from .utils import Configurable, Registry, make_rng
+
+_limit = threading.local()
+
+
+@contextlib.contextmanager
+def allocation_limit(nbytes, error):
+    """Within the block, the weights initializers make may take `nbytes` in all; a weight that
+    would go past it raises ``error(requested_bytes, remaining_bytes)`` before any memory is
+    taken.  Loading a file builds its layers under such a limit, so a config cannot ask for
+    more memory than its file could hold."""
+    previous = getattr(_limit, "budget", None)
+    _limit.budget = [int(nbytes), error]
+    try:
+        yield
+    finally:
+        _limit.budget = previous
+
+
+def _charge(shape, dtype):
+    budget = getattr(_limit, "budget", None)
+    if budget is not None:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if nbytes > budget[0]:
+            raise budget[1](nbytes, budget[0])
+        budget[0] -= nbytes
 
 
 def compute_fans(shape):
@@ -32,6 +60,7 @@ class Initializer(Configurable):
 
     def __call__(self, shape, dtype="float32"):
         shape = tuple(int(d) for d in shape)
+        _charge(shape, dtype)
         rng = make_rng(getattr(self, "seed", None))
         return np.asarray(self._sample(shape, rng), dtype=dtype)
 
@@ -233,5 +262,5 @@ glorot_uniform, glorot_normal, orthogonal = GlorotUniform(), GlorotNormal(), Ort
 
 _REGISTRY = Registry("initializer", Initializer, _BY_NAME, on_callable=lambda function: function)
 serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
-
-
+for _cls in _CLASSES.values():
+    registry.register(_cls, _cls.__name__, "minirnn.initializers")

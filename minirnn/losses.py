@@ -12,6 +12,7 @@ Everything is computed in y_pred's float dtype.
 """
 import numpy as np
 
+from . import registry
 from .utils import Configurable, Registry, float_dtype
 
 
@@ -388,3 +389,6 @@ _ALIASES.update({
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 })
 _BY_NAME.update({**_CLASSES, **_ALIASES})
+
+for _cls in _CLASSES.values():
+    registry.register(_cls, _cls.__name__, "minirnn.losses")

@@ -7,7 +7,7 @@ batch sizes.
 """
 import numpy as np
 
-from . import losses
+from . import losses, registry
 
 
 def mean_squared_error(y_true, y_pred):
@@ -217,3 +217,8 @@ _FUNCTIONS.update({
 })
 _CLASSES.update({"Accuracy": Accuracy, "BinaryAccuracy": BinaryAccuracy,
                  "CategoricalAccuracy": CategoricalAccuracy, "SparseCategoricalAccuracy": SparseCategoricalAccuracy})
+
+for _function in set(_FUNCTIONS.values()):
+    registry.register(_function, _function.__name__, "minirnn.metrics")
+for _cls in _CLASSES.values():
+    registry.register(_cls, _cls.__name__, "minirnn.metrics")

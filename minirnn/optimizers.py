@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from . import registry
 from .utils import Configurable, Registry
 
 
@@ -220,4 +221,5 @@ _BY_NAME = {**_CLASSES, "sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 _REGISTRY = Registry("optimizer", Optimizer, _BY_NAME)
 serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
 
-
+for _cls in _CLASSES.values():
+    registry.register(_cls, _cls.__name__, "minirnn.optimizers")

@@ -15,10 +15,11 @@ A ``.minirnn`` file is a ZIP archive with two members:
     {"format": "minirnn.model", "format_version": 1, "minirnn_version": "0.1.0",
      "model": {"class_name": "Sequential",
                "config": {"name": "sequential",
-                          "layers": [{"class_name": "InputLayer", "module": "minirnn.layers.core",
+                          "layers": [{"class_name": "InputLayer", "registered_name": "minirnn>InputLayer",
+                                      "module": "minirnn.layers.core",
                                       "config": {"shape": [null, 1], "batch_size": null,
                                                  "dtype": "float32", "name": "input_layer"}},
-                                     {"class_name": "LSTM", "module": "minirnn.layers.rnn",
+                                     {"class_name": "LSTM", "registered_name": "minirnn>LSTM", ...,
                                       "config": {"name": "lstm", "units": 8, ...},
                                       "build_config": {"input_shape": [null, null, 1]}},
                                      ...]}},
@@ -29,12 +30,17 @@ A ``.minirnn`` file is a ZIP archive with two members:
                                    {"name": "acc", "class_name": "Accuracy",
                                     "config": {"name": "acc", "kind": "binary"}}]}}
 
-  Each layer is ``{"class_name", "module", "config"}`` where ``config`` is ``layer.get_config()``
-  (every constructor argument: initializers as ``{"class_name", "config"}``, activations by
-  name; Bidirectional nests its layer's and backward layer's entries) and ``build_config``
-  the input shape it was built for.  A built-in optimizer or loss is named by class; a custom
-  one by reference, ``"ref": "module:qualname"``; a metric is a built-in metric class with
-  its arguments, or a function (a built-in by name, a module-level one by reference).
+  Each layer is ``{"class_name", "registered_name", "module", "config"}`` where ``config`` is
+  ``layer.get_config()`` (every constructor argument: initializers as ``{"class_name",
+  "config"}``, activations by name; Bidirectional nests its layers' entries) and
+  ``build_config`` the input shape it was built for.  ``module`` is information only: nothing
+  is imported from it.  A custom optimizer, loss or metric class adds its ``registered_name``.
+
+  A function (a ``Lambda``'s, a metric's) is stored as its registered name
+  (``"numpy>tanh"``, ``"my_project>scaled_tanh"``, see :mod:`minirnn.registry`), or, when
+  it is not registered, as ``{"class_name": "__python_function__", "config": {"name",
+  "module", "source"}}`` with its source text (best effort), which only ``safe_mode=False``
+  turns back into a function.
 
 ``model.weights.npz``: exactly the file ``save_weights`` writes.
 
@@ -52,41 +58,57 @@ A ``.weights.npz`` file is an ``np.savez`` archive of numeric arrays:
     optimizer state (e.g. Adam's ``m`` and ``v``) of the model's ``k``-th weight
     (``model.weights`` order); only weights the optimizer has updated have slots.
 
-Safety
-------
+Loading a file you did not write
+--------------------------------
 
-* No pickle anywhere: every array is numeric, written by ``np.savez`` and read by
-  ``np.load(..., allow_pickle=False)``; everything else is JSON.
-* Nothing is evaluated on load.  Layer classes are found by name in the registry that
-  ``Layer.__init_subclass__`` fills (so layers defined anywhere, once imported, load);
-  an unknown name is a clear error.  Functions (a ``Lambda``'s, a custom metric's) are
-  never stored as code, only as references ``"module:qualname"`` to module-level
-  functions or NumPy ufuncs, resolved with ``getattr``.  With ``safe_mode=True`` (the
-  default) the module must already be imported (so loading imports nothing) and the
-  standard library is refused apart from ``math``, ``cmath`` and ``operator``;
-  ``custom_objects={"name": obj}`` supplies objects by name or reference.
-  ``safe_mode=False`` imports the module named in the file: only for files you trust.
-* Writes are atomic: the file is written to a temporary file in the same directory,
-  flushed and fsync'ed, then moved over the target with ``os.replace``, so a crash
-  mid-save leaves the previous file intact.
+A file is untrusted input.  With ``safe_mode=True`` (the default) loading runs no code from
+the file, imports nothing, and writes nothing:
+
+* Classes and functions are found by exact name in :mod:`minirnn.registry` (minirnn's own
+  layers, cells, losses, metrics, optimizers, initializers, a fixed set of NumPy element-wise
+  functions, and what the caller registered with ``@register_serializable`` or passes as
+  ``custom_objects``); never by import and attribute look-up.  Old references
+  ``"module:qualname"`` load only if they name a registered object.  A function saved as
+  source needs ``safe_mode=False`` (or a substitute in ``custom_objects``).
+* No pickle: arrays are read from their ``.npy`` headers, numeric dtypes only.
+* Reads are bounded: only the members the config needs are read; ``config.json`` is at most
+  :data:`MAX_CONFIG_BYTES` and :data:`MAX_JSON_DEPTH` deep; each array's header is checked
+  against the layer's weight before its data is read; the weights a config builds may take
+  at most :data:`WEIGHT_BYTES_PER_FILE_BYTE` times the weights member's size on disk (plus
+  :data:`WEIGHT_SLACK_BYTES`) and at most :data:`MAX_WEIGHT_BYTES`.
+* Every problem with the file raises :class:`ModelFileError` naming the file and the member
+  or field.
+
+Writes are atomic: the file is written to ``.<name>.<random>.minirnn-tmp`` beside the target,
+flushed and fsync'ed, then moved over the target with ``os.replace``; a crash mid-save leaves
+the previous file intact, and the next save to the same path removes what it left.
 """
 import contextlib
 import importlib
+import inspect
 import io
 import json
+import math
 import os
-import pkgutil
 import re
 import secrets
-import sys
+import struct
+import textwrap
 import threading
+import time as _time
 import warnings
 import zipfile
+import zlib
+
+try:
+    import fcntl
+except ImportError:                     # Windows: stale temporary files are found by age
+    fcntl = None
 
 import numpy as np
 
-from . import losses, metrics as metrics_module, optimizers
-from .layers.base import Layer, get_layer_class
+from . import initializers, losses, metrics as metrics_module, optimizers, registry
+from .layers.base import get_layer_class
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".minirnn"
@@ -94,133 +116,439 @@ WEIGHTS_SUFFIX = ".weights.npz"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.weights.npz"
 MANIFEST_KEY = "__manifest__"
-SAFE_STDLIB = frozenset({"math", "cmath", "operator"})
+PYTHON_FUNCTION = "__python_function__"
+TEMP_SUFFIX = ".minirnn-tmp"
 
-_REFERENCE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_NOT_CODE = ("minirnn never stores code. Use a function defined at module level (saved by "
-             "reference as 'module:qualname') or a NumPy ufunc such as np.tanh; or save only the "
-             "weights with model.save_weights(...) and rebuild the model in code.")
+MAX_CONFIG_BYTES = 16 * 2**20        # config.json / the weights manifest, decompressed
+MAX_JSON_DEPTH = 64                  # nesting of lists and objects
+MAX_WEIGHT_BYTES = 2 * 2**30         # weights a file may make minirnn allocate
+WEIGHT_BYTES_PER_FILE_BYTE = 2       # ... relative to the weights member's bytes on disk
+WEIGHT_SLACK_BYTES = 2**20
+MAX_NPY_HEADER_BYTES = 10_000
+MAX_INPUT_ITEMS = 2**22              # elements of an input shape (unknown sizes as 3), in safe mode
+LAYER_DTYPES = ("float32", "float64")
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # bounded decompression only
+# What a damaged archive or member raises while being read, besides ModelFileError.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, UnicodeDecodeError,
+                ValueError, OverflowError, NotImplementedError, RuntimeError, IndexError, KeyError,
+                TypeError, OSError, MemoryError, RecursionError)
+
+
+class _OverBudget(ValueError):
+    """A weight a file's config asks for that is larger than the file allows."""
+
+
+class ModelFileError(ValueError):
+    """A model or weights file that cannot be loaded (damaged, hostile, or naming something
+    this process does not have).  ``path`` is the file, ``where`` the member or field."""
+
+    def __init__(self, path, where, problem):
+        self.path, self.where, self.problem = path, where, problem
+        super().__init__(f"Cannot load {path!r}" + (f", {where}" if where else "") + f": {problem}")
 
 
 # -- options while loading -----------------------------------------------------
+class _Load:
+    """What deserialization needs to know about the load in progress."""
+
+    def __init__(self, custom_objects=None, safe_mode=True, path="<config>"):
+        self.custom_objects, self.safe_mode, self.path = dict(custom_objects or {}), safe_mode, path
+
+    def error(self, where, problem):
+        return ModelFileError(self.path, where, problem)
+
+
 _state = threading.local()
 
 
 def _options():
-    """(custom_objects, safe_mode) of the load in progress."""
-    return getattr(_state, "options", None) or ({}, True)
+    return getattr(_state, "load", None) or _Load()
 
 
 @contextlib.contextmanager
-def loading_options(custom_objects=None, safe_mode=None):
-    """Within the block, deserialization uses these custom objects and safe mode
-    (unspecified ones are inherited from an enclosing block; defaults {} and True)."""
-    previous = getattr(_state, "options", None)
-    inherited_objects, inherited_safe = _options()
-    _state.options = ({**inherited_objects, **dict(custom_objects or {})},
-                      inherited_safe if safe_mode is None else bool(safe_mode))
+def loading_options(custom_objects=None, safe_mode=None, path=None):
+    """Within the block, deserialization uses these custom objects, safe mode and file name in
+    its errors (unspecified ones are inherited from an enclosing block; defaults {}, True and
+    ``"<config>"``)."""
+    previous = getattr(_state, "load", None)
+    outer = _options()
+    _state.load = _Load({**outer.custom_objects, **dict(custom_objects or {})},
+                        outer.safe_mode if safe_mode is None else bool(safe_mode),
+                        outer.path if path is None else path)
+    try:
+        yield _state.load
+    finally:
+        _state.load = previous
+
+
+def config_error(where, problem):
+    """A ModelFileError naming the file being loaded (``"<config>"`` outside a load) and `where`,
+    for ``from_config`` methods that find a field they cannot use."""
+    return _options().error(where, problem)
+
+
+@contextlib.contextmanager
+def _reading(path, where):
+    """Turn what a damaged file makes the readers raise into a ModelFileError."""
     try:
         yield
-    finally:
-        _state.options = previous
+    except (ModelFileError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _READ_ERRORS as e:
+        raise ModelFileError(path, where, f"the file is damaged or not a minirnn file "
+                                          f"({type(e).__name__}: {e})") from None
 
 
-# -- functions by reference ------------------------------------------------------
-def function_reference(fn):
-    """``"module:qualname"`` if `fn` is that module attribute (a module-level function, class
-    or NumPy ufunc), else None (a lambda, a closure, a bound method...)."""
-    if isinstance(fn, np.ufunc):
-        module, qualname = getattr(fn, "__module__", None) or "numpy", fn.__name__
-    else:
-        module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str):
+# -- bounded reads (shared with the readers of other frameworks' files) ------------------
+def read_member(archive, name, path, max_bytes):
+    """The bytes of member `name` of the open ZipFile `archive`, decompressing at most
+    `max_bytes` + 1 (deflate and stored members only, the CRC checked); a ModelFileError
+    naming `path` and the member otherwise."""
+    where = f"member {name!r}"
+    with _reading(path, where):
+        info = archive.getinfo(name)
+        if info.compress_type not in _ZIP_METHODS:
+            raise ModelFileError(path, where, f"compression method {info.compress_type} is not read "
+                                              f"(only stored and deflate)")
+        if info.file_size > max_bytes:
+            raise ModelFileError(path, where, f"it holds {info.file_size:,} bytes, more than the "
+                                              f"{max_bytes:,} this member may have")
+        with archive.open(info) as f:
+            data = f.read(max_bytes + 1)
+            if f.read(1):                           # reach the end so the CRC is checked
+                raise ModelFileError(path, where, f"it holds more than {max_bytes:,} bytes")
+    if len(data) > max_bytes:
+        raise ModelFileError(path, where, f"it holds more than {max_bytes:,} bytes")
+    return data
+
+
+def _depth(value):
+    """Nesting depth of lists and dicts, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(data, path, where, max_bytes=MAX_CONFIG_BYTES, max_depth=MAX_JSON_DEPTH):
+    """Parse UTF-8 JSON `data` (bytes) of at most `max_bytes` and `max_depth` levels of nesting
+    (no NaN/Infinity); a ModelFileError naming `path` and `where` otherwise."""
+    if len(data) > max_bytes:
+        raise ModelFileError(path, where, f"{len(data):,} bytes of JSON, more than {max_bytes:,}")
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as e:
+        raise ModelFileError(path, where, f"not UTF-8 text ({e})") from None
+    except RecursionError:
+        raise ModelFileError(path, where, f"JSON nested deeper than {max_depth} levels") from None
+    except ValueError as e:
+        raise ModelFileError(path, where, f"not valid JSON ({e})") from None
+    if _depth(value) > max_depth:
+        raise ModelFileError(path, where, f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def read_npy_header(f, path, where):
+    """(shape, fortran_order, dtype) from the ``.npy`` header at the start of stream `f`, which
+    is left at the data; refuses object, string and structured dtypes (no pickle, no text)."""
+    with _reading(path, where):
+        version = np.lib.format.read_magic(f)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ModelFileError(path, where, f".npy format version {version} is not read")
+        shape, fortran, dtype = readers[version](f, max_header_size=MAX_NPY_HEADER_BYTES)
+    if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        kind = "text" if dtype.kind in "SU" else "not numbers"
+        raise ModelFileError(path, where, f"an array of dtype {dtype} ({kind}); only numeric arrays are read")
+    return tuple(shape), bool(fortran), dtype
+
+
+def read_npy(f, path, where, shape=None):
+    """The array in the ``.npy`` stream `f`, its header checked first (numeric dtype; `shape`,
+    when given, must match) so no more than the expected bytes are ever read."""
+    stored, fortran, dtype = read_npy_header(f, path, where)
+    if shape is not None and stored != tuple(shape):
+        raise ModelFileError(path, where, f"an array of shape {stored}, expected {tuple(shape)}")
+    nbytes = math.prod(stored) * dtype.itemsize
+    with _reading(path, where):
+        data = f.read(nbytes)
+        trailing = f.read(1)
+    if len(data) != nbytes or trailing:
+        raise ModelFileError(path, where, f"the array's data is {'longer' if trailing else 'shorter'} "
+                                          f"than its header {stored} {dtype} says")
+    return np.frombuffer(data, dtype).reshape(stored, order="F" if fortran else "C")
+
+
+class WeightsArchive:
+    """The arrays of a ``.weights.npz`` file, read one at a time on request."""
+
+    def __init__(self, source, path):
+        self.path = path
+        with _reading(path, "the weights archive"):
+            self.archive = zipfile.ZipFile(source)
+            self.names = set(self.archive.namelist())
+
+    def has(self, key):
+        return f"{key}.npy" in self.names
+
+    def read(self, key, shape=None):
+        member = f"{key}.npy"
+        where = f"array {key!r}"
+        if member not in self.names:
+            raise ModelFileError(self.path, where, "missing")
+        with _reading(self.path, where):
+            info = self.archive.getinfo(member)
+            if info.compress_type not in _ZIP_METHODS:
+                raise ModelFileError(self.path, where, f"compression method {info.compress_type} is not read")
+            with self.archive.open(info) as f:
+                return read_npy(f, self.path, where, shape)
+
+    def manifest(self):
+        where = f"array {MANIFEST_KEY!r}"
+        if not self.has(MANIFEST_KEY):
+            raise ModelFileError(self.path, where, "missing: this is not a minirnn weights file")
+        with _reading(self.path, where), self.archive.open(f"{MANIFEST_KEY}.npy") as f:
+            shape, _, dtype = read_npy_header(f, self.path, where)
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
+                raise ModelFileError(self.path, where, f"expected at most {MAX_CONFIG_BYTES:,} bytes "
+                                                       f"of JSON text, found {dtype} {shape}")
+        text = self.read(MANIFEST_KEY, shape).tobytes()
+        manifest = load_json(text, self.path, where)
+        _check_format(manifest, "minirnn.weights", self.path)
+        return manifest
+
+
+def _weight_budget(stored_bytes):
+    """Bytes of weights a file whose weights take `stored_bytes` on disk may make us allocate."""
+    return min(MAX_WEIGHT_BYTES, WEIGHT_BYTES_PER_FILE_BYTE * stored_bytes + WEIGHT_SLACK_BYTES)
+
+
+@contextlib.contextmanager
+def _building_limited(stored_bytes, safe_mode=True):
+    """Within the block, layers built from a file whose weights take `stored_bytes` on disk may
+    allocate at most :func:`_weight_budget` bytes of weights (no limit when not in safe mode)."""
+    if not safe_mode:
+        yield
+        return
+
+    def too_big(requested, remaining):
+        return _OverBudget(f"its config asks for a {requested / 2**20:,.1f} MiB weight, more than the "
+                           f"{remaining / 2**20:,.1f} MiB left of what a file whose weights take "
+                           f"{stored_bytes:,} bytes may allocate (at most {WEIGHT_BYTES_PER_FILE_BYTE}x "
+                           f"that, and {MAX_WEIGHT_BYTES / 2**30:g} GiB in all); if you trust the file, "
+                           f"load it with safe_mode=False")
+
+    with initializers.allocation_limit(_weight_budget(stored_bytes), too_big):
+        yield
+
+
+# -- functions --------------------------------------------------------------------
+def _legacy_reference(fn):
+    """``"module:qualname"`` of a module attribute (as format 1 files before the registry named
+    functions), or None."""
+    module = "numpy" if isinstance(fn, np.ufunc) else getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__name__" if isinstance(fn, np.ufunc) else "__qualname__", None)
+    return f"{module}:{qualname}" if isinstance(module, str) and isinstance(qualname, str) else None
+
+
+def _registered_by_reference(reference):
+    """The registered object an old ``"module:qualname"`` reference names, or None."""
+    for key in registry.registered_names():
+        obj = registry.get_registered_object(key)
+        if _legacy_reference(obj) == reference:
+            return obj
+    return None
+
+
+def _lambda_source(fn, text):
+    """The ``lambda ...`` expression of `fn` out of the source lines around it, or None: the
+    shortest text from a ``lambda`` keyword, ending before a delimiter, that compiles to a
+    function with the same arguments, names and constants."""
+    def signature(code):
+        return code.co_argcount, code.co_varnames, code.co_names, code.co_consts
+
+    found = set()
+    for start in (m.start() for m in re.finditer(r"\blambda\b", text)):
+        for end in [m.start() for m in re.finditer(r"[,)\]}\n]", text) if m.start() > start] + [len(text)]:
+            segment = text[start:end].strip()
+            try:
+                code = compile(segment, "<lambda>", "eval").co_consts[0]
+            except (SyntaxError, IndexError):
+                continue
+            if inspect.iscode(code) and signature(code) == signature(fn.__code__):
+                found.add(segment)
+            break
+    return found.pop() if len(found) == 1 else None
+
+
+def function_source(fn):
+    """The source text of a Python function (a ``lambda`` expression or a ``def``), best
+    effort: None when Python does not have it."""
+    try:
+        text = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
         return None
-    if not _REFERENCE.match(module) or not _REFERENCE.match(qualname):
-        return None                                   # "<lambda>", "f.<locals>.g"
-    obj = sys.modules.get(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-    return f"{module}:{qualname}" if obj is fn else None
+    return _lambda_source(fn, text) if fn.__name__ == "<lambda>" else text
 
 
-def resolve_function(reference, what="function"):
-    """The object a ``"module:qualname"`` reference names, found by import and getattr
-    (never eval).  ``custom_objects`` (by reference or by bare name) come first."""
-    custom_objects, safe_mode = _options()
-    if not isinstance(reference, str):
-        raise ValueError(f"{what}: expected a reference 'module:qualname', received {reference!r}")
-    module, _, qualname = reference.partition(":")
-    for key in (reference, qualname.rpartition(".")[2]):
-        if key in custom_objects:
-            return custom_objects[key]
-    if not _REFERENCE.match(module) or not _REFERENCE.match(qualname):
-        raise ValueError(f"{what}: {reference!r} is not a reference 'module:qualname'")
-    hint = f"pass custom_objects={{{qualname.rpartition('.')[2]!r}: ...}}"
-    if safe_mode:
-        top = module.split(".")[0]
-        if top in sys.stdlib_module_names and top not in SAFE_STDLIB:
-            raise ValueError(f"{what}: {reference!r} is refused in safe mode (standard-library "
-                             f"modules other than {sorted(SAFE_STDLIB)} are not loaded); {hint}, or "
-                             f"safe_mode=False if you trust the file")
-        obj = sys.modules.get(module)
-        if obj is None:
-            raise ValueError(f"{what}: {reference!r} refers to module {module!r}, which is not "
-                             f"imported; safe mode imports nothing, so import it first, {hint}, or "
-                             f"pass safe_mode=False if you trust the file")
-    else:
-        try:
-            obj = importlib.import_module(module)
-        except ImportError as e:
-            raise ValueError(f"{what}: cannot import module {module!r} for {reference!r}: {e}") from None
-    for part in qualname.split("."):
-        if part.startswith("__"):
-            raise ValueError(f"{what}: {reference!r} names a dunder attribute, which is refused")
-        obj = getattr(obj, part, None)
-    if obj is None or not callable(obj):
-        raise ValueError(f"{what}: {reference!r} does not name a callable; {hint}")
-    return obj
+def serialize_function(fn, where="function"):
+    """A function as a file stores it: its registered name, else its source (see the module
+    docstring); anything that is not a Python function raises a ValueError naming `where`."""
+    name = registry.registered_name(fn)
+    if name is not None:
+        return name
+    if not inspect.isfunction(fn):
+        raise ValueError(f"{where} is {fn!r}, which is neither a registered function nor a Python "
+                         f"function, so it cannot be saved; register it with "
+                         f"@minirnn.registry.register_serializable()")
+    return {"class_name": PYTHON_FUNCTION,
+            "config": {"name": fn.__qualname__, "module": fn.__module__, "source": function_source(fn)}}
+
+
+def _how_to_register(short):
+    return (f"pass custom_objects={{{short!r}: your_function}} or register the function with "
+            f"@minirnn.registry.register_serializable() before loading")
+
+
+def deserialize_function(entry, where="function"):
+    """The function a file names: a registered name (or an old ``"module:qualname"`` reference
+    to a registered object), ``custom_objects`` first; a function saved as source only with
+    ``safe_mode=False``.  Nothing is imported or looked up by attribute in safe mode."""
+    load = _options()
+    if isinstance(entry, str):
+        short = re.split("[>:.]", entry)[-1]
+        fn = registry.get_registered_object(entry, load.custom_objects) if ">" in entry else None
+        if fn is None and ":" in entry:
+            fn = load.custom_objects.get(entry) or load.custom_objects.get(short)
+            if fn is None:
+                fn = _registered_by_reference(entry)
+        if fn is None:
+            fn = load.custom_objects.get(entry)
+        if fn is None or not callable(fn) or isinstance(fn, type):
+            raise load.error(where, f"{entry!r} is not a registered function: a file can only name "
+                                    f"functions registered in minirnn.registry; {_how_to_register(short)}")
+        return fn
+    config = entry.get("config") if isinstance(entry, dict) and entry.get("class_name") == PYTHON_FUNCTION else None
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+        raise load.error(where, f"expected a registered function name or a saved Python function, "
+                                f"received {_short_repr(entry)}")
+    name = config["name"]
+    short = name.rpartition(".")[2]
+    if short in load.custom_objects or name in load.custom_objects:
+        return load.custom_objects.get(name, load.custom_objects.get(short))
+    if load.safe_mode:
+        raise load.error(where, f"the Python function {name!r} was saved as source code; making it "
+                                f"again would run code from the file, which safe_mode=True refuses. "
+                                f"Substitute it: {_how_to_register(short)}; or, if you trust the "
+                                f"file, load it with safe_mode=False")
+    return _function_from_source(config, load, where)
+
+
+def _function_from_source(config, load, where):
+    """Run the saved source (safe_mode=False only) in a copy of its module's namespace when
+    that module can be imported, else with NumPy as ``np``."""
+    name, source = config["name"], config.get("source")
+    if not isinstance(source, str):
+        raise load.error(where, f"the Python function {name!r} was saved without its source "
+                                f"(Python could not find it); {_how_to_register(name.rpartition('.')[2])}")
+    namespace = {"np": np, "numpy": np, "math": math}
+    with contextlib.suppress(Exception):
+        namespace = dict(vars(importlib.import_module(str(config.get("module")))))
+    try:
+        if name.rpartition(".")[2] == "<lambda>":
+            return eval(compile(source, f"<{load.path}: {where}>", "eval"), namespace)
+        exec(compile(source, f"<{load.path}: {where}>", "exec"), namespace)
+        return namespace[name.rpartition(".")[2]]
+    except Exception as e:
+        raise load.error(where, f"cannot make the Python function {name!r} from its saved source "
+                                f"({type(e).__name__}: {e})") from None
+
+
+def _short_repr(value, limit=200):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- layers -------------------------------------------------------------------
 def serialize_layer(layer, build_config=False):
-    """``{"class_name", "module", "config"}`` (and ``build_config`` with the input shape the
-    layer was built for, if asked and known)."""
-    entry = {"class_name": type(layer).__name__, "module": type(layer).__module__,
-             "config": layer.get_config()}
+    """``{"class_name", "registered_name", "module", "config"}`` (and ``build_config`` with the
+    input shape the layer was built for, if asked and known)."""
+    cls = type(layer)
+    entry = {"class_name": cls.__name__, "registered_name": registry.registered_name(cls),
+             "module": cls.__module__, "config": layer.get_config()}
     shape = getattr(layer, "build_input_shape", None)
     if build_config and layer.built and shape is not None:
         entry["build_config"] = {"input_shape": list(shape)}
     return entry
 
 
-def _import_layer_modules():
-    """Import every module of minirnn.layers so all built-in layer classes are registered."""
-    from . import layers
-
-    for info in pkgutil.iter_modules(layers.__path__):
-        importlib.import_module(f"{layers.__name__}.{info.name}")
+def _checked_shape(shape, load, where):
+    """A file's input shape as a tuple of ints >= 0 and Nones; in safe mode with at most
+    MAX_INPUT_ITEMS elements (unknown sizes counted as 3), since layers probe their output
+    shapes by calling themselves on zeros of that shape."""
+    if not isinstance(shape, list) or len(shape) > 8 or not all(
+            d is None or (type(d) is int and 0 <= d) for d in shape):
+        raise load.error(where, f"expected a shape (a list of up to 8 sizes >= 0 or null), "
+                                f"received {_short_repr(shape)}")
+    if load.safe_mode and math.prod(3 if d is None else d for d in shape) > MAX_INPUT_ITEMS:
+        raise load.error(where, f"the shape {shape} has more than {MAX_INPUT_ITEMS:,} elements (unknown "
+                                f"sizes counted as 3); if you trust the file, load it with safe_mode=False")
+    return tuple(shape)
 
 
 def deserialize_layer(entry, custom_objects=None, safe_mode=None):
     """A new layer from :func:`serialize_layer`'s output; the class comes from
-    ``custom_objects`` or the layer registry, never from code in the file."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
-        raise ValueError(f"A layer entry must be {{'class_name': ..., 'config': {{...}}}}, received {entry!r}")
-    with loading_options(custom_objects, safe_mode):
+    ``custom_objects`` or :mod:`minirnn.registry`, never from code in the file.  Every problem
+    with the entry is a :class:`ModelFileError`."""
+    with loading_options(custom_objects, safe_mode) as load:
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+                or not isinstance(entry.get("config", {}), dict):
+            raise load.error("a layer entry", f"expected {{'class_name': ..., 'config': {{...}}}}, "
+                                              f"received {_short_repr(entry)}")
         class_name, config = entry["class_name"], dict(entry.get("config") or {})
-        cls = _options()[0].get(class_name) or get_layer_class(class_name, entry.get("module"))
+        where = f"layer {_short_repr(config.get('name'), 80)} ({class_name[:80]})"
+        cls = None                  # the registered name first: a custom class may share a built-in's name
+        if isinstance(entry.get("registered_name"), str):
+            cls = get_layer_class(entry["registered_name"], load.custom_objects)
         if cls is None:
-            _import_layer_modules()
-            cls = get_layer_class(class_name, entry.get("module"))
-        if not (isinstance(cls, type) and issubclass(cls, Layer)):
-            raise ValueError(
-                f"Unknown layer class {class_name!r} (layer {config.get('name')!r}, module "
-                f"{entry.get('module')!r}). A custom layer must be defined (its module imported) "
-                f"before loading, or passed as custom_objects={{{class_name!r}: {class_name}}}")
-        layer = cls.from_config(config)
+            cls = get_layer_class(class_name, load.custom_objects)
+        if cls is None:
+            raise load.error(where, f"unknown layer class {class_name!r}. A custom layer class must be "
+                                    f"defined (its module imported) before loading, or passed as "
+                                    f"custom_objects={{{class_name!r}: {class_name}}}")
+        if "dtype" in config and config["dtype"] is not None and config["dtype"] not in LAYER_DTYPES:
+            raise load.error(f"{where} field 'dtype'", f"expected one of {list(LAYER_DTYPES)}, "
+                                                       f"received {_short_repr(config['dtype'])}")
+        for key in ("shape", "input_shape", "batch_shape"):     # shapes a layer may probe with
+            shape = config.get(key)
+            field = f"{where} field {key!r}"
+            if key == "shape" and isinstance(shape, list):       # an Input's, after its batch size
+                shape, field = [config.get("batch_size")] + shape, f"{where} fields 'batch_size' and 'shape'"
+            if shape is not None:
+                _checked_shape(shape, load, field)
         build = entry.get("build_config") or {}
-        if build.get("input_shape") is not None and not layer.built:
-            layer.ensure_built(tuple(build["input_shape"]))
+        shape = None
+        if isinstance(build, dict) and build.get("input_shape") is not None:
+            shape = _checked_shape(build["input_shape"], load, f"{where} field 'build_config'")
+        try:
+            layer = cls.from_config(config)
+            if shape is not None and not layer.built:
+                layer.ensure_built(shape)
+        except ModelFileError:
+            raise
+        except _OverBudget as e:
+            raise load.error(where, str(e)) from None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError,
+                MemoryError, RecursionError) as e:
+            raise load.error(where, f"its config cannot make the layer ({type(e).__name__}: {e})") from None
         return layer
 
 
@@ -248,11 +576,9 @@ def _json_ready(value, where):
             out[k] = _json_ready(v, f"{where}.{k}")
         return out
     if callable(value):
-        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", repr(value))
-        kind = ("a Python lambda" if "<lambda>" in str(name) else
-                "a nested function or closure" if "<locals>" in str(name) else
-                "a callable that is not a module-level function")
-        raise ValueError(f"{where} is {value!r}, {kind}, which cannot be saved: {_NOT_CODE}")
+        raise ValueError(f"{where} is the callable {value!r}, which cannot be stored as data; only "
+                         f"a layer's function arguments (a Lambda's function and backward) are saved "
+                         f"as functions")
     raise ValueError(f"{where} is {type(value).__name__} {value!r}, which cannot be stored in JSON")
 
 
@@ -268,37 +594,40 @@ def _checked_layer_entries(model):
 
 # -- compile state -------------------------------------------------------------------
 def _serialize_object(obj, module, what):
-    """A built-in optimizer / loss by class name, a custom one by reference."""
+    """A built-in optimizer / loss by class name; a custom one adds its registered name."""
     entry = module.serialize(obj)
-    try:
-        builtin = module._REGISTRY.lookup(entry["class_name"]) is type(obj)
-    except ValueError:
-        builtin = False
-    if not builtin:
-        ref = function_reference(type(obj))
-        if ref is None:
-            raise ValueError(f"The {what} {obj!r} is an instance of {type(obj).__qualname__}, which is "
-                             f"neither built in nor a module-level class, so it cannot be saved; save "
-                             f"with include_optimizer=False and compile after loading")
-        entry["ref"] = ref
+    if module._REGISTRY.by_name.get(entry["class_name"]) is not type(obj):
+        entry["registered_name"] = registry.registered_name(type(obj))
+        entry["module"] = type(obj).__module__
     return _json_ready(entry, f"The {what} config")
 
 
-def _deserialize_object(entry, module, what):
-    custom_objects, _ = _options()
-    name = entry.get("class_name")
-    if name in custom_objects:
-        cls = custom_objects[name]
-    elif entry.get("ref"):
-        cls = resolve_function(entry["ref"], f"The {what} {name!r}")
-    else:
-        cls = module._REGISTRY.lookup(name)
-    return cls.from_config(dict(entry.get("config") or {}))
+def _deserialize_object(entry, module, base, what):
+    load = _options()
+    where = f"compile_config field {what!r}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise load.error(where, f"expected {{'class_name': ..., 'config': {{...}}}}, received {_short_repr(entry)}")
+    name = entry["class_name"]
+    candidates = [load.custom_objects.get(name)]
+    if isinstance(entry.get("registered_name"), str):
+        candidates.append(registry.get_registered_object(entry["registered_name"], load.custom_objects))
+    if isinstance(entry.get("ref"), str):                 # files written before the registry
+        candidates.append(_registered_by_reference(entry["ref"]))
+    candidates.append(module._REGISTRY.by_name.get(name))
+    cls = next((c for c in candidates if isinstance(c, type) and issubclass(c, base)), None)
+    if cls is None:
+        raise load.error(where, f"unknown {what} class {name!r}; pass custom_objects={{{name!r}: {name}}} "
+                                f"or register the class with @minirnn.registry.register_serializable()")
+    try:
+        return cls.from_config(dict(entry.get("config") or {}))
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise load.error(where, f"its config cannot make the {what} ({type(e).__name__}: {e})") from None
 
 
 def _serialize_metric(metric):
-    """A built-in metric class with its constructor arguments, or a wrapped function (built in,
-    by name, or module-level, by reference) with its keyword arguments."""
+    """A built-in metric class with its constructor arguments, or a wrapped function (a
+    built-in by name, another as :func:`serialize_function` stores it) with its keyword
+    arguments."""
     from .layers.base import constructor_arguments
 
     cls = type(metric)
@@ -316,10 +645,8 @@ def _serialize_metric(metric):
         entry = {"name": metric.name, "class_name": cls.__name__, "config": config}
     elif cls is metrics_module.MeanMetricWrapper:
         named = [k for k, f in metrics_module._FUNCTIONS.items() if f is metric.fn]
-        function = (metric.name if metric.name in named else named[0]) if named else function_reference(metric.fn)
-        if function is None:
-            raise ValueError(f"The metric {metric.name!r} is the function {metric.fn!r}, which cannot be "
-                             f"saved: {_NOT_CODE}")
+        function = ((metric.name if metric.name in named else named[0]) if named
+                    else serialize_function(metric.fn, f"The metric {metric.name!r}"))
         entry = {"name": metric.name, "function": function, "kwargs": dict(metric.fn_kwargs)}
     else:
         raise ValueError(f"The metric {metric.name!r} ({cls.__qualname__}) is not a built-in metric, so it "
@@ -328,24 +655,29 @@ def _serialize_metric(metric):
 
 
 def _deserialize_metric(entry):
-    custom_objects = _options()[0]
-    name = entry.get("name")
-    if "class_name" in entry:
-        cls = custom_objects.get(entry["class_name"]) or metrics_module._CLASSES.get(entry["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown metric class {entry['class_name']!r} (metric {name!r})")
-        metric = cls(**dict(entry.get("config") or {}))
-    else:
-        function = entry["function"]
-        if function in custom_objects:
-            fn = custom_objects[function]
-        elif ":" in function:
-            fn = resolve_function(function, f"The metric {name!r}")
-        elif function in metrics_module._FUNCTIONS:
-            fn = metrics_module._FUNCTIONS[function]
+    load = _options()
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise load.error("compile_config field 'metrics'", f"expected {{'name': ..., ...}}, "
+                                                           f"received {_short_repr(entry)}")
+    name = entry["name"]
+    where = f"compile_config metric {name!r}"
+    try:
+        if "class_name" in entry:
+            cls = load.custom_objects.get(entry["class_name"]) or metrics_module._CLASSES.get(entry["class_name"])
+            if not (isinstance(cls, type) and issubclass(cls, metrics_module.Mean)):
+                raise load.error(where, f"unknown metric class {_short_repr(entry['class_name'])}")
+            metric = cls(**dict(entry.get("config") or {}))
         else:
-            raise ValueError(f"Unknown metric function {function!r} (metric {name!r})")
-        metric = metrics_module.MeanMetricWrapper(fn, name, **dict(entry.get("kwargs") or {}))
+            function = entry.get("function")
+            if isinstance(function, str) and function in metrics_module._FUNCTIONS:
+                fn = metrics_module._FUNCTIONS[function]
+            else:
+                fn = deserialize_function(function, where)
+            metric = metrics_module.MeanMetricWrapper(fn, name, **dict(entry.get("kwargs") or {}))
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise load.error(where, f"its config cannot make the metric ({type(e).__name__}: {e})") from None
     metric.name = name
     return metric
 
@@ -356,7 +688,7 @@ def compile_config(model):
         return None
     if callable(getattr(model.optimizer, "_learning_rate", None)):
         raise ValueError(f"Model '{model.name}': the optimizer's learning_rate is a schedule (a callable), "
-                         f"which cannot be saved ({_NOT_CODE}); save with include_optimizer=False")
+                         f"which cannot be saved; save with include_optimizer=False")
     return {"optimizer": _serialize_object(model.optimizer, optimizers, "optimizer"),
             "loss": _serialize_object(model.loss, losses, "loss"),
             "metrics": [_serialize_metric(m) for m in model.metrics]}
@@ -364,9 +696,17 @@ def compile_config(model):
 
 def compile_from_config(model, config):
     """``model.compile`` with the optimizer, loss and metrics of :func:`compile_config`."""
-    model.compile(optimizer=_deserialize_object(config["optimizer"], optimizers, "optimizer"),
-                  loss=_deserialize_object(config["loss"], losses, "loss"),
-                  metrics=[_deserialize_metric(entry) for entry in config.get("metrics") or []])
+    load = _options()
+    if not isinstance(config, dict) or not isinstance(config.get("metrics") or [], list):
+        raise load.error("compile_config", f"expected {{'optimizer', 'loss', 'metrics'}}, "
+                                           f"received {_short_repr(config)}")
+    optimizer = _deserialize_object(config.get("optimizer"), optimizers, optimizers.Optimizer, "optimizer")
+    loss = _deserialize_object(config.get("loss"), losses, losses.Loss, "loss")
+    metrics = [_deserialize_metric(entry) for entry in config.get("metrics") or []]
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    except (TypeError, ValueError) as e:
+        raise load.error("compile_config", f"cannot compile the model ({e})") from None
 
 
 # -- weights ---------------------------------------------------------------------------
@@ -375,9 +715,9 @@ def _optimizer_state(model):
     optimizer = model.optimizer
     slots, arrays = {}, {}
     # Optimizer slots are kept per parameter array (see optimizers.Optimizer._slots_for).
-    registry = getattr(optimizer, "_slots", {})
+    kept = getattr(optimizer, "_slots", {})
     for k, weight in enumerate(model.weights):
-        entry = registry.get(id(weight))
+        entry = kept.get(id(weight))
         if entry is None or entry[0] is not weight:
             continue
         slots[str(k)] = list(entry[1])
@@ -415,124 +755,177 @@ def weight_arrays(model, include_optimizer=True):
 
 def _check_format(config, expected, path):
     if not isinstance(config, dict) or config.get("format") != expected:
-        raise ValueError(f"{path!r} is not a {expected} file (format {config.get('format') if isinstance(config, dict) else None!r})")
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ModelFileError(path, "field 'format'", f"not a {expected} file (format {_short_repr(found)})")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format_version {version!r}; this minirnn reads versions up to "
-                         f"{FORMAT_VERSION} (the file was written by a newer minirnn)")
+    if type(version) is not int or version > FORMAT_VERSION:
+        raise ModelFileError(path, "field 'format_version'",
+                             f"format_version {_short_repr(version)}; this minirnn reads versions up to "
+                             f"{FORMAT_VERSION} (the file was written by a newer minirnn)")
 
 
-def _read_arrays(source, path):
-    """(manifest, {key: array}) from a ``.weights.npz`` file or file object; no pickle."""
-    try:
-        with np.load(source, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"Cannot read weights from {path!r}: {e}") from None
-    if MANIFEST_KEY not in arrays:
-        raise ValueError(f"{path!r} is not a minirnn weights file (it has no {MANIFEST_KEY!r} entry)")
-    manifest = json.loads(arrays.pop(MANIFEST_KEY).tobytes().decode("utf-8"))
-    _check_format(manifest, "minirnn.weights", path)
-    return manifest, arrays
-
-
-def _restore_optimizer(model, saved, arrays, path):
+def _restore_optimizer(model, saved, weights, path):
     optimizer = model.optimizer
+    where = "manifest field 'optimizer'"
+    if not isinstance(saved, dict) or not isinstance(saved.get("slots", {}), dict):
+        raise ModelFileError(path, where, f"expected {{'class_name', 'iterations', 'slots'}}, "
+                                          f"received {_short_repr(saved)}")
     if type(optimizer).__name__ != saved.get("class_name"):
         warnings.warn(f"{path!r} holds {saved.get('class_name')} state but model '{model.name}' is "
                       f"compiled with {type(optimizer).__name__}; the optimizer state is not loaded")
         return
-    weights = model.weights
+    params = model.weights
     expected = set(getattr(optimizer, "_slot_names", ()))
-    restored = {}
+    plan = []
     for k, names in saved.get("slots", {}).items():
-        k = int(k)
-        if k >= len(weights) or set(names) != expected:
+        k = int(k) if isinstance(k, str) and k.isdigit() else -1
+        if not 0 <= k < len(params) or not isinstance(names, list) or set(names) != expected:
             warnings.warn(f"{path!r}: the optimizer state does not match model '{model.name}''s "
                           f"weights or optimizer configuration; it is not loaded")
             return
-        values = {name: arrays[f"optimizer/{k}/{name}"] for name in names}
-        if any(v.shape != weights[k].shape for v in values.values()):
-            warnings.warn(f"{path!r}: optimizer slot shapes do not match model '{model.name}''s "
-                          f"weights; the optimizer state is not loaded")
-            return
-        restored[k] = {name: np.array(v, dtype=weights[k].dtype) for name, v in values.items()}
+        plan.append((k, names))
+    iterations = saved.get("iterations", 0)
+    if type(iterations) is not int or iterations < 0:
+        raise ModelFileError(path, f"{where}.iterations", f"expected a count >= 0, received {_short_repr(iterations)}")
+    restored = {k: {name: np.array(weights.read(f"optimizer/{k}/{name}", params[k].shape), dtype=params[k].dtype)
+                    for name in names} for k, names in plan}
     for k, slots in restored.items():
-        optimizer._slots[id(weights[k])] = (weights[k], slots)
-    optimizer.iterations = int(saved.get("iterations", 0))
+        optimizer._slots[id(params[k])] = (params[k], slots)
+    optimizer.iterations = iterations
 
 
-def apply_weights(model, manifest, arrays, path="<weights>", skip_mismatch=False):
+def _build_from_manifest(model, saved, path):
+    """Build the layers the model could not build, from the input shapes in the manifest."""
+    load = _Load(path=path)
+    for i, (layer, entry) in enumerate(zip(model.layers, saved)):
+        if not layer.built and isinstance(entry, dict) and entry.get("input_shape") is not None and entry.get("shapes"):
+            shape = _checked_shape(entry["input_shape"], load, f"manifest layer {i} field 'input_shape'")
+            try:
+                layer.ensure_built(shape)
+            except ModelFileError:
+                raise
+            except (TypeError, ValueError, MemoryError) as e:
+                raise load.error(f"manifest layer {i} field 'input_shape'",
+                                 f"cannot build layer '{layer.name}' for {shape} ({e})") from None
+
+
+def apply_weights(model, manifest, weights, path="<weights>", skip_mismatch=False):
     """Check every layer's weight count and shapes against the file, then load them all
-    (nothing is changed if any check fails, unless ``skip_mismatch``)."""
-    saved = manifest.get("layers", [])
+    (nothing is changed if any check fails, unless ``skip_mismatch``).  `weights` is a
+    :class:`WeightsArchive`; each array's header is checked before its data is read."""
+    saved = manifest.get("layers")
     layers = list(model.layers)
+    if not isinstance(saved, list) or not all(isinstance(entry, dict) for entry in saved):
+        raise ModelFileError(path, "manifest field 'layers'", f"expected a list of layer entries, "
+                                                             f"received {_short_repr(saved)}")
     if len(saved) != len(layers):
         raise ValueError(f"Model '{model.name}' has {len(layers)} layers "
                          f"{[layer.name for layer in layers]}, but {path!r} holds {len(saved)} "
-                         f"{[entry.get('name') for entry in saved]}")
-    for layer, entry in zip(layers, saved):             # build layers the model could not
-        if not layer.built and entry.get("input_shape") is not None and entry.get("shapes"):
-            layer.ensure_built(tuple(entry["input_shape"]))
+                         f"{[_short_repr(entry.get('name'), 40) for entry in saved]}")
+    _build_from_manifest(model, saved, path)
     plan = []
     for i, (layer, entry) in enumerate(zip(layers, saved)):
         what = f"Layer '{layer.name}' ({type(layer).__name__})"
-        try:
-            values = [arrays[f"layers/{i}/{j}"] for j in range(len(entry.get("shapes", [])))]
-        except KeyError as e:
-            raise ValueError(f"{path!r} is damaged: the entry {e} of layer {entry.get('name')!r} is missing") from None
+        shapes = entry.get("shapes", [])
+        if not isinstance(shapes, list):
+            raise ModelFileError(path, f"manifest layer {i} field 'shapes'", f"expected a list, "
+                                                                             f"received {_short_repr(shapes)}")
         own = layer.weights
         problem = None
         if type(layer).__name__ != entry.get("class_name"):
-            problem = f"cannot load the weights of the saved {entry.get('class_name')} {entry.get('name')!r}"
-        elif not layer.built and values:
-            problem = (f"is not built, so it cannot load {len(values)} weight arrays: call the model "
+            saved_class = entry.get("class_name")
+            problem = (f"cannot load the weights of the saved "
+                       f"{saved_class if isinstance(saved_class, str) else '?'} {_short_repr(entry.get('name'), 40)}")
+        elif not layer.built and shapes:
+            problem = (f"is not built, so it cannot load {len(shapes)} weight arrays: call the model "
                        f"on data or build(input_shape) first")
-        elif len(own) != len(values):
-            problem = (f"expects {len(own)} weight arrays, but {path!r} holds {len(values)} for "
-                       f"layer {entry.get('name')!r}")
+        elif len(own) != len(shapes):
+            problem = (f"expects {len(own)} weight arrays, but {path!r} holds {len(shapes)} for "
+                       f"layer {_short_repr(entry.get('name'), 40)}")
         else:
-            for j, (w, v) in enumerate(zip(own, values)):
-                if w.shape != v.shape:
-                    problem = (f"weight {j} has shape {w.shape}, but {path!r} holds shape {v.shape} "
-                               f"for layer {entry.get('name')!r}")
+            for j, (w, s) in enumerate(zip(own, shapes)):
+                if not isinstance(s, list) or tuple(s) != w.shape:
+                    problem = (f"weight {j} has shape {w.shape}, but {path!r} holds shape "
+                               f"{tuple(s) if isinstance(s, list) else _short_repr(s)} for layer "
+                               f"{_short_repr(entry.get('name'), 40)}")
                     break
         if problem is not None:
             if not skip_mismatch:
                 raise ValueError(f"{what} {problem}")
             warnings.warn(f"{what} {problem}; skipped (skip_mismatch=True)")
             continue
-        plan.append((own, values))
+        plan.append((own, [weights.read(f"layers/{i}/{j}", w.shape) for j, w in enumerate(own)]))
     for own, values in plan:
         for w, v in zip(own, values):
             w[...] = v
     if manifest.get("optimizer") and getattr(model, "compiled", False):
-        _restore_optimizer(model, manifest["optimizer"], arrays, path)
+        _restore_optimizer(model, manifest["optimizer"], weights, path)
 
 
 # -- files ------------------------------------------------------------------------
+def _temp_pattern(path):
+    return re.compile(re.escape(f".{os.path.basename(path)}.") + r"[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + "$")
+
+
+def _remove_stale_temps(path):
+    """Remove the temporary files that interrupted saves to `path` left behind: those no live
+    writer holds locked (without file locks, those older than an hour)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = _temp_pattern(path)
+    try:
+        names = [n for n in os.listdir(directory) if pattern.match(n)]
+    except OSError:
+        return
+    for name in names:
+        temp = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if fcntl is None:
+                if os.stat(temp).st_mtime < _time.time() - 3600:
+                    os.unlink(temp)
+                continue
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while its writer lives
+                os.unlink(temp)
+            finally:
+                os.close(fd)
+
+
 def atomic_write(path, write):
-    """Write `path` through ``write(file)`` atomically: a temporary file in the same directory,
-    flushed and fsync'ed, then ``os.replace``d over `path`.  On any error the temporary file
-    is removed and the previous `path`, if any, is left untouched."""
+    """Write `path` through ``write(file)`` atomically: a temporary file
+    ``.<name>.<random>.minirnn-tmp`` beside it (locked while written), flushed and fsync'ed,
+    then ``os.replace``d over `path`.  On any error the temporary file is removed and the
+    previous `path`, if any, is left untouched; temporary files of interrupted earlier saves
+    to `path` are removed first.  OS errors name `path`, not the temporary file."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    while True:
-        temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
+    _remove_stale_temps(path)
+    temp = None
     try:
+        while True:
+            temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+                break
+            except FileExistsError:
+                continue
         with os.fdopen(fd, "wb") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+            if fcntl is not None:
+                os.replace(temp, path)              # still locked: no cleaner takes it meanwhile
+        if fcntl is None:
+            os.replace(temp, path)
+    except BaseException as e:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        if isinstance(e, OSError):                  # name the target, not the temporary file
+            message = f"Cannot save {path!r}: {e.strerror or e}"
+            raise (type(e)(e.errno, message) if e.errno else type(e)(message)) from None
         raise
     if hasattr(os, "O_DIRECTORY"):                      # make the rename itself durable
         with contextlib.suppress(OSError):
@@ -572,6 +965,20 @@ def save_weights(model, filepath, overwrite=True):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _open_archive(path):
+    with _reading(path, "the archive"):
+        return zipfile.ZipFile(path)
+
+
+def _weights_member(archive, path, safe_mode):
+    """(bytes of the model file's weights member, its size on disk), bounded in safe mode."""
+    where = f"member {WEIGHTS_NAME!r}"
+    with _reading(path, where):
+        info = archive.getinfo(WEIGHTS_NAME)
+    limit = _weight_budget(info.compress_size) if safe_mode else max(info.file_size, 0)
+    return read_member(archive, WEIGHTS_NAME, path, limit), info.compress_size
+
+
 def load_weights(model, filepath, skip_mismatch=False):
     """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file; Keras files by
     suffix: ``.keras`` and ``.weights.h5`` (Keras 3), ``.h5`` (legacy Keras 2 / tf.keras)."""
@@ -585,15 +992,18 @@ def load_weights(model, filepath, skip_mismatch=False):
 
         return keras_files.load_legacy_weights(model, path)
     if path.endswith(MODEL_SUFFIX):
-        with zipfile.ZipFile(path) as archive:
-            source = io.BytesIO(archive.read(WEIGHTS_NAME))
+        with _open_archive(path) as archive:
+            _require_members(archive, path, [WEIGHTS_NAME])
+            data, stored = _weights_member(archive, path, True)
+        source = io.BytesIO(data)
     elif path.endswith(WEIGHTS_SUFFIX):
-        source = path
+        source, stored = path, os.path.getsize(path)
     else:
         raise ValueError(f"load_weights() reads '{WEIGHTS_SUFFIX}' files (from save_weights) or "
                          f"'{MODEL_SUFFIX}' files (from save), received {path!r}")
-    manifest, arrays = _read_arrays(source, path)
-    apply_weights(model, manifest, arrays, path, skip_mismatch)
+    weights = WeightsArchive(source, path)
+    with weights.archive, _building_limited(stored):
+        apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
@@ -611,50 +1021,74 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
                         "config": {"name": model.name, "layers": _checked_layer_entries(model)}},
               "compile_config": compile_config(model) if include_optimizer else None}
     text = json.dumps(config, indent=1, allow_nan=False)
+    weights = io.BytesIO()
+    np.savez(weights, **weight_arrays(model, include_optimizer))
 
     def write(f):
         with zipfile.ZipFile(f, "w") as archive:
             archive.writestr(CONFIG_NAME, text, compress_type=zipfile.ZIP_DEFLATED)
-            weights = io.BytesIO()
-            np.savez(weights, **weight_arrays(model, include_optimizer))
             archive.writestr(WEIGHTS_NAME, weights.getvalue())
 
     atomic_write(path, write)
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model from a ``.minirnn`` file, compiled as it was saved (unless ``compile=False``),
-    its optimizer state included.  See the module docstring for `custom_objects` and `safe_mode`.
-    Keras files load by suffix: ``.keras`` (Keras 3) and ``.h5`` (legacy Keras 2 / tf.keras)."""
+def _require_members(archive, path, names):
+    missing = sorted(set(names) - set(archive.namelist()))
+    if missing:
+        raise ModelFileError(path, f"member {missing[0]!r}", "missing: this is not a minirnn model file")
+
+
+def _model_from_config(entry, load):
+    """The model (fresh weights) of config.json's ``"model"`` entry."""
     from .models import Sequential
 
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) \
+            or not isinstance(entry["config"].get("layers", []), list):
+        raise load.error("field 'model'", f"expected {{'class_name', 'config': {{'name', 'layers'}}}}, "
+                                          f"received {_short_repr(entry)}")
+    classes = {"Sequential": Sequential, **{k: v for k, v in load.custom_objects.items()
+                                            if isinstance(v, type) and issubclass(v, Sequential)}}
+    cls = classes.get(entry.get("class_name")) if isinstance(entry.get("class_name"), str) else None
+    if cls is None:
+        raise load.error("field 'model.class_name'", f"unknown model class {_short_repr(entry.get('class_name'))}"
+                                                     f"; pass it in custom_objects")
+    try:
+        return cls.from_config(entry["config"])
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+        raise load.error("field 'model.config'", f"cannot make the model ({type(e).__name__}: {e})") from None
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model from a ``.minirnn`` file, compiled as it was saved (unless ``compile=False``),
+    its optimizer state included.  ``custom_objects`` ({name: class or function}) supply what
+    the file names beyond :mod:`minirnn.registry`; ``safe_mode=False`` trusts the file: it makes
+    functions saved as source code and lifts the size limits.  Every problem with the file
+    raises :class:`ModelFileError` (see the module docstring).  Keras files load by suffix:
+    ``.keras`` (Keras 3) and ``.h5`` (legacy Keras 2 / tf.keras), see :mod:`minirnn.interop.keras_files`."""
     path = os.fspath(filepath)
     if path.endswith((".keras", ".h5", ".hdf5")):
         from .interop import keras_files
 
         load = keras_files.load_keras if path.endswith(".keras") else keras_files.load_legacy_h5
         return load(path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path!r} is not a minirnn model file (a ZIP archive written by model.save)")
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-        missing = {CONFIG_NAME, WEIGHTS_NAME} - names
-        if missing:
-            raise ValueError(f"{path!r} is not a minirnn model file: it lacks {sorted(missing)}")
-        config = json.loads(archive.read(CONFIG_NAME).decode("utf-8"))
-        weights = archive.read(WEIGHTS_NAME)
-    _check_format(config, "minirnn.model", path)
-    with loading_options(custom_objects, safe_mode):
-        entry = config["model"]
-        classes = {"Sequential": Sequential, **{k: v for k, v in _options()[0].items()
-                                                if isinstance(v, type) and issubclass(v, Sequential)}}
-        cls = classes.get(entry.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown model class {entry.get('class_name')!r} in {path!r}; pass it in "
-                             f"custom_objects")
-        model = cls.from_config(entry["config"])
+    with _open_archive(path) as archive:
+        _require_members(archive, path, [CONFIG_NAME, WEIGHTS_NAME])
+        config = load_json(read_member(archive, CONFIG_NAME, path, MAX_CONFIG_BYTES), path,
+                           f"member {CONFIG_NAME!r}")
+        _check_format(config, "minirnn.model", path)
+        data, stored = _weights_member(archive, path, safe_mode)
+    with loading_options(custom_objects, safe_mode, path) as load, _building_limited(stored, safe_mode):
+        model = _model_from_config(config.get("model"), load)
         if compile and config.get("compile_config"):
             compile_from_config(model, config["compile_config"])
-    manifest, arrays = _read_arrays(io.BytesIO(weights), path)
-    apply_weights(model, manifest, arrays, path)
+        weights = WeightsArchive(io.BytesIO(data), path)
+        with weights.archive:
+            try:
+                apply_weights(model, weights.manifest(), weights, path)
+            except ModelFileError:
+                raise
+            except ValueError as e:                 # the weights do not fit the model the config made
+                raise load.error(f"member {WEIGHTS_NAME!r}", str(e)) from None
     return model

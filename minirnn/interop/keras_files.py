@@ -38,9 +38,11 @@ A ``Lambda`` stores Python bytecode, which minirnn never runs, not even with
 ``safe_mode=False`` (where Keras would): pass the function as
 ``custom_objects={"<layer name>": fn}``.  A custom layer or function named in the file is
 looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  ZIP members and HDF5
-reads are bounded (:data:`MAX_CONFIG_BYTES`, :data:`MAX_WEIGHTS_BYTES`); every dataset's
-shape and dtype are checked against the layer before any data is read; external links,
-soft links, external storage, virtual datasets and references are refused.
+reads are bounded as for minirnn's own files (see :mod:`minirnn.saving`: ``config.json`` by
+``MAX_CONFIG_BYTES``, the weights by twice the weights file's size; ``safe_mode=False`` lifts
+the size limits and nothing else); every dataset's shape and dtype are checked against the
+layer before any data is read; external links, soft links, external storage, virtual
+datasets and references are refused.
 """
 import datetime
 import io
@@ -56,10 +58,9 @@ from ..layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embeddin
                       MaxPooling1D, SimpleRNN, TimeDistributed)
 from ..layers.base import constructor_arguments, snake_case
 from ..layers.rnn import RNN
-from ..saving import atomic_write
+from ..saving import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileError, _building_limited, _weight_budget,
+                      atomic_write, load_json, read_member)
 
-MAX_CONFIG_BYTES = 64 << 20        # config.json, metadata.json, HDF5 attributes
-MAX_WEIGHTS_BYTES = 4 << 30        # model.weights.h5, and the sum of the datasets read from it
 KERAS_VERSION = "3.15.1"           # the Keras release whose layout save_keras writes
 
 #: Keras layer class -> minirnn layer class: the only classes a file can name.
@@ -83,15 +84,6 @@ _IGNORED = {"trainable", "dtype", "implementation", "use_cudnn", "ema_momentum",
             "registered_name", "module", "shared_object_id", "input_dim_fixed"}
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be read: names the file and the member or entry."""
-
-    def __init__(self, path, member, message):
-        self.path, self.member = path, member
-        where = f"{path!r}" + (f" ({member})" if member else "")
-        super().__init__(f"{where}: {message}")
-
-
 def _h5py():
     try:
         import h5py
@@ -101,42 +93,22 @@ def _h5py():
 
 
 # -- bounded reading ---------------------------------------------------------------------------
-def _read_member(archive, name, limit, path):
-    """The bytes of ZIP member `name`, refused beyond `limit` bytes (stated or actual)."""
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise ModelFileError(path, name, f"the archive has no member {name!r} (members: "
-                                         f"{archive.namelist()[:10]})") from None
-    if info.file_size > limit:
-        raise ModelFileError(path, name, f"member is {info.file_size} bytes, above the limit of {limit}")
-    with archive.open(info) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ModelFileError(path, name, f"member is larger than the limit of {limit} bytes")
-    return data
-
-
-def _json(data, path, member):
-    try:
-        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(path, member, f"not valid JSON: {e}") from None
-
-
 class H5Reader:
-    """Bounded, link-checked reading of one HDF5 file: ``dataset(path, shape)`` checks the
-    dataset's shape and dtype before reading it and counts the bytes read."""
+    """Bounded, link-checked reading of one HDF5 file: :meth:`check_dataset` checks a dataset's
+    links, storage, shape and dtype before anything is read, and counts the bytes against
+    `limit` (in safe mode: :func:`minirnn.saving._weight_budget` of the file's size)."""
 
-    def __init__(self, source, path, member=None, limit=None):
+    def __init__(self, source, path, member=None, safe_mode=True):
         h5py = _h5py()
         self.path, self.member = path, member
-        self.limit = MAX_WEIGHTS_BYTES if limit is None else limit
+        size = source.getbuffer().nbytes if isinstance(source, io.BytesIO) else os.path.getsize(source)
+        self.stored = size
+        self.limit = _weight_budget(size) if safe_mode else float("inf")
         self.read_bytes = 0
         try:
             self.file = h5py.File(source, "r")
         except OSError as e:
-            raise ModelFileError(path, member, f"not an HDF5 file: {e}") from None
+            raise ModelFileError(path, member, f"not an HDF5 file ({e})") from None
 
     def __enter__(self):
         return self
@@ -145,7 +117,8 @@ class H5Reader:
         self.file.close()
 
     def error(self, where, message):
-        return ModelFileError(self.path, f"{self.member}: {where}" if self.member else where, message)
+        inside = f"HDF5 entry {where!r}"
+        return ModelFileError(self.path, f"{self.member}, {inside}" if self.member else inside, message)
 
     def get(self, where):
         """The group or dataset at `where`, or None; every step must be a plain (hard) link."""
@@ -177,12 +150,17 @@ class H5Reader:
             raise self.error(where, f"shape {tuple(ds.shape)} does not match the layer's {tuple(shape)}")
         self.read_bytes += int(np.prod(shape, dtype=np.int64)) * ds.dtype.itemsize
         if self.read_bytes > self.limit:
-            raise self.error(where, f"reading it would pass the limit of {self.limit} bytes")
+            raise self.error(where, f"reading it would pass the limit of {self.limit:,} bytes for a "
+                                    f"file of {self.stored:,} bytes; if you trust the file, load it "
+                                    f"with safe_mode=False")
         return ds
 
     def array(self, where, shape, dtype):
         ds = self.check_dataset(where, shape)
-        return np.asarray(ds[()], dtype=dtype).reshape(shape)
+        try:
+            return np.asarray(ds[()], dtype=dtype).reshape(shape)
+        except OSError as e:                    # damaged data or a filter h5py cannot undo
+            raise self.error(where, f"cannot be read ({e})") from None
 
     def attribute(self, where, name):
         """A string attribute (bounded), or None."""
@@ -395,7 +373,7 @@ class Translator:
 
     def raise_problems(self, path):
         if self.problems:
-            raise ModelFileError(path, "config", "minirnn cannot rebuild this model:\n  - "
+            raise ModelFileError(path, "member 'config.json'", "minirnn cannot rebuild this model:\n  - "
                                  + "\n  - ".join(self.problems)
                                  + ("\n(custom layers and functions: pass them in custom_objects; "
                                     "compile=False skips the compile settings)"))
@@ -407,7 +385,7 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
     translator = Translator(custom_objects)
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         name = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-        raise ModelFileError(path, "config", f"model class {name!r}: minirnn reads Keras Sequential models")
+        raise ModelFileError(path, "member 'config.json'", f"model class {name!r}: minirnn reads Keras Sequential models")
     body = config.get("config") or {}
     layers = [translator.layer(entry) for entry in body.get("layers") or []]
     compiled = None
@@ -424,7 +402,7 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
     elif shape is not None and layers:
         input_layer = InputLayer(tuple(shape)[1:], batch_size=shape[0], dtype=layers[0].dtype)
     else:
-        raise ModelFileError(path, "config", "the model has no input shape, so its weights cannot be checked")
+        raise ModelFileError(path, "member 'config.json'", "the model has no input shape, so its weights cannot be checked")
     return body.get("name"), input_layer, layers, compiled
 
 
@@ -567,7 +545,8 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
     name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
     dtype = np.dtype(layers[0].dtype if layers else "float32")
     values = read_weights(layers, input_layer.shape, reader, dtype)
-    model = build_sequential(name, input_layer, layers)
+    with _building_limited(reader.stored, reader.limit != float("inf")):
+        model = build_sequential(name, input_layer, layers)
     assign_weights(model, values, path)
     if compiled is not None:
         optimizer, loss, metrics = compiled
@@ -581,9 +560,9 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
     `safe_mode` changes nothing: nothing in a file is ever executed."""
     path = os.fspath(filepath)
     with _open_keras(path) as archive:
-        config = _json(_read_member(archive, "config.json", MAX_CONFIG_BYTES, path), path, "config.json")
-        weights = _read_member(archive, "model.weights.h5", MAX_WEIGHTS_BYTES, path)
-    with H5Reader(io.BytesIO(weights), path, "model.weights.h5") as reader:
+        config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
+        weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
+    with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
         model = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if model.compiled:
             read_optimizer_state(model, reader)
@@ -596,8 +575,8 @@ def load_keras_weights(model, filepath):
     source, member = path, None
     if path.endswith(".keras"):
         with _open_keras(path) as archive:
-            member = "model.weights.h5"
-            source = io.BytesIO(_read_member(archive, member, MAX_WEIGHTS_BYTES, path))
+            member = "member 'model.weights.h5'"
+            source = io.BytesIO(read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES))
     with H5Reader(source, path, member) as reader:
         assign_weights(model, read_keras_weights(model.layers, model.input_shape, reader,
                                                  model_dtype(model)), path)
@@ -609,15 +588,15 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A minirnn model from a legacy Keras 2 / tf.keras ``.h5`` file (config and weights;
     compile settings without optimizer state)."""
     path = os.fspath(filepath)
-    with H5Reader(path, path) as reader:
+    with H5Reader(path, path, safe_mode=safe_mode) as reader:
         text = reader.attribute("/", "model_config")
         if text is None:
             raise ModelFileError(path, "model_config", "the file holds weights only; build the model "
                                                        "in code and call model.load_weights")
-        config = _json(text, path, "model_config")
+        config = load_json(text.encode("utf-8"), path, "attribute 'model_config'")
         training = reader.attribute("/", "training_config") if compile else None
         if training:
-            config["compile_config"] = _json(training, path, "training_config")
+            config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
         return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)
 
 

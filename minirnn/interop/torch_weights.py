@@ -79,10 +79,10 @@ def read_safetensors(path, max_bytes=None):
     """{name: ndarray} of a .safetensors file (a JSON header and raw arrays; nothing executed)."""
     from safetensors.numpy import load_file
 
-    from .keras_files import MAX_WEIGHTS_BYTES
+    from ..saving import MAX_WEIGHT_BYTES
 
     size = os.path.getsize(path)
-    limit = MAX_WEIGHTS_BYTES if max_bytes is None else max_bytes
+    limit = MAX_WEIGHT_BYTES if max_bytes is None else max_bytes
     if size > limit:
         raise ValueError(f"{os.fspath(path)!r} is {size} bytes, above the limit of {limit}")
     return load_file(os.fspath(path))

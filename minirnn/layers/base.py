@@ -11,39 +11,41 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, initializers
+from .. import activations, backend, initializers, registry
 
 _name_counts = defaultdict(int)
 
-# The layer registry, filled by Layer.__init_subclass__, so a saved model can name
-# any layer class, including ones defined after this module (see minirnn/saving.py).
-_LAYER_CLASSES = {}      # (module, class name) -> class
-_LAYER_NAMES = {}        # class name -> class; minirnn's own classes win a clash of names
-
 
 def register_layer_class(cls):
-    """Make `cls` findable by :func:`get_layer_class` (done for every Layer subclass)."""
-    _LAYER_CLASSES[(cls.__module__, cls.__name__)] = cls
-    current = _LAYER_NAMES.get(cls.__name__)
-    if current is None or not _is_builtin(current) or _is_builtin(cls):
-        _LAYER_NAMES[cls.__name__] = cls
-    return cls
+    """Put `cls` in :mod:`minirnn.registry` as ``"minirnn>Name"`` (minirnn's own classes) or
+    ``"Custom>Name"`` (done for every Layer subclass by ``Layer.__init_subclass__``)."""
+    package = "minirnn" if cls.__module__.split(".")[0] == "minirnn" else "Custom"
+    return registry.register(cls, cls.__name__, package)
 
 
-def _is_builtin(cls):
-    return cls.__module__.split(".")[0] == "minirnn"
-
-
-def get_layer_class(class_name, module=None):
-    """The registered Layer subclass called `class_name` (from `module` if it is known), or None."""
-    if module is not None and (module, class_name) in _LAYER_CLASSES:
-        return _LAYER_CLASSES[(module, class_name)]
-    return _LAYER_NAMES.get(class_name)
+def get_layer_class(class_name, custom_objects=None):
+    """The Layer subclass a file may name as `class_name`: from `custom_objects`, else the
+    registered ``"minirnn>class_name"`` or ``"Custom>class_name"`` (or the full registered
+    name), else None."""
+    if not isinstance(class_name, str):
+        return None
+    keys = [class_name] if ">" in class_name else [f"minirnn>{class_name}", f"Custom>{class_name}"]
+    for key in keys:
+        cls = registry.get_registered_object(key, custom_objects)
+        if isinstance(cls, type) and issubclass(cls, Layer):
+            return cls
+    return None
 
 
 def registered_layer_classes():
-    """{class name: class} of every layer class defined so far."""
-    return dict(_LAYER_NAMES)
+    """{class name: class} of every registered layer class (minirnn's own win a clash of names)."""
+    found = {}
+    for key in registry.registered_names():
+        package, _, name = key.partition(">")
+        cls = registry.get_registered_object(key)
+        if isinstance(cls, type) and issubclass(cls, Layer) and (package == "minirnn" or name not in found):
+            found[name] = cls
+    return found
 
 
 def constructor_arguments(cls):

@@ -17,6 +17,7 @@ else raises a clear error naming the layer.
 """
 import numpy as np
 
+from .. import registry
 from .base import Layer
 
 _COMPLEX_STEP = 1e-30
@@ -126,30 +127,44 @@ class Lambda(Layer):
         return slope
 
     def get_config(self):
-        """The constructor arguments.  ``function`` and ``backward`` are stored by reference,
-        ``"module:qualname"`` (a module-level function, or a NumPy ufunc such as ``np.tanh``),
-        never as code; any other callable (a ``lambda``, a closure) is left as the object
-        itself, so saving the layer raises an error that names it."""
-        from ..saving import function_reference
+        """The constructor arguments.  ``function`` and ``backward`` are stored as
+        :func:`minirnn.saving.serialize_function` stores them: by registered name (e.g.
+        ``"numpy>tanh"``), else a Python function's source, which only ``safe_mode=False``
+        loads; ``arguments`` must be plain JSON data."""
+        from ..saving import serialize_function
 
-        def ref(fn):
-            return None if fn is None else (function_reference(fn) or fn)
-
+        where = f"Layer '{self.name}' (Lambda) argument"
         config = super().get_config()
-        config.update(function=ref(self.function),
+        config.update(function=serialize_function(self.function, f"{where} 'function'"),
                       output_shape=None if self.output_shape is None else list(self.output_shape),
-                      arguments=dict(self.arguments), backward=ref(self.backward_function))
+                      arguments=dict(self.arguments),
+                      backward=None if self.backward_function is None else
+                      serialize_function(self.backward_function, f"{where} 'backward'"))
         return config
 
     @classmethod
     def from_config(cls, config):
-        """Functions given as ``"module:qualname"`` are looked up, never evaluated (see
-        :func:`minirnn.saving.resolve_function`)."""
-        from ..saving import resolve_function
+        """Functions are looked up by registered name, never imported (see
+        :func:`minirnn.saving.deserialize_function`); ``arguments`` stay data."""
+        from ..saving import config_error, deserialize_function
 
         config = dict(config)
+        where = f"layer {str(config.get('name'))[:80]!r} (Lambda) field"
         for key in ("function", "backward"):
-            if isinstance(config.get(key), str):
-                config[key] = resolve_function(
-                    config[key], f"Layer '{config.get('name')}' (Lambda) argument {key!r}")
+            if key == "function" or config.get(key) is not None:
+                config[key] = deserialize_function(config.get(key), f"{where} {key!r}")
+        arguments = config.get("arguments")
+        if arguments is not None and not (isinstance(arguments, dict) and all(isinstance(k, str) for k in arguments)):
+            raise config_error(f"{where} 'arguments'", f"expected keyword arguments {{name: value}}, "
+                                                       f"received {type(arguments).__name__}")
         return cls(**config)
+
+
+# Functions a saved Lambda may name as "numpy>name": element-wise mathematics and axis
+# re-arrangements of NumPy, which neither touch files nor call back into Python.
+for _name in ("abs", "absolute", "negative", "positive", "sign", "square", "sqrt", "cbrt", "reciprocal",
+              "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
+              "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "floor",
+              "ceil", "rint", "trunc", "reshape", "transpose", "swapaxes", "moveaxis", "expand_dims",
+              "squeeze", "flip", "cumsum", "sum", "mean", "max", "min", "clip"):
+    registry.register(getattr(np, _name), _name, "numpy")
