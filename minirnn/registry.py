@@ -11,7 +11,11 @@ cells…) and what the caller registered, with ``@register_serializable`` or per
         return 2.0 * np.tanh(x)
     # saved as "my_project>scaled_tanh"; loads in any process that has run the decorator
 
-Names are ``"package>name"`` (Keras's spelling); minirnn's own use the package ``"minirnn"``.
+Names are ``"package>name"`` (Keras's spelling).  minirnn's own layers, cells and ops use the
+package ``"minirnn"`` (a Layer subclass defined elsewhere registers itself as ``"Custom>Name"``);
+kinds whose class names clash have their own package (``"minirnn.losses>MeanSquaredError"``,
+``"minirnn.metrics>MeanSquaredError"``, ``"minirnn.optimizers"``, ``"minirnn.initializers"``,
+``"minirnn.activations"``); NumPy functions a ``Lambda`` may name are ``"numpy>tanh"`` and so on.
 """
 import threading
 

@@ -271,13 +271,17 @@ def read_npy_header(f, path, where):
     return tuple(shape), bool(fortran), dtype
 
 
-def read_npy(f, path, where, shape=None):
-    """The array in the ``.npy`` stream `f`, its header checked first (numeric dtype; `shape`,
-    when given, must match) so no more than the expected bytes are ever read."""
+def read_npy(f, path, where, shape=None, max_bytes=None):
+    """The array in the ``.npy`` stream `f`, its header checked first (numeric dtype; `shape`
+    and `max_bytes`, when given, must fit) so no more than the expected bytes are ever read.
+    Pass one of them when `f` comes from a file you did not write."""
     stored, fortran, dtype = read_npy_header(f, path, where)
     if shape is not None and stored != tuple(shape):
         raise ModelFileError(path, where, f"an array of shape {stored}, expected {tuple(shape)}")
     nbytes = math.prod(stored) * dtype.itemsize
+    if max_bytes is not None and nbytes > max_bytes:
+        raise ModelFileError(path, where, f"an array of shape {stored} {dtype} ({nbytes:,} bytes), more "
+                                          f"than the {max_bytes:,} bytes it may have")
     with _reading(path, where):
         data = f.read(nbytes)
         trailing = f.read(1)
