@@ -4,8 +4,10 @@ Predict the temperature 24 hours after a window of 5 days of weather readings
 (Jena climate 2009-2016: 14 quantities every 10 minutes, one reading an hour
 kept), with the chapter's models: a naive baseline (the last temperature of the
 window), a Dense net, a Conv1D net, LSTM, LSTM with dropout, stacked GRU with
-dropout, bidirectional LSTM.  Prints one table of validation and test MAE in
-degrees, saves the training curves to OUTPUT_DIR.
+dropout, bidirectional LSTM, each written as in the book with the functional API
+(``inputs = keras.Input(...)``, ``x = layer(...)(x)``, ``keras.Model(inputs, outputs)``)
+against ``minirnn.keras``, so ``--keras`` runs the very same code in Keras.  Prints one table
+of validation and test MAE in degrees, saves the training curves to OUTPUT_DIR.
 
     python examples/jena_forecast.py                                 # downloads the data once
     python examples/jena_forecast.py --data seattle --epochs 10      # offline: hourly Seattle 2010
@@ -42,18 +44,50 @@ BOOK_EPOCHS = {"dense": 10, "conv": 10, "lstm": 10, "lstm_dropout": 50, "gru_sta
 OPTIMIZER, LOSS, METRICS = "rmsprop", "mse", ["mae"]
 OUTPUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
 
-# The models, as layer specs shared by minirnn and Keras: (layer class name, *args, {kwargs}).
-MODELS = {
-    "dense": [("Flatten",), ("Dense", 16, {"activation": "relu"}), ("Dense", 1)],
-    "conv": [("Conv1D", 8, 24, {"activation": "relu"}), ("MaxPooling1D", 2),
-             ("Conv1D", 8, 12, {"activation": "relu"}), ("MaxPooling1D", 2),
-             ("Conv1D", 8, 6, {"activation": "relu"}), ("GlobalAveragePooling1D",), ("Dense", 1)],
-    "lstm": [("LSTM", 16), ("Dense", 1)],
-    "lstm_dropout": [("LSTM", 32, {"recurrent_dropout": 0.25}), ("Dropout", 0.5), ("Dense", 1)],
-    "gru_stacked": [("GRU", 32, {"recurrent_dropout": 0.5, "return_sequences": True}),
-                    ("GRU", 32, {"recurrent_dropout": 0.5}), ("Dropout", 0.5), ("Dense", 1)],
-    "bilstm": [("Bidirectional", ("LSTM", 16)), ("Dense", 1)],
-}
+
+
+# -- the chapter's models, in its functional style -------------------------------------------------
+# Each takes the `keras` module (minirnn.keras, or Keras itself with --keras) and the Input tensor.
+def dense(keras, inputs):
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    return keras.layers.Dense(1)(x)
+
+
+def conv(keras, inputs):
+    x = keras.layers.Conv1D(8, 24, activation="relu")(inputs)
+    x = keras.layers.MaxPooling1D(2)(x)
+    x = keras.layers.Conv1D(8, 12, activation="relu")(x)
+    x = keras.layers.MaxPooling1D(2)(x)
+    x = keras.layers.Conv1D(8, 6, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.layers.Dense(1)(x)
+
+
+def lstm(keras, inputs):
+    x = keras.layers.LSTM(16)(inputs)
+    return keras.layers.Dense(1)(x)
+
+
+def lstm_dropout(keras, inputs):
+    x = keras.layers.LSTM(32, recurrent_dropout=0.25)(inputs)
+    x = keras.layers.Dropout(0.5)(x)
+    return keras.layers.Dense(1)(x)
+
+
+def gru_stacked(keras, inputs):
+    x = keras.layers.GRU(32, recurrent_dropout=0.5, return_sequences=True)(inputs)
+    x = keras.layers.GRU(32, recurrent_dropout=0.5)(x)
+    x = keras.layers.Dropout(0.5)(x)
+    return keras.layers.Dense(1)(x)
+
+
+def bilstm(keras, inputs):
+    x = keras.layers.Bidirectional(keras.layers.LSTM(16))(inputs)
+    return keras.layers.Dense(1)(x)
+
+
+MODELS = {f.__name__: f for f in (dense, conv, lstm, lstm_dropout, gru_stacked, bilstm)}
 ALL_MODELS = ["naive", *MODELS]
 
 
@@ -132,33 +166,27 @@ def naive_mae(dataset, split):
 
 
 # -- models ----------------------------------------------------------------------------------------
-def make_layer(library, spec):
-    name, *args = spec
-    kwargs = args.pop() if args and isinstance(args[-1], dict) else {}
-    if name == "Bidirectional":
-        return library.Bidirectional(make_layer(library, args[0]), **kwargs)
-    return getattr(library, name)(*args, **kwargs)
+def keras_module(framework):
+    """Keras itself, or minirnn's Keras namespace: the rest of the script is the same code."""
+    if framework == "keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+        return keras
+    import minirnn.keras as keras
+    return keras
 
 
 def build(kind, input_shape, framework):
-    if framework == "keras":
-        import keras
-        return keras.Sequential([keras.Input(shape=input_shape),
-                                 *(make_layer(keras.layers, s) for s in MODELS[kind])])
-    import minirnn as mr
-    return mr.Sequential([mr.Input(shape=input_shape), *(make_layer(mr.layers, s) for s in MODELS[kind])])
+    keras = keras_module(framework)
+    inputs = keras.Input(shape=input_shape)
+    outputs = MODELS[kind](keras, inputs)
+    return keras.Model(inputs, outputs)
 
 
 def best_weights_callback(framework):
     """Keep the weights of the epoch with the lowest val_loss and restore them at the end
     (the chapter's ModelCheckpoint(save_best_only=True) + load_model, in memory)."""
-    if framework == "keras":
-        import keras
-        base = keras.callbacks.Callback
-    else:
-        from minirnn.callbacks import Callback as base
-
-    class BestWeights(base):
+    class BestWeights(keras_module(framework).callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.best, self.best_epoch, self.weights = np.inf, None, None
@@ -178,12 +206,7 @@ def best_weights_callback(framework):
 def train(kind, split, sets, framework, epochs, verbose):
     """Fit one model; returns (history dict, best epoch, val MAE of the best epoch, test MAE)."""
     train_set, val_set, test_set = sets
-    if framework == "keras":
-        import keras
-        keras.utils.set_random_seed(SEED)
-    else:
-        import minirnn as mr
-        mr.set_random_seed(SEED)
+    keras_module(framework).utils.set_random_seed(SEED)
     model = build(kind, split.input_shape, framework)
     model.compile(optimizer=OPTIMIZER, loss=LOSS, metrics=METRICS)
     best = best_weights_callback(framework)
@@ -265,13 +288,7 @@ def main(argv=None):
         print(error, file=sys.stderr)
         return 2
     split = Split(values, target_index, **settings)
-    if framework == "keras":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras
-        make = keras.utils.timeseries_dataset_from_array
-    else:
-        from minirnn.data import timeseries_dataset_from_array as make
-    sets = split.datasets(make)
+    sets = split.datasets(keras_module(framework).utils.timeseries_dataset_from_array)
     train_limit = min(x for x in (args.steps_per_epoch, args.max_batches, 10**12) if x is not None)
     sets = (limit(sets[0], None if train_limit == 10**12 else train_limit, framework),
             limit(sets[1], args.max_batches, framework), limit(sets[2], args.max_batches, framework))

@@ -2,6 +2,8 @@
 
     import minirnn as mr
     model = mr.Sequential([mr.Input(shape=(None, 1)), mr.layers.LSTM(32), mr.layers.Dense(1)])
+    # or the functional API: inputs = mr.Input(shape=(None, 1)); x = mr.layers.LSTM(32)(inputs);
+    #                        model = mr.Model(inputs, mr.layers.Dense(1)(x))
     model.compile(optimizer=mr.optimizers.SGD(1e-3, momentum=0.9), loss="huber", metrics=["mae"])
     model.fit(x, y, epochs=10)
 """
@@ -9,12 +11,12 @@ from . import activations, backend, callbacks, cells, data, initializers, layers
 from . import registry, saving
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Sequential, load_model
+from .models import Model, Sequential, load_model
 from .saving import ModelFileError
 from .utils import set_random_seed
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+__all__ = ["Model", "Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "set_random_seed", "set_backend", "ModelFileError", "activations", "backend", "callbacks", "cells",
            "data", "initializers", "registry", "saving", "layers", "losses", "metrics", "models", "optimizers", "utils"]
 from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402

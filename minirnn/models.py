@@ -1,23 +1,34 @@
-"""Sequential: a stack of layers with Keras's compile / fit / evaluate / predict.
+"""Models: ``Model(inputs, outputs)`` over a graph of layers, and ``Sequential``, a stack.
 
 One training step is forward, loss, backward, update:
 
-    y_hat = layers(x)                      forward, each layer keeping its cache
-    L, dL/dy_hat = loss(y, y_hat)
-    dL/dx = layers.backward(dL/dy_hat)     last layer first; grads land in layer.grads
+    y_hat = graph(x)                       forward, node by node, each layer keeping its cache
+    L = sum_k w_k L_k(y_k, y_hat_k)        one loss per output (loss_weights w_k)
+    dL/dx = graph.backward(dL/dy_hat)      nodes in reverse order; grads land in layer.grads
     optimizer.apply_gradients(weights, grads)
+
+``Sequential([...])`` is a ``Model`` whose graph is a chain; both share one compile / fit /
+evaluate / predict / summary / saving implementation.
+
+Threads: ``fit``, ``train_on_batch``, ``evaluate`` and ``predict`` on one model may run in
+different threads: each takes the model's lock for one batch at a time, so a ``predict`` while
+``fit`` runs waits for the current training step and sees whole updates.  Calling the model or
+its layers directly (``model(x)``, ``layer(x)``, ``backward``) takes no lock, and a layer shared
+by two models is not protected across them.
 """
+import copy
 import functools
 import inspect
+import threading
 
 import numpy as np
 
 from . import callbacks as callbacks_module
-from . import losses, metrics as metrics_module, optimizers
+from . import functional, losses, metrics as metrics_module, optimizers
+from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
 from .backend import limits_blas_threads
-from .layers.base import Layer, format_shape, unique_name
+from .layers.base import Layer, format_shape, trusted_inputs, unique_name
 from .layers.core import InputLayer
-from .utils import get_rng
 
 
 @functools.lru_cache(maxsize=None)
@@ -26,78 +37,173 @@ def _takes_mask(layer_class):
     return "mask" in inspect.signature(layer_class.__call__).parameters
 
 
-def _batches(x, y, batch_size, shuffle):
-    """Mini-batches of arrays, reshuffled on every call."""
-    n = len(x)
-    order = get_rng().permutation(n) if shuffle else np.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        if not shuffle:
-            idx = slice(start, start + batch_size)
-        yield x[idx], (None if y is None else y[idx])
+def _takes_mask_of(layer):
+    return _takes_mask(type(layer))
 
 
-class Sequential:
-    """A linear stack of layers: ``Sequential([Input(shape=(None, 1)), LSTM(32), Dense(1)])``."""
+def _structure(tensors, what):
+    """(kind, keys, flat list): a model's inputs or outputs as one tensor, a list or a dict."""
+    if isinstance(tensors, dict):
+        keys = list(tensors)
+        flat = [tensors[k] for k in keys]
+        kind = "dict"
+    elif isinstance(tensors, (list, tuple)):
+        keys, flat, kind = None, list(tensors), "list"
+    else:
+        keys, flat, kind = None, [tensors], "single"
+    for t in flat:
+        if not isinstance(t, functional.KerasTensor):
+            raise ValueError(f"Model {what} must be symbolic tensors (from Input(...) and layers called "
+                             f"on them), received {type(t).__name__}")
+    if not flat:
+        raise ValueError(f"Model {what} are empty")
+    return kind, keys, flat
 
-    def __init__(self, layers=None, name=None):
-        self.name = name or unique_name("sequential")
-        self.layers = []
-        self.input_layer = None
+
+class Model(Layer):
+    """A graph of layers from symbolic inputs to outputs::
+
+        inputs = Input(shape=(None, 1))
+        x = LSTM(32)(inputs)
+        outputs = Dense(1)(x)
+        model = Model(inputs, outputs)
+
+    Inputs and outputs may be one tensor, a list or a dict; the graph may branch, merge and
+    call one layer several times (shared weights, gradients summed).  A model is itself a
+    layer: call it on symbolic tensors to nest it in another model.
+    """
+
+    _default_name = "functional"
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+        if (inputs is None or outputs is None) and type(self) is Model:
+            raise ValueError("Model(inputs, outputs) needs both: the Input(...) tensors and the tensors "
+                             "computed from them. Subclassed models (a call() method) are not supported; "
+                             "build the same graph with the functional API or Sequential")
+        super().__init__(name=name or unique_name(self._default_name), trainable=trainable)
         self.optimizer = self.loss = None
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self.output_mask = None
-        for layer in layers or []:
-            self.add(layer)
+        self.metrics = []
+        self._steps = None
+        self._lock = threading.RLock()
+        self._shared_grads, self._skipped = {}, set()
+        self._last_output_mask = None
+        if inputs is not None:
+            self._set_graph(inputs, outputs)
 
-    # -- structure --------------------------------------------------------------
-    def add(self, layer):
-        if isinstance(layer, InputLayer):
-            if self.layers or self.input_layer is not None:
-                raise ValueError(f"Model '{self.name}': an Input must come first")
-            self.input_layer = layer
-            return
-        if not isinstance(layer, Layer):
-            raise ValueError(f"Model '{self.name}' can only add minirnn layers, received {layer!r}")
-        if not self.layers and self.input_layer is None and layer.input_shape_hint is not None:
-            self.input_layer = InputLayer(layer.input_shape_hint[1:], dtype=layer.dtype)
-        self.layers.append(layer)
-        if self.input_layer is not None:
-            self.output_shapes()              # build now, like Keras, when the input shape is known
+    # -- the graph ---------------------------------------------------------------------
+    def _set_graph(self, inputs, outputs):
+        self._inputs_kind, self._input_keys, self._input_tensors = _structure(inputs, "inputs")
+        self._outputs_kind, self._output_keys, self._output_tensors = _structure(outputs, "outputs")
+        for t in self._input_tensors:
+            if not isinstance(t.node.layer, InputLayer):
+                raise ValueError(f"Model '{self.name}': its inputs must come from Input(...), received "
+                                 f"the output of layer '{t.node.layer.name}'")
+        self._nodes, self._graph_layers = functional.map_graph(self._input_tensors, self._output_tensors)
+        self._steps, slot_of = functional.compile_steps(self._input_tensors, self._nodes, _takes_mask_of)
+        self._n_slots = len(slot_of)
+        self._output_slots = [slot_of[id(t)] for t in self._output_tensors]
+        self._input_layers = [t.node.layer for t in self._input_tensors]
+        self._input_names = [layer.name for layer in self._input_layers]
+        self._output_names = (list(self._output_keys) if self._output_keys is not None else
+                              [t.node.layer.name for t in self._output_tensors])
+
+    def _graph(self):
+        """The steps of the forward pass (a Sequential builds its graph on first use)."""
+        if self._steps is None:
+            raise ValueError(f"Model '{self.name}' has not been built: start it with Input(shape=...), "
+                             f"call build(input_shape) or call it on data first")
+        return self._steps
+
+    @property
+    def layers(self):
+        """Every layer once, in Keras's order (a functional model's Input layers included)."""
+        return list(self._graph_layers) if self._steps is not None else []
+
+    @property
+    def inputs(self):
+        return list(self._input_tensors) if self._steps is not None else None
+
+    @property
+    def outputs(self):
+        return list(self._output_tensors) if self._steps is not None else None
+
+    @property
+    def input_names(self):
+        return list(self._input_names)
+
+    @property
+    def output_names(self):
+        return list(self._output_names) if self._steps is not None else [self.name]
+
+    @property
+    def input_layer(self):
+        return self._input_layers[0] if self._steps is not None else None
 
     @property
     def input_shape(self):
-        return None if self.input_layer is None else self.input_layer.shape
+        if self._steps is None:
+            return None
+        shapes = [t.shape for t in self._input_tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
 
-    def build(self, input_shape=None):
-        """Create every layer's weights from the input shape (batch axis first)."""
-        if input_shape is not None:
-            self.input_layer = InputLayer(tuple(input_shape)[1:], batch_size=input_shape[0])
-        if self.input_layer is None:
-            raise ValueError(f"Model '{self.name}' has no input shape: start it with Input(shape=...), "
-                             f"call build(input_shape) or call it on data")
-        return self.output_shapes()[-1]
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._output_tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
 
-    def output_shapes(self):
-        shape, shapes = self.input_layer.shape, []
-        for layer in self.layers:
-            layer.ensure_built(shape)
-            shape = layer.compute_output_shape(shape)
-            shapes.append(shape)
-        return shapes
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or the one at position `index` of :attr:`layers`."""
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Model '{self.name}' has {len(layers)} layers, received index={index}")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model '{self.name}' has no layer named {name!r}; its layers are "
+                         f"{[layer.name for layer in layers]}")
 
     @property
     def built(self):
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        return self._steps is not None and all(layer.built for layer in self.layers)
 
+    @built.setter
+    def built(self, value):           # Layer.__init__ sets it; a model is built by its graph
+        pass
+
+    def build(self, input_shape=None):
+        self._graph()
+
+    @property
+    def build_input_shape(self):
+        """The input shape(s) the graph was built for (saved as the model's build_config)."""
+        return self.input_shape
+
+    @build_input_shape.setter
+    def build_input_shape(self, value):     # Layer.ensure_built sets it; the graph holds it
+        pass
+
+    def compute_output_shape(self, input_shape):
+        shapes = [t.shape for t in self._output_tensors]
+        batch = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape)[0]
+        shapes = [(batch,) + tuple(s[1:]) for s in shapes]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def compute_mask(self, inputs, mask=None):
+        return self._last_output_mask
+
+    # -- weights -------------------------------------------------------------------------
     @property
     def weights(self):
         return [w for layer in self.layers for w in layer.weights]
 
-    def get_weights(self):
-        return [w.copy() for w in self.weights]
+    @property
+    def trainable_weights(self):
+        return [p for p, _ in self._param_grad_pairs(with_grads=False)]
 
     def set_weights(self, weights):
         weights = list(weights)
@@ -113,113 +219,300 @@ class Sequential:
             offset += len(layer.weights)
         for layer in self.layers:
             k = len(layer.weights)
-            layer.set_weights(weights[:k])
+            if k:
+                layer.set_weights(weights[:k])
             weights = weights[k:]
 
-    def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
+    @property
+    def grads(self):
+        """dL/dweights of the last backward, aligned with :attr:`weights` (summed over the calls
+        of a shared layer; zeros for a layer no gradient reached)."""
+        return [g for layer in self.layers if layer.weights for g in self._layer_grads(layer)]
 
-    # -- forward and backward ---------------------------------------------------
-    @limits_blas_threads
-    def __call__(self, x, training=False):
-        if self.input_layer is None:
-            self.input_layer = InputLayer((None,) * (np.ndim(x) - 1), dtype=self.layers[0].dtype)
-        x, mask = self.input_layer(x), None
+    @grads.setter
+    def grads(self, value):           # Layer.__init__ sets it; a model reads its layers'
+        pass
+
+    def _layer_grads(self, layer):
+        if layer in self._shared_grads:
+            return self._shared_grads[layer]
+        if layer in self._skipped:
+            return [np.zeros_like(w) for w in layer.weights]
+        return layer.grads
+
+    def _param_grad_pairs(self, with_grads=True):
+        """(weight, gradient) of every trainable weight, through nested models."""
+        pairs = []
+        if not self.trainable:
+            return pairs
         for layer in self.layers:
-            kwargs = {"mask": mask} if mask is not None and _takes_mask(type(layer)) else {}
-            y = layer(x, training=training, **kwargs)
-            if isinstance(y, list):
-                raise ValueError(f"Model '{self.name}': layer '{layer.name}' returns several arrays "
-                                 f"(return_state=True or merge_mode=None), which Sequential cannot pass on")
-            x, mask = y, layer.compute_mask(x, mask)
-        self.output_mask = mask           # padded steps of a sequence output: left out of loss and metrics
-        return x
+            if not layer.weights or not layer.trainable:
+                continue
+            if isinstance(layer, Model) and layer not in self._shared_grads and layer not in self._skipped:
+                pairs += layer._param_grad_pairs(with_grads)
+            else:
+                grads = self._layer_grads(layer) if with_grads else [None] * len(layer.weights)
+                keep = {id(w) for w in layer.trainable_weights}
+                pairs += [(w, g) for w, g in zip(layer.weights, grads) if id(w) in keep]
+        return pairs
 
-    def _masked(self):
-        """Keyword arguments that hand the output mask to a loss, if the output has one."""
-        return {} if self.output_mask is None else {"mask": self.output_mask}
+    # -- forward and backward -------------------------------------------------------------
+    def _flatten(self, data, names, what):
+        """A list of arrays, one per model input or output (`names`), from one array, a list or a dict."""
+        if isinstance(data, dict):
+            missing = [n for n in names if n not in data]
+            if missing:
+                raise ValueError(f"Model '{self.name}': the {what} dict lacks {missing}; expected the "
+                                 f"keys {names}, received {list(data)}")
+            return [data[n] for n in names]
+        if len(names) > 1:
+            if not isinstance(data, (list, tuple)) or len(data) != len(names):
+                got = f"a list of {len(data)}" if isinstance(data, (list, tuple)) else type(data).__name__
+                raise ValueError(f"Model '{self.name}' has {len(names)} {what}s {names}: pass a list or a "
+                                 f"dict of {len(names)} arrays, received {got}")
+            return list(data)
+        if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
+            return [data[0]]                                 # Keras takes [x] for a single input
+        return [data]
 
-    def _update_metrics(self, y, y_pred):
-        for metric in self.metrics:
-            metric.update_state(y, y_pred, sample_weight=self.output_mask)
+    def _checked_inputs(self, x):
+        """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
+        self._ensure_graph(x)
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self._input_names, "input"))]
+
+    def _ensure_graph(self, x):
+        self._graph()
+
+    @limits_blas_threads
+    def __call__(self, inputs, training=False, mask=None):
+        flat = self._checked_inputs(inputs)
+        outputs, _ = self._forward(flat, training, mask)
+        return self._pack(outputs)
+
+    def _pack(self, outputs):
+        if self._outputs_kind == "single":
+            return outputs[0]
+        if self._outputs_kind == "dict":
+            return dict(zip(self._output_keys, outputs))
+        return list(outputs)
+
+    def _forward(self, flat, training, mask=None):
+        """(output arrays, output masks) from checked input arrays; with `training` the model
+        keeps what backward needs."""
+        steps = self._graph()
+        input_masks = mask if isinstance(mask, list) else [mask] + [None] * (len(flat) - 1)
+        with trusted_inputs():
+            values, masks, saved = functional.run_forward(steps, self._n_slots, flat, input_masks, training)
+        outputs = [values[s] for s in self._output_slots]
+        out_masks = [masks[s] for s in self._output_slots]
+        if training:
+            self._cache = (saved, [np.shape(a) for a in flat], [a.dtype for a in flat])
+        self._last_output_mask = out_masks[0] if len(out_masks) == 1 else out_masks
+        return outputs, out_masks
 
     @limits_blas_threads
     def backward(self, dy):
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy
+        """dL/d(inputs) from dL/d(outputs) (one array, a list or a dict like the outputs);
+        the weight gradients go to each layer (see :attr:`grads`)."""
+        if self._outputs_kind == "dict" and isinstance(dy, dict):
+            d_outputs = [dy.get(k) for k in self._output_keys]
+        else:
+            d_outputs = [dy] if self._outputs_kind == "single" else list(dy)
+        return self._backward(d_outputs)
 
-    # -- training ---------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def _backward(self, d_outputs):
+        saved, shapes, dtypes = self.saved()
+        grads, self._shared_grads, self._skipped = functional.run_backward(
+            self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
+        dx = [np.zeros(shape, self.dtype) if g is None else g
+              for g, shape in zip(grads[:len(shapes)], shapes)]
+        return dx[0] if len(dx) == 1 else dx
+
+    # -- compiling ---------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """Set the optimizer, the loss (one for every output, or a list / dict by output name),
+        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict)."""
         if loss is None:
             raise ValueError(f"Model '{self.name}': compile() needs a loss, e.g. loss='mse'")
+        names = self.output_names
         try:
             self.optimizer = optimizers.get(optimizer)
-            self.loss = losses.get(loss)
-            self.metrics = [metrics_module.tracker(m) for m in (metrics or [])]
+            per_output = self._per_output(loss, names, "loss", allow_none=True)
+            self._losses = [None if spec is None else losses.get(spec) for spec in per_output]
+            weights = self._per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
+            self._loss_weights = [1.0 if w is None else float(w) for w in weights]
+            self._output_metrics = self._metric_trackers(metrics, names)
         except ValueError as error:
             raise ValueError(f"Model '{self.name}' compile(): {error}") from None
+        if all(fn is None for fn in self._losses):
+            raise ValueError(f"Model '{self.name}' compile(): every output's loss is None")
+        self.loss = self._losses[0] if len(self._losses) == 1 else list(self._losses)
+        self.loss_weights = list(self._loss_weights)
+        self.metrics = [m for _, m, _ in self._output_metrics]
         self.compiled = True
+
+    def metrics_per_output(self):
+        """The compiled metric trackers, one list per output."""
+        return [[m for _, m, k in self._output_metrics if k == i] for i in range(len(self._losses))]
+
+    @staticmethod
+    def _per_output(spec, names, what, allow_none=False):
+        """One entry per output from one value (used for all), a list, or a dict by output name."""
+        if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in names]
+            if unknown:
+                raise ValueError(f"{what} names {unknown}, which are not outputs {names}")
+            return [spec.get(n) for n in names]
+        if isinstance(spec, (list, tuple)) and not (what == "loss" and len(names) == 1 and len(spec) != 1):
+            if len(spec) != len(names):
+                raise ValueError(f"{what} has {len(spec)} entries for {len(names)} outputs {names}")
+            return list(spec)
+        return [spec] * len(names)
+
+    def _metric_trackers(self, metrics, names):
+        """[(log name, tracker, output index)]: Keras's names, ``mae`` or ``<output>_mae``."""
+        if metrics is None:
+            return []
+        if isinstance(metrics, (str, metrics_module.Mean)) or callable(metrics):
+            raise ValueError(f"metrics must be a list such as ['mae'], received {metrics!r}")
+        if isinstance(metrics, dict):
+            per_output = self._per_output(metrics, names, "metrics")
+        elif len(names) > 1 and any(isinstance(m, (list, tuple)) for m in metrics):
+            per_output = self._per_output(list(metrics), names, "metrics")
+        else:
+            per_output = [metrics] * len(names)
+        trackers = []
+        for k, (name, specs) in enumerate(zip(names, per_output)):
+            if specs is None:
+                continue
+            for spec in (specs if isinstance(specs, (list, tuple)) else [specs]):
+                tracker = metrics_module.tracker(spec)
+                if len(names) > 1 and any(t is tracker for _, t, _ in trackers):
+                    tracker = copy.deepcopy(tracker)
+                log = tracker.name if len(names) == 1 else f"{name}_{tracker.name}"
+                trackers.append((log, tracker, k))
+        return trackers
 
     def _require_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"Model '{self.name}' must be compiled before {what}(): "
                                f"call model.compile(optimizer=..., loss=...) first")
 
+    # -- one batch ------------------------------------------------------------------------
+    def _losses_of(self, y_flat, outputs, out_masks, with_grad):
+        """(total loss, per-output losses, per-output gradients)."""
+        total, parts, d_outputs = 0.0, [], []
+        for loss_fn, weight, y, y_pred, mask in zip(self._losses, self._loss_weights, y_flat, outputs, out_masks):
+            if loss_fn is None:
+                parts.append(None)
+                d_outputs.append(None)
+                continue
+            value, grad = loss_fn.value_and_gradient(y, y_pred, **({} if mask is None else {"mask": mask}),
+                                                     with_grad=with_grad)
+            parts.append(value)
+            total += weight * value
+            d_outputs.append(grad if weight == 1.0 or grad is None else grad * grad.dtype.type(weight))
+        return total, parts, d_outputs
+
+    def _update_metrics(self, y_flat, outputs, out_masks):
+        for _, metric, k in self._output_metrics:
+            metric.update_state(y_flat[k], outputs[k], sample_weight=out_masks[k])
+
+    def _train_step(self, x_flat, y_flat):
+        """Forward, loss, backward, update on checked arrays: (total loss, per-output losses)."""
+        with self._lock:
+            outputs, out_masks = self._forward(x_flat, True)
+            total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
+            self._backward(d_outputs)
+            pairs = self._param_grad_pairs()
+            self.optimizer.apply_gradients([p for p, _ in pairs], [g for _, g in pairs])
+            self._update_metrics(y_flat, outputs, out_masks)
+        return total, parts
+
     @limits_blas_threads
     def train_on_batch(self, x, y):
         """One step: forward, loss, backward, update.  Returns the batch loss."""
         self._require_compiled("train_on_batch")
-        y_pred = self(x, training=True)
-        loss, d_pred = self.loss.value_and_gradient(y, y_pred, **self._masked())
-        self.backward(d_pred)
-        params, grads = [], []
-        for layer in self.layers:
-            if layer.trainable and layer.weights:
-                params += layer.weights
-                grads += layer.grads
-        self.optimizer.apply_gradients(params, grads)
-        self._update_metrics(y, y_pred)
-        return loss
+        whole = self._adapter(x, y, np.iinfo(np.int64).max, False, None, "fit")    # one batch, checked
+        return self._train_step(*self._batch_arrays(*next(iter(whole))))[0]
 
-    def _data(self, x, y, batch_size, shuffle, what):
-        """(batch iterable factory, number of steps) for arrays or a dataset of (x, y) batches."""
-        if y is None and not isinstance(x, np.ndarray):
-            steps = len(x) if hasattr(x, "__len__") else None
-            return (lambda: iter(x)), steps
-        x = np.asarray(x)
-        if y is not None:
-            y = np.asarray(y)
-            if len(x) != len(y):
-                raise ValueError(f"Model '{self.name}' {what}(): x and y must have the same number of "
-                                 f"samples, received {len(x)} and {len(y)}")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"Model '{self.name}' {what}(): batch_size must be >= 1, received {batch_size}")
-        return (lambda: _batches(x, y, batch_size, shuffle)), -(-len(x) // batch_size)
+    def _logs(self, loss_tracker, part_trackers):
+        logs = {"loss": loss_tracker.result()}
+        for name, tracker in part_trackers:
+            logs[f"{name}_loss"] = tracker.result()
+        logs.update((log, metric.result()) for log, metric, _ in self._output_metrics)
+        return logs
 
+    def _loss_trackers(self):
+        names = self.output_names
+        parts = [(n, metrics_module.Mean(f"{n}_loss")) for n, fn in zip(names, self._losses)
+                 if fn is not None] if len(names) > 1 else []
+        return metrics_module.Mean("loss"), parts
+
+    # -- data ----------------------------------------------------------------------------
+    def _batch_arrays(self, xb, yb):
+        """Flat input and target arrays of a batch the data adapter has checked already
+        (numbers, finite, one sample count): the Input layers check rank and shape."""
+        with trusted_inputs():
+            x_flat = self._checked_inputs(xb)
+        if yb is None:
+            return x_flat, None
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
+
+    def _adapter(self, x, y, batch_size, shuffle, steps, what):
+        if isinstance(self, Sequential) and not self._stack:
+            raise ValueError(f"Model '{self.name}' has no layers: add layers before {what}()")
+        return get_data_adapter(x, y, batch_size=batch_size, shuffle=shuffle, steps_per_epoch=steps,
+                                what=what, owner=self.name)
+
+    # -- training --------------------------------------------------------------------------
     @limits_blas_threads
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_data=None, shuffle=True, initial_epoch=0):
-        """Train; returns the History.  `x` may be arrays with `y`, or a dataset of (x, y) batches."""
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            steps_per_epoch=None):
+        """Train; returns the History.  `x` may be arrays (or a list / dict of them) with `y`,
+        or a dataset, PyDataset or generator of (x, y) batches (see minirnn.data_adapters).
+
+        A loss that becomes NaN or inf stops training with an error naming the epoch and batch,
+        unless a callback (TerminateOnNaN) is there to handle it."""
         self._require_compiled("fit")
-        batches, steps = self._data(x, y, batch_size, shuffle, "fit")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = check_verbose(verbose, "fit", self.name)
+        epochs, initial_epoch = check_epochs(epochs, initial_epoch, "fit", self.name)
+        if validation_split:
+            (x, y), validation_data = train_validation_split(x, y, validation_split)
+        adapter = self._adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit")
         cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
-                                            epochs=epochs, steps=steps, verbose=verbose)
+                                            epochs=epochs, steps=adapter.num_batches, verbose=verbose)
+        handles_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
         self.stop_training = False
-        loss_tracker = metrics_module.Mean("loss")
+        loss_tracker, part_trackers = self._loss_trackers()
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
+            if adapter.exhausted:               # a generator used up: Keras's warning, then stop
+                adapter.warn_ran_out()
+                break
             loss_tracker.reset_state()
+            for _, tracker in part_trackers:
+                tracker.reset_state()
             for metric in self.metrics:
                 metric.reset_state()
             cbs.on_epoch_begin(epoch)
             logs = {}
-            for step, (xb, yb) in enumerate(batches()):
+            for step, (xb, yb) in enumerate(adapter):
+                x_flat, y_flat = self._batch_arrays(xb, yb)
                 cbs.on_train_batch_begin(step)
-                loss_tracker.update_state(self.train_on_batch(xb, yb), sample_weight=len(xb))
-                logs = {"loss": loss_tracker.result(), **{m.name: m.result() for m in self.metrics}}
+                loss, parts = self._train_step(x_flat, y_flat)
+                n = len(x_flat[0])
+                loss_tracker.update_state(loss, sample_weight=n)
+                for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
+                    tracker.update_state(value, sample_weight=n)
+                logs = self._logs(loss_tracker, part_trackers)
+                if not handles_nan and not np.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Model '{self.name}': the loss became {loss} at epoch {epoch + 1}, batch {step + 1} "
+                        f"(the inputs and targets are finite, so the model computed it: lower the learning "
+                        f"rate, clip gradients (clipnorm=...) or check the activations); pass "
+                        f"callbacks=[TerminateOnNaN()] to stop training quietly instead")
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:          # e.g. TerminateOnNaN, mid-epoch as in Keras
                     break
@@ -231,6 +524,7 @@ class Sequential:
             if self.stop_training:
                 break
         cbs.on_train_end()
+        self.history = cbs.history
         return cbs.history
 
     @staticmethod
@@ -243,40 +537,71 @@ class Sequential:
         return validation_data, None
 
     @limits_blas_threads
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Loss (and metrics) over the data: a float, a list, or a dict with return_dict."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", steps=None, return_dict=False):
+        """Loss (and metrics) over the data: a float, a list, or a dict with return_dict;
+        ``verbose=1`` prints Keras's progress bar."""
         self._require_compiled("evaluate")
-        batches, _ = self._data(x, y, batch_size, False, "evaluate")
-        loss_tracker = metrics_module.Mean("loss")
+        verbose = check_verbose(verbose, "evaluate", self.name)
+        adapter = self._adapter(x, y, batch_size, False, steps, "evaluate")
+        loss_tracker, part_trackers = self._loss_trackers()
         for metric in self.metrics:
             metric.reset_state()
-        for xb, yb in batches():
-            y_pred = self(xb)
-            loss_tracker.update_state(self.loss(yb, y_pred, **self._masked()), sample_weight=len(xb))
-            self._update_metrics(yb, y_pred)
-        results = {"loss": loss_tracker.result(), **{m.name: m.result() for m in self.metrics}}
+        progbar = None
+        if verbose:
+            progbar = callbacks_module.ProgbarLogger()
+            progbar.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
+            progbar.on_epoch_begin(0)
+        logs = None
+        for step, (xb, yb) in enumerate(adapter):
+            x_flat, y_flat = self._batch_arrays(xb, yb)
+            with self._lock:
+                outputs, out_masks = self._forward(x_flat, False)
+                loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
+                self._update_metrics(y_flat, outputs, out_masks)
+            n = len(x_flat[0])
+            loss_tracker.update_state(loss, sample_weight=n)
+            for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
+                tracker.update_state(value, sample_weight=n)
+            logs = self._logs(loss_tracker, part_trackers)
+            if progbar is not None:
+                progbar.on_train_batch_end(step, logs)
+        if logs is None:
+            raise ValueError(f"Model '{self.name}' evaluate() received no samples")
+        if progbar is not None:
+            progbar.on_epoch_end(0, logs)
         if return_dict:
-            return results
-        values = list(results.values())
+            return logs
+        values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
     @limits_blas_threads
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for every sample, computed in batches (32 by default)."""
-        batches, _ = self._data(x, None, batch_size, False, "predict")
-        outputs = [self(batch[0] if isinstance(batch, tuple) else batch) for batch in batches()]
+        check_verbose(verbose, "predict", self.name)
+        adapter = self._adapter(x, None, batch_size, False, steps, "predict")
+        outputs = []
+        for xb, _ in adapter:
+            x_flat, _ = self._batch_arrays(xb, None)
+            with self._lock:
+                outputs.append(self._forward(x_flat, False)[0])
         if not outputs:
             raise ValueError(f"Model '{self.name}' predict() received no samples")
-        return np.concatenate(outputs, axis=0)
+        return self._pack([np.concatenate(parts, axis=0) for parts in zip(*outputs)])
 
-    # -- saving (format: see minirnn/saving.py) --------------------------------
-    def get_config(self):
-        """``{"name", "layers": [{"class_name", "module", "config", "build_config"}, ...]}``,
-        the Input first when the model has one."""
-        from .saving import serialize_layer
-
-        layers = ([self.input_layer] if self.input_layer is not None else []) + self.layers
-        return {"name": self.name, "layers": [serialize_layer(layer, build_config=True) for layer in layers]}
+    # -- saving (format: see minirnn/saving.py) --------------------------------------------
+    def get_config(self, serialize=None):
+        """``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
+        "output_layers"}`` (Keras's functional config); entries by ``saving.serialize_layer``."""
+        serialize = serialize or _default_serialize
+        config = functional.graph_config(self.layers, self._nodes, self._input_tensors,
+                                         self._output_tensors, serialize)
+        config["name"] = self.name
+        if self._outputs_kind == "dict":
+            config["output_keys"] = list(self._output_keys)
+        if self._inputs_kind == "dict":
+            config["input_keys"] = list(self._input_keys)
+        config["trainable"] = self.trainable
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -284,8 +609,14 @@ class Sequential:
         from .saving import deserialize_layer, loading_options
 
         with loading_options(custom_objects):
-            layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
-        return cls(layers=layers, name=config.get("name"))
+            inputs, outputs = functional.rebuild_graph(config, deserialize_layer)
+        if config.get("input_keys"):
+            inputs = dict(zip(config["input_keys"], inputs))
+        if config.get("output_keys"):
+            outputs = dict(zip(config["output_keys"], outputs))
+        return cls(inputs if isinstance(inputs, dict) or len(inputs) > 1 else inputs[0],
+                   outputs if isinstance(outputs, dict) or len(outputs) > 1 else outputs[0],
+                   name=config.get("name"), trainable=config.get("trainable", True))
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file."""
@@ -306,39 +637,144 @@ class Sequential:
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
-    # -- description ------------------------------------------------------------
+    # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
-        """Print a Keras-style table: layer, output shape, parameter count."""
-        if self.input_layer is None:
-            raise ValueError(f"Model '{self.name}' has not been built: start it with Input(shape=...), "
-                             f"call build(input_shape) or call it on data first")
-        shapes = self.output_shapes()
-        rows = [(f"{layer.name} ({type(layer).__name__})",
-                 ", ".join(format_shape(s) for s in shape) if isinstance(shape, list) else format_shape(shape),
-                 f"{layer.count_params():,}") for layer, shape in zip(self.layers, shapes)]
-        widths = [max(31, *(len(r[0]) for r in rows)), max(22, *(len(r[1]) for r in rows)), 13]
+        """Print Keras 3's table: layer (type), output shape, parameters, and for a functional
+        model the inputs each layer is connected to; an unbuilt layer shows "0 (unbuilt)"."""
+        from .summary import summary_lines
 
-        def line(left, mid, right, fill):
-            return left + mid.join(fill * (w + 2) for w in widths) + right
+        print_fn("\n".join(summary_lines(self)))
 
-        def row(cells, align=("<", "<", ">")):
-            return "│" + "│".join(f" {c:{a}{w}} " for c, a, w in zip(cells, align, widths)) + "│"
 
-        total = self.count_params()
-        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
-        itemsize = np.dtype(self.layers[0].dtype).itemsize if self.layers else 4
-        lines = [f'Model: "{self.name}"', line("┏", "┳", "┓", "━"),
-                 "┃" + "┃".join(f" {h:{a}{w}} " for h, a, w in
-                               zip(("Layer (type)", "Output Shape", "Param #"), ("<", "<", ">"), widths)) + "┃",
-                 line("┡", "╇", "┩", "━")]
-        for k, r in enumerate(rows):
-            lines.append(row(r))
-            if k < len(rows) - 1:
-                lines.append(line("├", "┼", "┤", "─"))
-        lines.append(line("└", "┴", "┘", "─"))
-        for label, count in (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable)):
-            lines.append(f" {label} params: {count:,} ({_human_bytes(count * itemsize)})")
-        print_fn("\n".join(lines))
+def _default_serialize(layer):
+    from .saving import serialize_layer
+
+    return serialize_layer(layer, build_config=True)
+
+
+class Sequential(Model):
+    """A linear stack of layers: ``Sequential([Input(shape=(None, 1)), LSTM(32), Dense(1)])``.
+
+    The graph is a chain, built as soon as the input shape is known (an ``Input``, a first
+    layer's ``input_shape=``, :meth:`build`, or the first call on data)."""
+
+    _default_name = "sequential"
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self._stack = []
+        self._input = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure --------------------------------------------------------------------------
+    def add(self, layer):
+        if getattr(layer, "is_symbolic", False) and isinstance(getattr(layer.node, "layer", None), InputLayer):
+            layer = layer.node.layer                       # Input(...) is the input layer's tensor
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input is not None:
+                raise ValueError(f"Model '{self.name}': an Input must come first")
+            self._input = layer
+            return
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Model '{self.name}' can only add minirnn layers, received {layer!r}")
+        if not self._stack and self._input is None and layer.input_shape_hint is not None:
+            self._input = InputLayer(layer.input_shape_hint[1:], dtype=layer.dtype)
+        self._stack.append(layer)
+        self._steps = None
+        if self._input is not None:
+            self._build_chain()                 # build now, like Keras, when the input shape is known
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._stack:
+            raise ValueError(f"Model '{self.name}' has no layers to pop")
+        layer = self._stack.pop()
+        self._steps = None
+        if self._stack and self._input is not None:
+            self._build_chain()
+        return layer
+
+    def _build_chain(self, tensor=None):
+        x = tensor if tensor is not None else self._input.output
+        start = x
+        for layer in self._stack:
+            x = layer(x)
+            if isinstance(x, list):
+                raise ValueError(f"Model '{self.name}': layer '{layer.name}' returns several arrays "
+                                 f"(return_state=True or merge_mode=None), which Sequential cannot pass on")
+        self._set_graph(start, x)
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    @property
+    def input_layer(self):
+        return self._input
+
+    @property
+    def input_shape(self):
+        return None if self._input is None else self._input.shape
+
+    def build(self, input_shape=None):
+        """Create every layer's weights from the input shape (batch axis first)."""
+        if input_shape is not None:
+            self._input = InputLayer(tuple(input_shape)[1:], batch_size=input_shape[0])
+            self._steps = None
+        if self._input is None:
+            raise ValueError(f"Model '{self.name}' has no input shape: start it with Input(shape=...), "
+                             f"call build(input_shape) or call it on data")
+        self._graph()
+        return self._output_tensors[0].shape
+
+    def output_shapes(self):
+        """The output shape of every layer, in order."""
+        self._graph()
+        return [node.outputs[0].shape for node in self._nodes]
+
+    def _graph(self):
+        if self._steps is None:
+            if not self._stack:
+                raise ValueError(f"Model '{self.name}' has no layers: add layers first")
+            if self._input is None:
+                raise ValueError(f"Model '{self.name}' has not been built: start it with Input(shape=...), "
+                                 f"call build(input_shape) or call it on data first")
+            self._build_chain()
+        return self._steps
+
+    def _ensure_graph(self, x):
+        """Without an input shape, the first data fixes the rank and builds the layers from its
+        shape; the model's Input keeps every axis but the batch free (any sequence length fits)."""
+        if self._steps is None and self._input is None and self._stack:
+            sample = np.asarray(x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x)
+            if sample.dtype.kind in "biuf" and sample.ndim >= 1:
+                self._input = InputLayer((None,) * (sample.ndim - 1), dtype=self._stack[0].dtype)
+                self._input.output.shape = (None,) + sample.shape[1:]
+        self._graph()
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    # -- saving ------------------------------------------------------------------------------
+    def get_config(self, serialize=None):
+        """``{"name", "layers": [{"class_name", "module", "config", "build_config"}, ...]}``,
+        the Input first when the model has one."""
+        serialize = serialize or _default_serialize
+        layers = ([self._input] if self._input is not None else []) + self._stack
+        return {"name": self.name, "layers": [serialize(layer) for layer in layers], "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model (fresh weights) from :meth:`get_config`'s output."""
+        from .saving import deserialize_layer, loading_options
+
+        with loading_options(custom_objects):
+            layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
+        return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -346,10 +782,3 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     from .saving import load_model as _load_model
 
     return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-
-
-def _human_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}"
-        n /= 1024

@@ -497,7 +497,10 @@ def serialize_layer(layer, build_config=False):
 def _checked_shape(shape, load, where):
     """A file's input shape as a tuple of ints >= 0 and Nones; in safe mode with at most
     MAX_INPUT_ITEMS elements (unknown sizes counted as 3), since layers probe their output
-    shapes by calling themselves on zeros of that shape."""
+    shapes by calling themselves on zeros of that shape.  A layer of several inputs (a merge
+    layer, a model) has a list of such shapes, each checked."""
+    if isinstance(shape, list) and 1 < len(shape) <= 64 and all(isinstance(s, list) for s in shape):
+        return tuple(_checked_shape(s, load, f"{where}[{k}]") for k, s in enumerate(shape))
     if not isinstance(shape, list) or len(shape) > 8 or not all(
             d is None or (type(d) is int and 0 <= d) for d in shape):
         raise load.error(where, f"expected a shape (a list of up to 8 sizes >= 0 or null), "
@@ -586,14 +589,11 @@ def _json_ready(value, where):
     raise ValueError(f"{where} is {type(value).__name__} {value!r}, which cannot be stored in JSON")
 
 
-def _checked_layer_entries(model):
-    entries = []
-    for layer in ([model.input_layer] if model.input_layer is not None else []) + list(model.layers):
-        where = f"Layer '{layer.name}' ({type(layer).__name__}): config entry"
-        entry = serialize_layer(layer, build_config=True)
-        entry["config"] = {k: _json_ready(v, f"{where} {k!r}") for k, v in entry["config"].items()}
-        entries.append(_json_ready(entry, where))
-    return entries
+def _checked_layer_entry(layer):
+    where = f"Layer '{layer.name}' ({type(layer).__name__}): config entry"
+    entry = serialize_layer(layer, build_config=True)
+    entry["config"] = {k: _json_ready(v, f"{where} {k!r}") for k, v in entry["config"].items()}
+    return _json_ready(entry, where)
 
 
 # -- compile state -------------------------------------------------------------------
@@ -693,6 +693,11 @@ def compile_config(model):
     if callable(getattr(model.optimizer, "_learning_rate", None)):
         raise ValueError(f"Model '{model.name}': the optimizer's learning_rate is a schedule (a callable), "
                          f"which cannot be saved; save with include_optimizer=False")
+    if isinstance(model.loss, list):               # several outputs: one loss and metric list each
+        return {"optimizer": _serialize_object(model.optimizer, optimizers, "optimizer"),
+                "loss": [None if fn is None else _serialize_object(fn, losses, "loss") for fn in model.loss],
+                "loss_weights": list(model.loss_weights),
+                "metrics": [[_serialize_metric(m) for m in group] for group in model.metrics_per_output()]}
     return {"optimizer": _serialize_object(model.optimizer, optimizers, "optimizer"),
             "loss": _serialize_object(model.loss, losses, "loss"),
             "metrics": [_serialize_metric(m) for m in model.metrics]}
@@ -705,10 +710,16 @@ def compile_from_config(model, config):
         raise load.error("compile_config", f"expected {{'optimizer', 'loss', 'metrics'}}, "
                                            f"received {_short_repr(config)}")
     optimizer = _deserialize_object(config.get("optimizer"), optimizers, optimizers.Optimizer, "optimizer")
-    loss = _deserialize_object(config.get("loss"), losses, losses.Loss, "loss")
-    metrics = [_deserialize_metric(entry) for entry in config.get("metrics") or []]
+    loss, metrics = config.get("loss"), config.get("metrics") or []
+    if isinstance(loss, list):                     # several outputs: one loss and metric list each
+        loss = [None if entry is None else _deserialize_object(entry, losses, losses.Loss, "loss") for entry in loss]
+        metrics = [[_deserialize_metric(entry) for entry in group] if isinstance(group, list) else
+                   _deserialize_metric(group) for group in metrics]
+    else:
+        loss = _deserialize_object(loss, losses, losses.Loss, "loss")
+        metrics = [_deserialize_metric(entry) for entry in metrics]
     try:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=config.get("loss_weights"))
     except (TypeError, ValueError) as e:
         raise load.error("compile_config", f"cannot compile the model ({e})") from None
 
@@ -1022,7 +1033,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     path = _target(filepath, MODEL_SUFFIX, "save()", overwrite)
     config = {"format": "minirnn.model", "format_version": FORMAT_VERSION, "minirnn_version": __version__,
               "model": {"class_name": type(model).__name__,
-                        "config": {"name": model.name, "layers": _checked_layer_entries(model)}},
+                        "config": _json_ready(model.get_config(serialize=_checked_layer_entry), "The model config")},
               "compile_config": compile_config(model) if include_optimizer else None}
     text = json.dumps(config, indent=1, allow_nan=False)
     weights = io.BytesIO()
@@ -1044,14 +1055,14 @@ def _require_members(archive, path, names):
 
 def _model_from_config(entry, load):
     """The model (fresh weights) of config.json's ``"model"`` entry."""
-    from .models import Sequential
+    from .models import Model, Sequential
 
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict) \
             or not isinstance(entry["config"].get("layers", []), list):
         raise load.error("field 'model'", f"expected {{'class_name', 'config': {{'name', 'layers'}}}}, "
                                           f"received {_short_repr(entry)}")
-    classes = {"Sequential": Sequential, **{k: v for k, v in load.custom_objects.items()
-                                            if isinstance(v, type) and issubclass(v, Sequential)}}
+    classes = {"Sequential": Sequential, "Model": Model,
+               **{k: v for k, v in load.custom_objects.items() if isinstance(v, type) and issubclass(v, Model)}}
     cls = classes.get(entry.get("class_name")) if isinstance(entry.get("class_name"), str) else None
     if cls is None:
         raise load.error("field 'model.class_name'", f"unknown model class {_short_repr(entry.get('class_name'))}"

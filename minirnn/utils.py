@@ -4,6 +4,7 @@ Everything random (weight initialisation, dataset shuffling) draws from one
 module-level :class:`numpy.random.Generator`, so ``set_random_seed(s)`` makes a
 run reproducible, like ``keras.utils.set_random_seed``.
 """
+import itertools
 import numbers
 import random
 
@@ -98,3 +99,38 @@ class Registry:
             return self.on_callable(identifier)
         raise ValueError(f"Could not interpret {self.kind} identifier: {identifier!r}. Valid names are: "
                          f"{', '.join(sorted(self.by_name))}")
+
+
+class PyDataset:
+    """Base class of a dataset written in Python: ``keras.utils.PyDataset``.
+
+    A subclass gives ``__len__`` (the number of batches; or a ``num_batches`` property that may be
+    None for an endless dataset) and ``__getitem__(index)`` returning the batch ``index`` as
+    ``(x, y)``, ``(x,)`` or ``x``; ``on_epoch_begin`` / ``on_epoch_end`` run around every epoch
+    (reshuffle there).  Same as Keras, except that ``workers``, ``use_multiprocessing`` and
+    ``max_queue_size`` are accepted and ignored: batches are loaded in the training thread.
+    """
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index) -> batch")
+
+    @property
+    def num_batches(self):
+        """Number of batches, or None for an endless dataset (default: ``len(self)``)."""
+        if hasattr(type(self), "__len__"):
+            return len(self)
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__ or the num_batches property")
+
+    def __iter__(self):
+        n = self.num_batches
+        for index in (range(n) if n is not None else itertools.count()):
+            yield self[index]
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass

@@ -79,8 +79,10 @@ def test_non_finite_input_in_model():
     model = mr.Sequential([Input(shape=(4, 5)), LSTM(2), Dense(1)])
     x = X.copy()
     x[0, 0, 0] = np.nan
-    with raises(ValueError, "NaN or inf", f"1 of {x.size} elements"):
+    with raises(ValueError, f"Model '{model.name}' predict()", "inputs contain NaN or inf", f"1 of {x.size} values"):
         model.predict(x)
+    with raises(ValueError, "(InputLayer) received input with NaN or inf", f"1 of {x.size} elements"):
+        model(x)                                     # called directly: its Input layer checks
 
 
 def test_non_numeric_input():
@@ -149,9 +151,9 @@ def test_fit_length_mismatch():
     model = small_model()
     model.compile(optimizer="sgd", loss="mse")
     x = np.zeros((10, 4, 5))
-    with raises(ValueError, f"Model '{model.name}' fit()", "same number of samples", "received 10 and 9"):
+    with raises(ValueError, f"Model '{model.name}' fit()", "same number of samples", "received 10 inputs and 9 targets"):
         model.fit(x, np.zeros((9, 1)), verbose=0)
-    with raises(ValueError, f"Model '{model.name}' evaluate()", "received 10 and 11"):
+    with raises(ValueError, f"Model '{model.name}' evaluate()", "received 10 inputs and 11 targets"):
         model.evaluate(x, np.zeros((11, 1)), verbose=0)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import minirnn as mr
 from minirnn import losses, optimizers, saving
-from minirnn.layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, Layer, SimpleRNN
+from minirnn.layers import GRU, LSTM, Bidirectional, Dense, Input, InputLayer, Lambda, Layer, SimpleRNN
 from minirnn.layers.base import constructor_arguments
 from minirnn.models import Sequential, load_model
 from minirnn.registry import register_serializable
@@ -381,7 +381,7 @@ def test_layer_configs_are_json_and_rebuild_the_layer():
     layers = [Dense(3, activation="relu", kernel_initializer=mr.initializers.Orthogonal(gain=2.0, seed=1)),
               SimpleRNN(2, return_state=True), LSTM(2, go_backwards=True), GRU(2, reset_after=False),
               Bidirectional(LSTM(2), merge_mode="ave"), Lambda(np.exp, arguments={}),
-              Input(shape=(None, 3), batch_size=4)]
+              InputLayer(shape=(None, 3), batch_size=4)]
     for layer in layers:
         config = layer.get_config()
         json.dumps(config)
@@ -402,11 +402,19 @@ def other_layer_models():
     masked = Sequential([Input(shape=(None, 2)), L.Masking(0.0), GRU(3, return_sequences=True),
                          L.GlobalMaxPooling1D(), Dense(2)])
     flat = Sequential([Input(shape=(6, 2)), L.Conv1D(3, 2, strides=2, use_bias=False), L.Flatten(), Dense(1)])
+    a, b = Input(shape=(6, 2), name="seq_a"), Input(shape=(6, 2), name="seq_b")
+    inner = Sequential([Dense(3, activation="tanh")])        # a nested model, called on both inputs
+    ha, hb = inner(a), inner(b)
+    merged = [cls()([ha, hb]) for cls in (L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum)]
+    joined = L.Concatenate()(merged)
+    graph = mr.Model([a, b], Dense(1)(L.GlobalAveragePooling1D()(L.Dot(axes=2, normalize=True)([joined, joined]))))
+    shaped = Sequential([Input(shape=(6, 2)), L.Rescaling(0.5, offset=0.1), L.Permute((2, 1)), L.Reshape((-1,)),
+                         Dense(3), L.RepeatVector(2), LSTM(2)])
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
     seq[0, 4:] = 0.0                                     # padding for Masking
-    return [(text, tokens), (masked, seq), (flat, seq)]
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]])]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):
@@ -414,7 +422,8 @@ def test_every_built_in_layer_saves_and_loads(tmp_path):
     used = {type(layer).__name__ for model, _ in models for layer in [model.input_layer] + model.layers}
     for name in ARCHITECTURES:
         used |= {type(layer).__name__ for layer in build(name).layers}
-    used |= {"Layer", "RNN"} | {type(layer.layer).__name__ for model, _ in models for layer in model.layers
+    used |= {type(model).__name__ for model, _ in models}          # models are layers too
+    used |= {"Layer", "RNN", "Merge"} | {type(layer.layer).__name__ for model, _ in models for layer in model.layers
                                  if hasattr(layer, "layer") and not isinstance(layer, Bidirectional)}
     builtin = {name for name, cls in mr.layers.base.registered_layer_classes().items()
                if cls.__module__.startswith("minirnn.") and not name.startswith("_")}

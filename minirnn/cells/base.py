@@ -116,7 +116,7 @@ class Cell:
                  use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  dtype="float32"):
-        if not isinstance(units, (int, np.integer)) or units < 1:
+        if isinstance(units, (bool, np.bool_)) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{type(self).__name__}: units must be a positive integer, received {units!r}")
         self.units = int(units)
         self.activation = activations.get(activation)

@@ -14,3 +14,11 @@ from .reshaping import Dropout, Flatten, Masking, TimeDistributed
 
 __all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
             "Flatten", "Masking", "Dropout", "TimeDistributed"]
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,  # noqa: E402
+                      average, concatenate, dot, maximum, minimum, multiply, subtract)
+
+__all__ += ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
+            "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+from .reshape import Permute, RepeatVector, Rescaling, Reshape  # noqa: E402
+
+__all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]

@@ -27,6 +27,15 @@ def positive_int(value, argument, layer, allow_tuple=True):
     return int(value)
 
 
+def rate(value, argument, layer, allow_one=False):
+    """A float in [0, 1) ([0, 1] with ``allow_one``): a dropout rate."""
+    number = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+    if not number or not (0 <= value <= 1 if allow_one else 0 <= value < 1):
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument} must be a number in "
+                         f"[0, 1{']' if allow_one else ')'}, received {argument}={value!r}")
+    return float(value)
+
+
 def check_choice(value, choices, argument, layer):
     if isinstance(value, str) and value.lower() in choices:
         return value.lower()

@@ -5,8 +5,10 @@ Every layer is callable on NumPy arrays like a Keras layer.  Called with
 then returns dL/dx and leaves dL/dweights in ``layer.grads``, aligned with
 ``layer.weights`` and ``layer.get_weights()``.
 """
+import functools
 import inspect
 import re
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -14,6 +16,48 @@ import numpy as np
 from .. import activations, backend, initializers, registry
 
 _name_counts = defaultdict(int)
+_checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
+
+
+class trusted_inputs:
+    """Within the block, layers skip the NaN/inf check of their inputs: a model checks its inputs
+    once at its boundary, and a NaN the model computes itself must reach the loss (where
+    TerminateOnNaN or fit's own check names the epoch and batch), not look like bad input.
+    (A class, not a generator: it runs on every batch.)"""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self):
+        self.previous = getattr(_checks, "trusted", False)
+        _checks.trusted = True
+
+    def __exit__(self, *exc):
+        _checks.trusted = self.previous
+
+
+def _is_symbolic(x):
+    """True for a symbolic tensor (functional API) or a list/tuple/dict holding one."""
+    if isinstance(x, (list, tuple)):
+        return any(getattr(t, "is_symbolic", False) for t in x)
+    if isinstance(x, dict):
+        return any(getattr(t, "is_symbolic", False) for t in x.values())
+    return getattr(x, "is_symbolic", False)
+
+
+def symbolic_aware(call):
+    """Wrap a layer's ``__call__``: on symbolic tensors it records a node of the functional graph
+    (see minirnn/functional.py) instead of computing; on arrays it is `call` itself."""
+    if getattr(call, "symbolic_aware", False):
+        return call
+
+    @functools.wraps(call)
+    def __call__(self, inputs, *args, **kwargs):
+        if type(inputs) is not np.ndarray and _is_symbolic(inputs):
+            from ..functional import call_symbolic
+            return call_symbolic(self, inputs, args, kwargs)
+        return call(self, inputs, *args, **kwargs)
+    __call__.symbolic_aware = True
+    return __call__
 
 
 def register_layer_class(cls):
@@ -104,6 +148,12 @@ def init_arguments(obj, sources=None, skip=()):
     return config
 
 
+def clear_session():
+    """Forget the names handed out so far: the next ``LSTM()`` is ``lstm`` again, as after
+    ``keras.backend.clear_session()``.  Existing layers and models keep their names."""
+    _name_counts.clear()
+
+
 def unique_name(base):
     """Keras-style names: ``lstm``, ``lstm_1``, ``lstm_2``..."""
     count = _name_counts[base]
@@ -133,6 +183,8 @@ class Layer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         register_layer_class(cls)
+        if "__call__" in cls.__dict__:
+            cls.__call__ = symbolic_aware(cls.__dict__["__call__"])
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
         self.name = name or unique_name(snake_case(type(self).__name__))
@@ -142,6 +194,7 @@ class Layer:
         self.input_shape_hint = None if input_shape is None else (None,) + tuple(input_shape)
         self.grads = None
         self._cache = None
+        self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
 
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
@@ -157,9 +210,16 @@ class Layer:
 
     def ensure_built(self, input_shape):
         if not self.built:
-            self.build(tuple(input_shape))
+            # A merge layer's input_shape is a list of shapes: tuples all the way down.
+            shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
+            try:
+                self.build(shape)
+            except MemoryError:
+                raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
+                                  f"weights at input shape {format_shape(input_shape)}; check its size "
+                                  f"arguments (units, filters, output_dim...)") from None
             self.built = True
-            self.build_input_shape = tuple(input_shape)   # recorded for saving (build_config)
+            self.build_input_shape = shape   # recorded for saving (build_config)
 
     # -- weights -------------------------------------------------------------
     @property
@@ -195,6 +255,7 @@ class Layer:
         return int(sum(w.size for w in self.weights))
 
     # -- calling ---------------------------------------------------------------
+    @symbolic_aware
     def __call__(self, inputs, training=False, **kwargs):
         inputs = self.check_input(inputs)
         self.ensure_built(inputs.shape)
@@ -214,6 +275,17 @@ class Layer:
             raise ValueError(f"Layer '{self.name}' backward expects a gradient of shape {tuple(shape)}, "
                              f"received {dy.shape}")
         return dy
+
+    def cache_holders(self):
+        """This layer and every layer inside it (a wrapper's, a model's): the objects whose
+        ``_cache`` one training call fills, saved and restored per call of a shared layer."""
+        holders = [self]
+        for value in vars(self).values():
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, Layer) and item is not self:
+                    holders += [h for h in item.cache_holders() if h not in holders]
+        return holders
 
     def saved(self):
         """The cache of the last ``training=True`` call, for backward."""
@@ -237,11 +309,24 @@ class Layer:
             raise ValueError(f"{what} expects {last_dim} features on the last axis, "
                              f"received shape {arr.shape}")
         arr = np.ascontiguousarray(arr, dtype=self.dtype)
-        if not allow_non_finite and not np.isfinite(arr).all():
+        # A parallel worker runs inside a layer whose own input was checked already.
+        trusted = getattr(_checks, "trusted", False) or backend.in_parallel_worker()
+        if not (allow_non_finite or trusted) and not np.isfinite(arr).all():
             bad = int(arr.size - np.isfinite(arr).sum())
             raise ValueError(f"{what} received input with NaN or inf values "
                              f"({bad} of {arr.size} elements)")
         return arr
+
+    def check_mask(self, mask, shape):
+        """A (batch, time) mask as bools: any non-zero value keeps the step, as Keras casts masks."""
+        arr = np.asarray(mask)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a numeric or boolean mask, "
+                             f"received dtype {arr.dtype}")
+        if arr.shape != tuple(shape):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a mask of shape "
+                             f"{tuple(shape)}, received {arr.shape}")
+        return arr.astype(bool, copy=False)
 
     @staticmethod
     def rank_meaning(ndim):

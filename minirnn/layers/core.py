@@ -2,16 +2,30 @@
 import numpy as np
 
 from .. import activations, initializers
+from ._utils import positive_int
 from .base import KernelAndBias, Layer, format_shape, init_arguments
 
 
 class InputLayer(Layer):
-    """Declares the shape of a model's input; checks it and passes it on."""
+    """Declares the shape of a model's input; checks it and passes it on.  ``output`` is the
+    symbolic tensor that functional models start from."""
 
-    def __init__(self, shape, batch_size=None, dtype=None, name=None):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
         super().__init__(name=name, dtype=dtype)
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError(f"Layer '{self.name}' (InputLayer): pass shape (and batch_size) or "
+                                 f"batch_shape, not both")
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        if shape is None or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+            raise ValueError(f"Layer '{self.name}' (InputLayer): shape must be a tuple such as (None, 1) "
+                             f"(the batch axis left out), received {shape!r}")
         self.shape = (batch_size,) + tuple(None if d is None else int(d) for d in shape)
         self.built = True
+        self.build_input_shape = self.shape
+        from ..functional import Node
+
+        self.output = Node(self, [], True, self.shape).outputs[0]
 
     def compute_output_shape(self, input_shape=None):
         return self.shape
@@ -32,12 +46,13 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"shape": list(self.shape[1:]), "batch_size": self.shape[0], "dtype": self.dtype,
-                "name": self.name}
+                "name": self.name, "batch_shape": None}
 
 
-def Input(shape, batch_size=None, dtype=None, name=None):
-    """The input of a model: ``Input(shape=(None, 1))`` for sequences of any length."""
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name)
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """The input of a model, a symbolic tensor: ``Input(shape=(None, 1))`` for sequences of any
+    length (the batch axis left out).  Start a functional model from it, or a Sequential."""
+    return InputLayer(shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output
 
 
 class Dense(KernelAndBias, Layer):
@@ -52,9 +67,7 @@ class Dense(KernelAndBias, Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Layer '{self.name}' (Dense): units must be a positive integer, received {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "units", self, allow_tuple=False)
         self.use_bias = bool(use_bias)
         try:
             self.activation = activations.get(activation, allow_softmax=True)

@@ -1,6 +1,8 @@
 """Lambda: wrap an array function as a layer that can still be trained through.
 
-Its gradient is derived, not written by the user, in one of two general ways,
+Its gradient is derived, not written by the user.  A function built from
+:mod:`minirnn.ops` (``ops.expand_dims``, ``ops.mean``, ``x * 2``...) is traced and
+back-propagated through the ops' own rules.  Otherwise, one of two general ways,
 each verified on the function itself before it is used:
 
 * Re-arrangement (indexing, reshape, expand_dims, transpose, tiling): call the
@@ -17,7 +19,7 @@ else raises a clear error naming the layer.
 """
 import numpy as np
 
-from .. import registry
+from .. import ops, registry
 from .base import Layer
 
 _COMPLEX_STEP = 1e-30
@@ -35,6 +37,7 @@ class Lambda(Layer):
         self.arguments = dict(arguments or {})
         self.backward_function = backward
         self._gather = {}            # input shape -> flat indices, once verified
+        self._untraceable = False    # f is not built from minirnn.ops alone
 
     def apply(self, x):
         return np.asarray(self.function(x, **self.arguments))
@@ -69,6 +72,9 @@ class Lambda(Layer):
                 raise ValueError(f"Layer '{self.name}': backward function returned shape {dx.shape}, "
                                  f"expected the input's shape {x.shape}")
             return dx
+        dx = self.traced_gradient(x, dy)
+        if dx is not None:
+            return dx.astype(self.dtype, copy=False)
         idx = self._gather.get(x.shape)
         if idx is None and x.shape not in self._gather:
             idx = self._gather[x.shape] = self.trace_indices(x, y)
@@ -84,10 +90,19 @@ class Lambda(Layer):
             f"a re-arrangement of its input's elements nor an element-wise analytic function of shape "
             f"{x.shape} -> {x.shape} (received output shape {y.shape}). Pass backward=lambda x, dy: dx.")
 
+    def traced_gradient(self, x, dy):
+        """dx through the rules of :mod:`minirnn.ops`, or None if f uses anything else."""
+        if self._untraceable:
+            return None
+        dx = ops.vjp(lambda t: self.function(t, **self.arguments), x, dy)
+        self._untraceable = dx is None
+        return dx
+
     def trace_indices(self, x, y):
         """Flat input index of every output element, or None if f is not a re-arrangement."""
         try:
-            traced = self.apply(np.arange(x.size, dtype=np.float64).reshape(x.shape))
+            with np.errstate(all="ignore"):          # f need not be defined at every index
+                traced = self.apply(np.arange(x.size, dtype=np.float64).reshape(x.shape))
         except Exception:
             return None
         if traced.shape != y.shape or traced.dtype.kind not in "iuf":

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from ..utils import get_rng
-from ._utils import data_format as standardize_data_format
+from ._utils import data_format as standardize_data_format, rate as check_rate
 from .base import Layer
 
 
@@ -118,10 +118,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
-            raise ValueError(f"Layer '{self.name}' (Dropout): rate must be a float between 0 and 1, "
-                             f"received rate={rate!r}")
-        self.rate = float(rate)
+        self.rate = check_rate(rate, "rate", self, allow_one=True)
         if noise_shape is not None:
             if isinstance(noise_shape, str) or not hasattr(noise_shape, "__iter__"):
                 raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape must be a tuple of integers or "

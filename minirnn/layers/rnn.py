@@ -15,6 +15,7 @@ from ..backend import (PARALLEL_MIN_MACS, blas_threads_limited, in_parallel_work
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
 from ..utils import get_rng
+from ._utils import rate
 from .base import Layer, format_shape, init_arguments, snake_case, unique_name
 
 
@@ -49,12 +50,8 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)             # accepted for Keras scripts; the loop is compiled anyway
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {arg} must be in [0, 1), "
-                                 f"received {rate!r}")
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
+        self.dropout = rate(dropout, "dropout", self)
+        self.recurrent_dropout = rate(recurrent_dropout, "recurrent_dropout", self)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.states = None
@@ -222,10 +219,7 @@ class RNN(Layer):
 
     def step_mask(self, mask, batch, time):
         """The (batch, time) mask as the loops' (time, batch, 1) array of 0/1."""
-        mask = np.asarray(mask)
-        if mask.shape != (batch, time):
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a mask of shape "
-                             f"{(batch, time)}, received {mask.shape}")
+        mask = self.check_mask(mask, (batch, time))
         return np.ascontiguousarray(mask.T[:, :, None], dtype=self.dtype)
 
     def dropout_masks(self, batch):

@@ -1,0 +1,362 @@
+"""The functional graph: symbolic tensors, nodes, and running a graph forward and backward.
+
+    inputs = Input(shape=(None, 1))      a KerasTensor: shape (None, None, 1), dtype, no data
+    x = LSTM(16)(inputs)                 calling a layer on symbolic tensors records a Node
+    outputs = Dense(1)(x)
+    model = Model(inputs, outputs)       the nodes between them, in topological order
+
+Forward runs the nodes in order.  Backward runs them in reverse, each through its layer's own
+``backward``; a tensor read by several nodes gets the sum of their gradients,
+
+    dL/dt = sum over the nodes n that read t of (dL/d inputs of n)[t]
+
+A layer called on several tensors (shared) keeps one set of weights: each call's training cache
+is kept per node and restored for that node's backward, and the weight gradients are summed,
+dL/dW = sum over the layer's nodes of dL/dW|node.
+
+A layer with several inputs (the merge layers) takes a list: ``call(list of arrays)``,
+``backward(dy)`` returns the list of input gradients in input order,
+``compute_output_shape(list of shapes)`` and ``compute_mask(inputs, list of masks)``.
+"""
+import collections
+
+import numpy as np
+
+from .layers.base import Layer, format_shape
+
+
+class KerasTensor:
+    """A symbolic tensor: the shape (batch axis first, ``None`` where unknown) and dtype of a
+    value that the graph will compute, and the node (layer call) that computes it."""
+
+    is_symbolic = True
+    __slots__ = ("shape", "dtype", "node", "index")
+
+    def __init__(self, shape, dtype, node=None, index=0):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype).name
+        self.node = node            # the Node whose output this is
+        self.index = index          # which of that node's outputs
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def name(self):
+        return self.node.layer.name if self.node is not None else "keras_tensor"
+
+    @property
+    def keras_history(self):
+        """(layer, node index, tensor index), as Keras names a tensor: ``lstm[1][0]``."""
+        return self.node.layer, self.node.layer._inbound_nodes.index(self.node), self.index
+
+    def history_name(self):
+        layer, node_index, index = self.keras_history
+        return f"{layer.name}[{node_index}][{index}]"
+
+    def __repr__(self):
+        return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.name}>"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"{self!r} is symbolic (from Input(...)): it has no values. Build a model with "
+                        f"Model(inputs, outputs) and call the model on arrays")
+
+
+class Node:
+    """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
+
+    def __init__(self, layer, inputs, single, output_shape, kwargs=None):
+        self.layer = layer
+        self.inputs = list(inputs)          # KerasTensors, in call order
+        self.single = single                # called on one tensor, not on a list
+        self.kwargs = dict(kwargs or {})
+        shapes = output_shape if isinstance(output_shape, list) else [output_shape]
+        self.multi_output = isinstance(output_shape, list)
+        dtype = getattr(layer, "output_dtype", None) or layer.dtype
+        self.outputs = [KerasTensor(shape, dtype, self, k) for k, shape in enumerate(shapes)]
+        layer._inbound_nodes.append(self)
+
+    @property
+    def parents(self):
+        return [t.node for t in self.inputs]
+
+    def output_structure(self):
+        return list(self.outputs) if self.multi_output else self.outputs[0]
+
+
+def call_symbolic(layer, inputs, args, kwargs):
+    """``layer(inputs)`` on symbolic tensors: build the layer from their shapes, record a Node
+    and return its output tensor(s)."""
+    from .layers.core import InputLayer
+
+    what = f"Layer '{layer.name}' ({type(layer).__name__})"
+    if isinstance(layer, InputLayer):
+        raise ValueError(f"{what} cannot be called on a tensor; Input(...) is already a tensor")
+    single = isinstance(inputs, KerasTensor)
+    flat = [inputs] if single else list(inputs.values() if isinstance(inputs, dict) else inputs)
+    for t in flat:
+        if not isinstance(t, KerasTensor):
+            raise ValueError(f"{what} was called on a mix of symbolic tensors and {type(t).__name__}; "
+                             f"in a functional model every input of a layer comes from Input(...) or "
+                             f"another layer")
+    if args:
+        raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
+                         f"received {len(args)} positional argument(s) after the inputs")
+    static = {}
+    for key, value in kwargs.items():
+        if key == "training":
+            continue
+        if _has_symbolic(value):
+            raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
+                             f"model (only the first argument can)")
+        if key == "mask" and value is not None:
+            raise ValueError(f"{what}: in a functional model masks flow from layer to layer; "
+                             f"do not pass mask= on symbolic tensors")
+        static[key] = value
+    shape = flat[0].shape if single else [t.shape for t in flat]
+    if single:
+        built = getattr(layer, "build_input_shape", None) if layer.built else None
+        if built is not None and all(isinstance(d, (int, type(None))) for d in built):
+            # A shared layer: the feature axis must match; all axes when the ranks do.
+            pairs = zip(shape[1:], built[1:]) if len(built) == len(shape) else [(shape[-1], built[-1])]
+            for got, want in pairs:
+                if got is not None and want is not None and got != want:
+                    raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
+                                     f"received a tensor of shape {format_shape(shape)}")
+    layer.ensure_built(shape)
+    output_shape = layer.compute_output_shape(shape)
+    return Node(layer, flat, single, output_shape, static).output_structure()
+
+
+def _has_symbolic(value):
+    if isinstance(value, (list, tuple)):
+        return any(_has_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_symbolic(v) for v in value.values())
+    return isinstance(value, KerasTensor)
+
+
+# -- the graph between inputs and outputs ------------------------------------------------
+def map_graph(inputs, outputs):
+    """(nodes in topological order, layers in Keras's order) of the graph from `inputs` to
+    `outputs` (flat lists of KerasTensors).
+
+    Keras's order: by depth (longest path to an output) from the inputs' side, ties in the
+    order a depth-first walk back from the outputs first meets the layers; weights and
+    ``model.layers`` follow it."""
+    order, first_seen, done, active = [], {}, set(), set()
+
+    def visit(tensor):
+        node = tensor.node
+        if node in done:
+            return
+        if node in active:
+            raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'")
+        first_seen.setdefault(node.layer, len(first_seen))
+        active.add(node)
+        if not _is_input_node(node):
+            for t in node.inputs:
+                visit(t)
+        active.discard(node)
+        done.add(node)
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    for t in inputs:                         # an input no output depends on still belongs to the model
+        if t.node not in done:
+            done.add(t.node)
+            order.insert(0, t.node)
+            first_seen.setdefault(t.node.layer, -1)
+    node_depth, layer_depth = {}, {}
+    in_graph = set(order)
+    for node in reversed(order):
+        depth = max(node_depth.setdefault(node, 0), layer_depth.get(node.layer, 0))
+        node_depth[node] = layer_depth[node.layer] = depth
+        for parent in node.parents:
+            if parent in in_graph:
+                node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    layers = sorted(layer_depth, key=lambda layer: (-layer_depth[layer], first_seen[layer]))
+    known = {id(t) for t in inputs}
+    for node in order:
+        if _is_input_node(node):
+            if id(node.outputs[0]) not in known:
+                raise ValueError(f"Graph disconnected: the model needs Input '{node.layer.name}' "
+                                 f"{format_shape(node.outputs[0].shape)}, which is not among its inputs")
+            continue
+        known.update(id(t) for t in node.outputs)
+    names = collections.Counter(layer.name for layer in layers)
+    clash = [name for name, count in names.items() if count > 1]
+    if clash:
+        raise ValueError(f"The name {clash[0]!r} is used by {names[clash[0]]} layers of the model; "
+                         f"every layer name in a model must be unique")
+    return [n for n in order if not _is_input_node(n)], layers
+
+
+def _is_input_node(node):
+    from .layers.core import InputLayer
+
+    return isinstance(node.layer, InputLayer)
+
+
+class Step:
+    """A node as the forward and backward loops need it: where its inputs and outputs live
+    (indices into one list of values) and whether its layer is shared."""
+
+    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs")
+
+    def __init__(self, node, slot_of, takes_mask, shared):
+        self.layer = node.layer
+        self.inputs = [slot_of[id(t)] for t in node.inputs]
+        self.single = node.single
+        self.outputs = [slot_of[id(t)] for t in node.outputs]
+        self.takes_mask = takes_mask
+        self.shared = shared
+        self.kwargs = node.kwargs
+
+
+def compile_steps(inputs, nodes, takes_mask):
+    """(steps, number of value slots): inputs take slots 0..n-1, then each node's outputs."""
+    slot_of = {id(t): k for k, t in enumerate(inputs)}
+    for node in nodes:
+        for t in node.outputs:
+            slot_of[id(t)] = len(slot_of)
+    calls = collections.Counter(node.layer for node in nodes)
+    steps = [Step(node, slot_of, takes_mask(node.layer), calls[node.layer] > 1) for node in nodes]
+    return steps, slot_of
+
+
+def run_forward(steps, n_slots, inputs, input_masks, training):
+    """Every node's outputs from the model's input arrays: (values, masks, per-node caches of
+    shared layers (training only))."""
+    values = [None] * n_slots
+    masks = [None] * n_slots
+    values[:len(inputs)] = inputs
+    masks[:len(inputs)] = input_masks
+    saved = {}
+    for k, step in enumerate(steps):
+        layer = step.layer
+        if step.single:
+            x, mask = values[step.inputs[0]], masks[step.inputs[0]]
+            has_mask = mask is not None
+        else:
+            x, mask = [values[i] for i in step.inputs], [masks[i] for i in step.inputs]
+            has_mask = any(m is not None for m in mask)
+        if has_mask and step.takes_mask:
+            y = layer(x, training=training, mask=mask, **step.kwargs)
+        else:
+            y = layer(x, training=training, **step.kwargs)
+        if training and step.shared:
+            saved[k] = [(holder, holder._cache) for holder in layer.cache_holders()]
+        out_mask = layer.compute_mask(x, mask if has_mask else None)
+        if len(step.outputs) == 1:
+            if isinstance(y, list):
+                raise ValueError(f"Layer '{layer.name}' returned {len(y)} arrays where its graph "
+                                 f"node expects one")
+            values[step.outputs[0]], masks[step.outputs[0]] = y, out_mask
+        else:
+            out_masks = out_mask if isinstance(out_mask, list) else [out_mask] + [None] * (len(y) - 1)
+            for slot, value, m in zip(step.outputs, y, out_masks):
+                values[slot], masks[slot] = value, m
+    return values, masks, saved
+
+
+def _accumulate(grads, slot, g):
+    if g is None:
+        return
+    grads[slot] = g if grads[slot] is None else grads[slot] + g     # never in place: g may be shared
+
+
+def run_backward(steps, n_slots, output_slots, d_outputs, saved):
+    """dL/d(every slot) from dL/d(outputs), nodes in reverse order; returns (slot gradients,
+    {shared layer: summed weight gradients}, layers no gradient reached)."""
+    grads = [None] * n_slots
+    for slot, d in zip(output_slots, d_outputs):
+        _accumulate(grads, slot, d)
+    shared_grads, skipped, reached_layers = {}, set(), set()
+    for k in range(len(steps) - 1, -1, -1):
+        step = steps[k]
+        layer = step.layer
+        if len(step.outputs) == 1:
+            dy = grads[step.outputs[0]]
+            reached = dy is not None
+        else:
+            dy = [grads[s] for s in step.outputs]
+            reached = any(d is not None for d in dy)
+        if not reached:
+            skipped.add(layer)
+            continue
+        reached_layers.add(layer)
+        if step.shared:
+            for holder, cache in saved[k]:
+                holder._cache = cache
+        dx = layer.backward(dy)
+        if step.shared and layer.weights:
+            own = layer.grads
+            previous = shared_grads.get(layer)
+            shared_grads[layer] = list(own) if previous is None else [a + b for a, b in zip(previous, own)]
+        if step.single:
+            _accumulate(grads, step.inputs[0], dx)
+        else:
+            for slot, g in zip(step.inputs, dx):
+                _accumulate(grads, slot, g)
+    return grads, shared_grads, skipped - reached_layers
+
+
+# -- saving: the graph as a config ---------------------------------------------------------
+def graph_config(layers, nodes, inputs, outputs, serialize):
+    """Keras-style config: each layer's entry with its ``inbound_nodes`` (one list per call,
+    of ``[layer name, node index, tensor index]``), ``input_layers`` and ``output_layers``."""
+    index = {}                                     # node -> index among its layer's nodes here
+    for node in nodes:
+        index[node] = sum(1 for n in index if n.layer is node.layer)
+
+    def ref(t):
+        return [t.node.layer.name, index.get(t.node, 0), t.index]
+
+    entries = []
+    for layer in layers:
+        entry = serialize(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [[ref(t) for t in node.inputs] for node in nodes if node.layer is layer]
+        entries.append(entry)
+    return {"layers": entries, "input_layers": [ref(t) for t in inputs],
+            "output_layers": [ref(t) for t in outputs]}
+
+
+def rebuild_graph(config, deserialize):
+    """(input tensors, output tensors) from :func:`graph_config`'s output: the layers are
+    created, then called in an order where each call's inputs exist."""
+    from .layers.core import InputLayer
+
+    layers, pending, tensors = {}, [], {}
+    for entry in config.get("layers", []):
+        layer = deserialize(entry)
+        name = entry.get("name", layer.name)
+        layers[name] = layer
+        if isinstance(layer, InputLayer):
+            tensors[(name, 0)] = [layer.output]
+        for k, call in enumerate(entry.get("inbound_nodes") or []):
+            pending.append((name, k, call))
+    while pending:
+        progress = False
+        for item in list(pending):
+            name, k, call = item
+            if all((ref[0], ref[1]) in tensors for ref in call):
+                args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
+                out = layers[name](args[0] if len(args) == 1 else args)
+                tensors[(name, k)] = out if isinstance(out, list) else [out]
+                pending.remove(item)
+                progress = True
+        if not progress:
+            raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
+                             f"{pending[0][0]!r} are never computed")
+
+    def lookup(refs, what):
+        try:
+            return [tensors[(r[0], r[1])][r[2]] for r in refs]
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"The model config's {what} {refs!r} name tensors the graph does not "
+                             f"compute") from None
+    return lookup(config.get("input_layers", []), "input_layers"), lookup(config.get("output_layers", []), "output_layers")

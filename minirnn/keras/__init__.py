@@ -1,0 +1,23 @@
+"""Keras 3's names and layout over minirnn: change the import, keep the code.
+
+    import keras                      ->  import minirnn.keras as keras
+    from tensorflow import keras      ->  from minirnn import keras
+    from keras import layers          ->  from minirnn.keras import layers
+
+Nothing here is a copy: every name is minirnn's own class or function, so a model built through
+``minirnn.keras`` is a minirnn model.  Same as Keras, except:
+
+* arrays are NumPy arrays (no backend tensors); layers run forward and backward by hand-written
+  rules, so a custom layer is a :class:`minirnn.layers.Layer` with a ``backward`` method;
+* subclassed models (``class M(keras.Model): def call(...)``) are not supported: build the model
+  with the functional API (``keras.Model(inputs, outputs)``) or ``keras.Sequential``;
+* only the layers, losses, optimizers, metrics, callbacks and ops listed in each submodule exist;
+  asking for another raises ``AttributeError``.
+"""
+from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, \
+    saving, utils
+from .layers import Input
+from .models import Model, Sequential
+
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "initializers", "layers",
+           "losses", "metrics", "models", "ops", "optimizers", "saving", "utils"]

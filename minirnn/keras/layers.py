@@ -1,0 +1,9 @@
+"""``keras.layers``: every layer minirnn has, under its Keras name.
+
+Same as Keras, except: the set of layers is minirnn's (recurrent, Dense, Conv1D, pooling,
+Embedding, reshaping, merging, Lambda); ``Lambda`` derives its gradient itself (functions built
+from ``keras.ops``, element re-arrangements and element-wise functions) or takes
+``backward=lambda x, dy: dx``; a custom layer subclasses ``Layer`` and writes ``backward``.
+"""
+from ..layers import *            # noqa: F401,F403  the one list of layers, minirnn.layers.__all__
+from ..layers import __all__      # noqa: F401
