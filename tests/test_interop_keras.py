@@ -93,6 +93,28 @@ def test_keras_model_predicts_the_same_in_minirnn(keras_saved, case, suffix):
     assert [m.name for m in model.metrics] == ["mae"]
 
 
+def test_functional_model_with_two_inputs_and_merges(tmp_path):
+    seq, aux = keras.Input((None, 3), name="seq"), keras.Input((2,), name="aux")
+    joined = L.Concatenate()([L.LSTM(4)(seq), L.Bidirectional(L.GRU(2))(seq), aux])
+    out = L.Dense(1)(L.Add()([L.Dense(3, activation="tanh")(joined), L.Dense(3)(joined)]))
+    keras_model = keras.Model([seq, aux], out)
+    keras_model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    rng = np.random.default_rng(4)
+    x = [rng.standard_normal((8, 5, 3)).astype("float32"), rng.standard_normal((8, 2)).astype("float32")]
+    y = rng.standard_normal((8, 1)).astype("float32")
+    keras_model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    keras_model.save(tmp_path / "model.keras")
+    keras_model.save(tmp_path / "model.h5")
+    for path in (tmp_path / "model.keras", tmp_path / "model.h5"):
+        model = mr.load_model(path)
+        assert isinstance(model, mr.Model) and model.input_names == ["seq", "aux"]
+        np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0), atol=ATOL)
+    model = mr.load_model(tmp_path / "model.keras")                 # with its Adam state
+    ours = model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+    theirs = keras_model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
 def test_stateful_layer_carries_state_like_keras(tmp_path):
     keras_model, _, _ = trained_keras([keras.Input((4, 2), batch_size=3), L.SimpleRNN(3, stateful=True),
                                        L.Dense(1)], lambda: sequences(3, 4, 2))

@@ -53,9 +53,10 @@ import zipfile
 import numpy as np
 
 from .. import initializers, losses, metrics as metrics_module, optimizers, registry
-from ..layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding, Flatten,
-                      GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda, Masking,
-                      MaxPooling1D, SimpleRNN, TimeDistributed)
+from ..layers import (GRU, LSTM, Add, Average, Bidirectional, Concatenate, Conv1D, Dense, Dot, Dropout,
+                      Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda,
+                      Masking, Maximum, MaxPooling1D, Minimum, Multiply, Permute, RepeatVector, Rescaling,
+                      Reshape, SimpleRNN, Subtract, TimeDistributed)
 from ..layers.base import constructor_arguments, snake_case
 from ..layers.rnn import RNN
 from ..saving import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileError, _building_limited, _weight_budget,
@@ -66,7 +67,9 @@ KERAS_VERSION = "3.15.1"           # the Keras release whose layout save_keras w
 #: Keras layer class -> minirnn layer class: the only classes a file can name.
 LAYERS = {cls.__name__: cls for cls in (
     InputLayer, Dense, SimpleRNN, LSTM, GRU, Bidirectional, Embedding, Conv1D, Dropout, Masking,
-    MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, Flatten, TimeDistributed, Lambda)}
+    MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, Flatten, TimeDistributed, Lambda,
+    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Reshape, Permute, RepeatVector,
+    Rescaling)}
 OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 
 # Keras options minirnn does not have, accepted only at the value that means "off".
@@ -412,6 +415,72 @@ def build_sequential(name, input_layer, layers):
     return Sequential(layers=[input_layer] + layers, name=name)
 
 
+def _history(value):
+    """The ``[layer, node, tensor]`` references in a Keras call's arguments (Keras 3 tensors
+    ``{"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}``, nested in lists)."""
+    if isinstance(value, dict):
+        history = (value.get("config") or {}).get("keras_history")
+        return [list(history)] if value.get("class_name") == "__keras_tensor__" and history else []
+    if isinstance(value, (list, tuple)):
+        return [ref for item in value for ref in _history(item)]
+    return []
+
+
+def _calls(entry, where, translator):
+    """The layer's calls as lists of ``[layer, node, tensor]`` (Keras 3 ``{"args", "kwargs"}``
+    nodes, or Keras 2's ``[[layer, node, tensor, kwargs], ...]``)."""
+    calls = []
+    for node in entry.get("inbound_nodes") or []:
+        if isinstance(node, dict):
+            refs = _history(node.get("args"))
+            kwargs = node.get("kwargs") or {}
+        else:
+            refs = [list(ref[:3]) for ref in node if isinstance(ref, list) and len(ref) >= 3]
+            kwargs = {k: v for ref in node if isinstance(ref, list) and len(ref) > 3 and isinstance(ref[3], dict)
+                      for k, v in ref[3].items()}
+        extra = {k: v for k, v in kwargs.items() if k not in ("training", "mask") and v is not None}
+        if extra or _history(kwargs):
+            translator.problem(where, f"call arguments {sorted(kwargs)} are not supported")
+        calls.append(refs)
+    return calls
+
+
+def functional_from_config(config, path, custom_objects, compile, reader):
+    """(minirnn Model, its layers in the file's order, compile settings or None) of a Keras
+    functional config.  The layers are built as the graph is made, within the weight budget
+    of the file; their weights are checked against the file before any is read."""
+    from .. import functional
+    from ..models import Model
+
+    translator = Translator(custom_objects)
+    body = config.get("config") if isinstance(config.get("config"), dict) else {}
+    entries = []
+    for entry in body.get("layers") or []:
+        layer = translator.layer(entry)
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"Layer {name!r}"
+        entries.append({"name": name, "inbound_nodes": _calls(entry, where, translator), "layer": layer})
+    compiled = translator.compile_settings(config["compile_config"]) \
+        if compile and config.get("compile_config") else None
+    translator.raise_problems(path)
+
+    def refs(value):
+        return [value] if value and not isinstance(value[0], list) else list(value or [])
+    graph = {"layers": entries, "input_layers": refs(body.get("input_layers")),
+             "output_layers": refs(body.get("output_layers"))}
+    try:
+        with _building_limited(reader.stored, reader.limit != float("inf")):
+            inputs, outputs = functional.rebuild_graph(graph, lambda entry: entry["layer"])
+            model = Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                          name=body.get("name"))
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError) as e:
+        raise ModelFileError(path, "member 'config.json'", f"the functional graph cannot be made "
+                                                           f"({type(e).__name__}: {e})") from None
+    return model, [entry["layer"] for entry in entries], compiled
+
+
 # -- weights ------------------------------------------------------------------------------------
 def weight_groups(layer, input_shape):
     """[(group path inside the layer's entry, [weight shapes])] of `layer` on `input_shape`,
@@ -459,48 +528,60 @@ def keras_paths(layers):
     return out
 
 
-def read_keras_weights(layers, input_shape, reader, dtype):
-    """The weights of `layers` (model order) from a Keras 3 weights file, every shape
-    checked before anything is read."""
+def read_keras_weights(shaped, reader, dtype):
+    """[[arrays] per layer] for ``[(layer, input shape)]`` (the model's layers in Keras's order)
+    from a Keras 3 weights file, every dataset checked before anything is read."""
     plan = []
-    for (layer, shape), entry in zip(layer_shapes(layers, input_shape), keras_paths(layers)):
+    for (layer, shape), entry in zip(shaped, keras_paths([layer for layer, _ in shaped])):
+        items = []
         for group, shapes in weight_groups(layer, shape):
             where = f"{entry}/{group}"
-            if not shapes:
-                continue
-            found = reader.get(where)
+            found = reader.get(where) if shapes else None
             keys = sorted(found.keys()) if found is not None else []
-            if keys != sorted(str(i) for i in range(len(shapes))):
+            if shapes and keys != sorted(str(i) for i in range(len(shapes))):
                 raise reader.error(where, f"layer '{layer.name}' ({type(layer).__name__}) has "
                                           f"{len(shapes)} weights, the file holds {keys[:10]}")
-            plan.append([(f"{where}/{i}", s) for i, s in enumerate(shapes)])
-    for entries in plan:                     # check every shape before reading anything
-        for where, s in entries:
+            items += [(f"{where}/{i}", s) for i, s in enumerate(shapes)]
+        plan.append(items)
+    return _read_planned(plan, reader, dtype)
+
+
+def _read_planned(plan, reader, dtype):
+    for items in plan:                       # check every dataset before reading any
+        for where, s in items:
             reader.check_dataset(where, s)
     reader.read_bytes = 0
-    return [reader.array(where, s, dtype) for entries in plan for where, s in entries]
+    return [[reader.array(where, s, dtype) for where, s in items] for items in plan]
 
 
 def model_dtype(model):
     return np.dtype(model.layers[0].dtype if model.layers else "float32")
 
 
-def assign_weights(model, values, path):
-    """Build the model (shapes known to match) and copy `values` into its weights."""
-    model.build()
-    own = model.weights
-    if len(own) != len(values):
-        raise ModelFileError(path, "weights", f"model '{model.name}' has {len(own)} weight arrays, "
-                                              f"the file {len(values)}")
-    for w, v in zip(own, values):
-        if w.shape != v.shape:
-            raise ModelFileError(path, "weights", f"weight of shape {w.shape} received {v.shape}")
-    for w, v in zip(own, values):
-        w[...] = v
+def built_shapes(model):
+    """[(layer, input shape)] of a built model's layers (Keras's order: the model's)."""
+    from ..models import Sequential
+
+    if isinstance(model, Sequential):
+        return layer_shapes(model.layers, model.input_shape)
+    return [(layer, layer.build_input_shape) for layer in model.layers]
 
 
-def trainable_weights(model):
-    return [w for layer in model.layers if layer.trainable for w in layer.weights]
+def assign_weights(layers, values, path):
+    """Copy each layer's arrays into its (built) weights, every shape checked first."""
+    for layer, arrays in zip(layers, values, strict=True):
+        own = layer.weights
+        shapes = [w.shape for w in own]
+        if shapes != [v.shape for v in arrays]:
+            raise ModelFileError(path, f"layer '{layer.name}'", f"weights of shapes {shapes}, the file "
+                                                                f"{[v.shape for v in arrays]}")
+    for layer, arrays in zip(layers, values):
+        for w, v in zip(layer.weights, arrays):
+            w[...] = v
+
+
+def trainable_weights(layers):
+    return [w for layer in layers if layer.trainable for w in layer.weights]
 
 
 def slot_order(optimizer, count):
@@ -510,11 +591,11 @@ def slot_order(optimizer, count):
     return [(k, s) for s in optimizer._slot_names for k in range(count)]
 
 
-def read_optimizer_state(model, reader):
-    """Restore iterations, learning rate and slots from ``optimizer/vars`` when the model's
-    optimizer is the one the file describes (else leave it fresh)."""
+def read_optimizer_state(model, layers, reader):
+    """Restore iterations, learning rate and slots from ``optimizer/vars`` (slots in the order
+    of `layers`' trainable weights) when the model's optimizer has as many (else leave it fresh)."""
     group = reader.get("optimizer/vars")
-    weights = trainable_weights(model)
+    weights = trainable_weights(layers)
     order = slot_order(model.optimizer, len(weights))
     if group is None or sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(order))]:
         return False
@@ -541,31 +622,36 @@ def _open_keras(path):
 
 
 def _model_from_file(config, path, reader, read_weights, custom_objects, compile):
-    """Translate the config, check and read the weights, then build, fill and compile."""
-    name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
-    dtype = np.dtype(layers[0].dtype if layers else "float32")
-    values = read_weights(layers, input_layer.shape, reader, dtype)
-    with _building_limited(reader.stored, reader.limit != float("inf")):
-        model = build_sequential(name, input_layer, layers)
-    assign_weights(model, values, path)
+    """(model, its layers in Keras's order): translate the config, check and read the weights
+    (a Sequential's before anything is built), build, fill and compile."""
+    if isinstance(config, dict) and config.get("class_name") in ("Functional", "Model"):
+        model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
+        values = read_weights([(layer, layer.build_input_shape) for layer in layers], reader, model_dtype(model))
+    else:
+        name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
+        dtype = np.dtype(layers[0].dtype if layers else "float32")
+        values = read_weights(layer_shapes(layers, input_layer.shape), reader, dtype)
+        with _building_limited(reader.stored, reader.limit != float("inf")):
+            model = build_sequential(name, input_layer, layers)
+    assign_weights(layers, values, path)
     if compiled is not None:
         optimizer, loss, metrics = compiled
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
+    return model, layers
 
 
 def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A minirnn model from a Keras 3 ``.keras`` file, compiled as saved (unless
-    ``compile=False``) with its optimizer state where minirnn has that optimizer.
-    `safe_mode` changes nothing: nothing in a file is ever executed."""
+    """A minirnn model from a Keras 3 ``.keras`` file (Sequential or functional), compiled as
+    saved (unless ``compile=False``) with its optimizer state where minirnn has that optimizer.
+    ``safe_mode=False`` lifts the size limits; nothing in a file is ever executed."""
     path = os.fspath(filepath)
     with _open_keras(path) as archive:
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
         weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
     with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
-        model = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
-        if model.compiled:
-            read_optimizer_state(model, reader)
+        model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
+        if getattr(model, "compiled", False):
+            read_optimizer_state(model, layers, reader)
     return model
 
 
@@ -578,10 +664,9 @@ def load_keras_weights(model, filepath):
             member = "member 'model.weights.h5'"
             source = io.BytesIO(read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES))
     with H5Reader(source, path, member) as reader:
-        assign_weights(model, read_keras_weights(model.layers, model.input_shape, reader,
-                                                 model_dtype(model)), path)
+        assign_weights(model.layers, read_keras_weights(built_shapes(model), reader, model_dtype(model)), path)
         if getattr(model, "compiled", False):
-            read_optimizer_state(model, reader)
+            read_optimizer_state(model, model.layers, reader)
 
 
 def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -591,19 +676,20 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
     with H5Reader(path, path, safe_mode=safe_mode) as reader:
         text = reader.attribute("/", "model_config")
         if text is None:
-            raise ModelFileError(path, "model_config", "the file holds weights only; build the model "
-                                                       "in code and call model.load_weights")
+            raise ModelFileError(path, "attribute 'model_config'", "missing: the file holds weights "
+                                 "only; build the model in code and call model.load_weights")
         config = load_json(text.encode("utf-8"), path, "attribute 'model_config'")
         training = reader.attribute("/", "training_config") if compile else None
         if training:
             config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
-        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)
+        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
 
 
-def read_legacy_weights(layers, input_shape, reader, dtype):
-    """The weights of `layers` from a legacy file, matched as Keras matches them: the file's
-    layers that have weights (``layer_names``, each with ``weight_names``), in order, to the
-    model's layers that have weights; every shape checked before anything is read."""
+def read_legacy_weights(shaped, reader, dtype):
+    """[[arrays] per layer] for ``[(layer, input shape)]`` from a legacy file, matched as Keras
+    matches them: the file's layers that have weights (``layer_names``, each with
+    ``weight_names``), in order, to the model's layers that have weights; every dataset
+    checked before anything is read."""
     root = "model_weights" if reader.get("model_weights") is not None else ""
     saved = []
     for name in reader.attribute(root, "layer_names") or []:
@@ -611,31 +697,28 @@ def read_legacy_weights(layers, input_shape, reader, dtype):
         names = [names] if isinstance(names, str) else names
         if names:
             saved.append((f"{root}/{name}".strip("/"), names))
-    ours = [(layer, [s for _, group in weight_groups(layer, shape) for s in group])
-            for layer, shape in layer_shapes(layers, input_shape)]
-    ours = [(layer, shapes) for layer, shapes in ours if shapes]
-    if len(ours) != len(saved):
-        raise reader.error(root or "/", f"the model has {len(ours)} layers with weights "
-                                        f"{[layer.name for layer, _ in ours]}, the file {len(saved)} "
+    ours = [(layer, [s for _, group in weight_groups(layer, shape) for s in group]) for layer, shape in shaped]
+    with_weights = [(layer, shapes) for layer, shapes in ours if shapes]
+    if len(with_weights) != len(saved):
+        raise reader.error(root or "/", f"the model has {len(with_weights)} layers with weights "
+                                        f"{[layer.name for layer, _ in with_weights]}, the file {len(saved)} "
                                         f"{[where for where, _ in saved]}")
+    found = iter(saved)
     plan = []
-    for (layer, shapes), (where, names) in zip(ours, saved):
+    for layer, shapes in ours:
+        where, names = next(found) if shapes else (None, [])
         if len(names) != len(shapes):
             raise reader.error(where, f"layer '{layer.name}' ({type(layer).__name__}) has {len(shapes)} "
                                       f"weights, the file {len(names)}: {names[:6]}")
-        plan += [(f"{where}/{name}", s) for name, s in zip(names, shapes)]
-    for where, s in plan:
-        reader.check_dataset(where, s)
-    reader.read_bytes = 0
-    return [reader.array(where, s, dtype) for where, s in plan]
+        plan.append([(f"{where}/{name}", s) for name, s in zip(names, shapes)])
+    return _read_planned(plan, reader, dtype)
 
 
 def load_legacy_weights(model, filepath):
     """Weights from a legacy ``.h5`` file onto a model of the same architecture."""
     path = os.fspath(filepath)
     with H5Reader(path, path) as reader:
-        assign_weights(model, read_legacy_weights(model.layers, model.input_shape, reader,
-                                                  model_dtype(model)), path)
+        assign_weights(model.layers, read_legacy_weights(built_shapes(model), reader, model_dtype(model)), path)
 
 
 # -- minirnn -> Keras ---------------------------------------------------------------------------
@@ -704,6 +787,11 @@ def keras_compile_config(model, problems):
 
 def keras_config(model, include_optimizer=True):
     """The ``config.json`` of a ``.keras`` file for a minirnn Sequential."""
+    from ..models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise ValueError(f"Model '{model.name}' ({type(model).__name__}): minirnn writes Keras files for "
+                         f"Sequential models; save a functional model as .minirnn")
     problems = []
     inputs = [model.input_layer] if model.input_layer is not None else []
     entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
@@ -740,7 +828,7 @@ def write_keras_weights(model, file, include_optimizer=True):
             g.attrs["name"] = optimizer.name
             g.create_dataset("0", data=np.int64(optimizer.iterations))
             g.create_dataset("1", data=np.float32(optimizer.learning_rate))
-            weights = trainable_weights(model)
+            weights = trainable_weights(model.layers)
             for i, (k, name) in enumerate(slot_order(optimizer, len(weights))):
                 entry = optimizer._slots.get(id(weights[k]))
                 value = entry[1][name] if entry is not None and entry[0] is weights[k] else np.zeros_like(weights[k])
