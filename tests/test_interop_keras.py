@@ -313,3 +313,17 @@ def test_zip_members_are_bounded(small_keras_file, monkeypatch):
     monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)     # the limit minirnn.saving sets
     with pytest.raises(ModelFileError, match=r"member 'config.json': it holds [\d,]+ bytes, more than the 100"):
         mr.models.load_model(small_keras_file)
+
+
+def test_example_serves_a_keras_trained_model_without_tensorflow(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "keras_to_minirnn", os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples", "keras_to_minirnn.py"))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.main(["--epochs", "1", "--model", str(tmp_path / "course.keras")])
+    assert result["tensorflow_imported"] is False
+    assert result["max_difference"] < 1e-3          # forecasts of order 10-100, float32
+    assert result["keras"] > 0 and result["latency"] > 0
+    assert "predict, one window (median)" in capsys.readouterr().out
