@@ -37,6 +37,11 @@ def token_ids(n=8, t=7, vocab=12, seed=1):
     return x.astype("float32"), rng.standard_normal((n, 1)).astype("float32")
 
 
+def features(n=8, d=6, seed=2):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype("float32"), rng.standard_normal((n, 1)).astype("float32")
+
+
 # Keras models covering every layer and flag once; each is trained one epoch before saving.
 KERAS_MODELS = {
     "simple_rnn_flags": (lambda: [keras.Input((None, 3)),
@@ -58,6 +63,10 @@ KERAS_MODELS = {
     "conv1d_pooling": (lambda: [keras.Input((6, 3)), L.Conv1D(4, 3, padding="causal", activation="relu"),
                                 L.Conv1D(3, 2, strides=1, padding="same"), L.MaxPooling1D(2),
                                 L.LSTM(3), L.Dense(1)], sequences),
+    "reshaping_layers": (lambda: [keras.Input((6,)), L.Rescaling(0.5, offset=0.1), L.RepeatVector(4),
+                                  L.Permute((2, 1)), L.Masking(0.0), L.LSTM(3, return_sequences=True),
+                                  L.Reshape((3, 6)), L.GlobalAveragePooling1D(), L.Flatten(),
+                                  L.Dense(1)], features),
 }
 
 
