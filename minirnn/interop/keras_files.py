@@ -315,24 +315,27 @@ class Translator:
             self.problem(where, str(e))
             return None
 
+    def instance(self, entry, classes, what):
+        """An instance of the class a Keras ``{"class_name", "config"}`` entry names, from `classes`."""
+        name = entry.get("class_name") if isinstance(entry, dict) else None
+        cls = classes.get(name)
+        if cls is None:
+            self.problem(what, f"{name!r} is not supported (supported: {', '.join(sorted(classes))})")
+            return None
+        config = dict(entry.get("config") or {})
+        if isinstance(config.get("learning_rate"), dict):
+            self.problem(f"{what} {name!r}", "a learning-rate schedule is not supported")
+            return None
+        try:
+            return cls(**self.arguments(cls, config, f"{what} {name!r}"))
+        except (TypeError, ValueError) as e:
+            self.problem(f"{what} {name!r}", str(e))
+            return None
+
     def optimizer(self, entry):
         if isinstance(entry, str):
             entry = {"class_name": {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}.get(entry.lower(), entry)}
-        name = (entry or {}).get("class_name")
-        where = f"optimizer {name!r}"
-        cls = OPTIMIZERS.get(name)
-        if cls is None:
-            self.problem(where, f"not supported (supported: {', '.join(OPTIMIZERS)})")
-            return None
-        kwargs = self.arguments(cls, dict(entry.get("config") or {}), where)
-        if isinstance(kwargs.get("learning_rate"), dict):
-            self.problem(where, "a learning-rate schedule is not supported")
-            return None
-        try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as e:
-            self.problem(where, str(e))
-            return None
+        return self.instance(entry, OPTIMIZERS, "optimizer")
 
     def loss(self, entry):
         if isinstance(entry, str):
@@ -340,12 +343,7 @@ class Translator:
                 self.problem("loss", f"{entry!r} is not supported")
                 return None
             return entry
-        name = (entry or {}).get("class_name")
-        cls = losses._CLASSES.get(name)
-        if cls is None:
-            self.problem("loss", f"{name!r} is not supported (supported: {', '.join(sorted(losses._CLASSES))})")
-            return None
-        return cls(**self.arguments(cls, dict(entry.get("config") or {}), f"loss {name!r}"))
+        return self.instance(entry, losses._CLASSES, "loss")
 
     def metric(self, entry):
         if isinstance(entry, str):
@@ -354,12 +352,7 @@ class Translator:
             except ValueError as e:
                 self.problem("metrics", str(e))
                 return None
-        name = (entry or {}).get("class_name")
-        cls = metrics_module._CLASSES.get(name)
-        if cls is None:
-            self.problem("metrics", f"{name!r} is not supported")
-            return None
-        return cls(**self.arguments(cls, dict(entry.get("config") or {}), f"metric {name!r}"))
+        return self.instance(entry, metrics_module._CLASSES, "metric")
 
     def compile_settings(self, config):
         """(optimizer, loss, [metrics]) from a Keras compile config."""
