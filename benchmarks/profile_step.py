@@ -16,7 +16,7 @@ wrappers around the cell kernels and methods (patched in that process only):
 and prints the split, then cProfile's top functions by own time.  Thread settings: `as-is`
 (minirnn as it runs: large layers split across cores, Bidirectional halves side by side,
 weight gradients on a spare core; times then overlap and the parts can sum to more than the
-step), `serial` (``minirnn.backend.set_large_work_threads(1)``: one core, a clean split).
+step), `serial` (``minirnn.parallel.set_large_work_threads(1)``: one core, a clean split).
 Writes results/profile.md.
 """
 import argparse
@@ -50,7 +50,7 @@ def limit_threads(setting):
     if setting == "serial":
         import minirnn
 
-        minirnn.backend.set_large_work_threads(1)
+        minirnn.parallel.set_large_work_threads(1)
 
 
 def child(case_name, setting, steps):

@@ -78,7 +78,7 @@ class Minirnn(KerasStyleCalls):
         import minirnn as mr
 
         if hasattr(mr.backend, "set_large_work_threads"):      # the same core count as the peers
-            mr.backend.set_large_work_threads(THREADS)
+            mr.parallel.set_large_work_threads(THREADS)
         self.mr = mr
 
     def info(self):
@@ -88,7 +88,7 @@ class Minirnn(KerasStyleCalls):
         info = dict(version=self.mr.__version__, path=os.path.dirname(self.mr.__file__), numpy=np.__version__, numba=numba.__version__,
                     numba_threads=numba.config.NUMBA_NUM_THREADS, backend=self.mr.backend.backend())
         if hasattr(self.mr.backend, "large_work_threads"):
-            info["threads"] = self.mr.backend.large_work_threads()
+            info["threads"] = self.mr.parallel.large_work_threads()
         try:
             from threadpoolctl import threadpool_info
 

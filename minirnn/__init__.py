@@ -7,8 +7,8 @@
     model.compile(optimizer=mr.optimizers.SGD(1e-3, momentum=0.9), loss="huber", metrics=["mae"])
     model.fit(x, y, epochs=10)
 """
-from . import activations, backend, callbacks, cells, data, initializers, layers, losses, metrics, models, optimizers, utils
-from . import registry, saving
+from . import (activations, backend, callbacks, cells, data, initializers, layers, losses, memory, metrics, models,
+               optimizers, parallel, registry, saving, utils)
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
 from .models import Model, Sequential, load_model
@@ -16,11 +16,16 @@ from .saving import ModelFileError
 from .utils import set_random_seed
 
 __version__ = "0.1.0"
-__all__ = ["Model", "Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "set_random_seed", "set_backend", "ModelFileError", "activations", "backend", "callbacks", "cells",
-           "data", "initializers", "registry", "saving", "layers", "losses", "metrics", "models", "optimizers", "utils"]
+__all__ = ["Model", "Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU",
+           "Bidirectional", "set_random_seed", "set_backend", "ModelFileError", "activations", "backend",
+           "callbacks", "cells", "data", "initializers", "layers", "losses", "memory", "metrics", "models",
+           "optimizers", "parallel", "registry", "saving", "utils"]
 from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402
                      Masking, MaxPooling1D, TimeDistributed)
 
 __all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
             "Flatten", "Masking", "Dropout", "TimeDistributed"]
+from . import inspect  # noqa: E402
+from .gradcheck import gradcheck  # noqa: E402  (the function; the module stays importable as minirnn.gradcheck)
+
+__all__ += ["gradcheck", "inspect"]

@@ -26,8 +26,8 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
-from .backend import limits_blas_threads
 from .layers.base import Layer, format_shape, trusted_inputs, unique_name
+from .parallel import limits_blas_threads
 from .layers.core import InputLayer
 
 

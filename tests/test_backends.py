@@ -15,13 +15,19 @@ import numpy as np
 import pytest
 
 import minirnn as mr
-from minirnn import activations, backend
+from minirnn import activations, backend, parallel, registry
 from minirnn.backend import Kernel
-from minirnn.layers import GRU, LSTM, SimpleRNN
+from minirnn.cells import Cell, SimpleRNNCell
+from minirnn.layers import RNN
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
-CELLS = ("simple_rnn", "lstm", "gru", "gru_reset_before")
+# Every cell minirnn registers, and GRU's other reset form.
+CELL_OPTIONS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
+                for name in registry.registered_names("minirnn")
+                if issubclass(registry.get_registered_object(name), Cell)}
+CELL_OPTIONS["GRUCell_reset_before"] = (CELL_OPTIONS["GRUCell"][0], dict(reset_after=False))
+CELLS = sorted(CELL_OPTIONS)
 FLAGS = {   # name: (layer arguments, call options)
     "defaults": ({}, {}),
     "return_sequences": (dict(return_sequences=True), {}),
@@ -39,13 +45,21 @@ FLAGS = {   # name: (layer arguments, call options)
 B, T, D, N = 3, 5, 4, 3
 
 
+CELL_ARGUMENTS = ("activation", "recurrent_activation", "use_bias")
+
+
+LAYER_FOR = {layer.cell_class: layer for layer in RNN.__subclasses__() if hasattr(layer, "cell_class")}
+
+
 def make_layer(cell, dtype, **args):
-    if cell == "simple_rnn":
-        args.pop("recurrent_activation", None)
-        return SimpleRNN(N, dtype=dtype, **args)
-    if cell == "lstm":
-        return LSTM(N, dtype=dtype, **args)
-    return GRU(N, reset_after=(cell == "gru"), dtype=dtype, **args)
+    """The layer users call for this cell (SimpleRNN, LSTM, GRU), or RNN(cell) for a cell without one."""
+    cell_class, options = CELL_OPTIONS[cell]
+    options = dict(options, **{k: args.pop(k) for k in CELL_ARGUMENTS if k in args})
+    if cell_class in LAYER_FOR:
+        if cell_class is SimpleRNNCell:
+            options.pop("recurrent_activation", None)
+        return LAYER_FOR[cell_class](N, dtype=dtype, **options, **args)
+    return RNN(cell_class(N, **options), dtype=dtype, **args)
 
 
 def run_layer(which, cell, dtype, args, options, seed=0, batch=B):
@@ -96,8 +110,6 @@ def test_layer_backends_agree(cell, flags, dtype, restore_numerics):
 def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restore_numerics):
     """A batch split into chunks that run side by side (large layers) computes what one pass
     over the whole batch computes: outputs, states, dL/dx and every gradient."""
-    from minirnn.layers import rnn
-
     args, options = FLAGS[flags]
     whole = run_layer("numba", cell, dtype, dict(args), options, batch=10)
     calls = []
@@ -106,15 +118,15 @@ def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restor
         calls.append(len(items))
         return real_map(fn, items)
 
-    real_map = rnn.parallel_map
-    monkeypatch.setattr(rnn, "parallel_map", spy)
-    monkeypatch.setattr(rnn.RNN, "SPLIT_MIN_MACS", 0)         # every layer counts as large
-    monkeypatch.setattr(rnn.RNN, "MIN_CHUNK_ROWS", 3)
-    previous = backend.set_large_work_threads(3)
+    real_map = parallel.parallel_map
+    monkeypatch.setattr(parallel, "parallel_map", spy)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_MACS", 0)         # every layer counts as large
+    monkeypatch.setattr(parallel, "MIN_CHUNK_ROWS", 3)
+    previous = parallel.set_large_work_threads(3)
     try:
         split = run_layer("numba", cell, dtype, dict(args), options, batch=10)
     finally:
-        backend.set_large_work_threads(previous)
+        parallel.set_large_work_threads(previous)
     assert calls == [3, 3], "forward and backward should each run 3 chunks (rows 0-2, 3-6, 7-9)"
     assert whole.keys() == split.keys()
     for name, expected in whole.items():
@@ -133,9 +145,10 @@ def test_numpy_backend_never_compiles(monkeypatch, numpy_backend):
 
 def test_numba_backend_runs_compiled_kernels(monkeypatch, numba_backend):
     """With the Numba backend the Python bodies of the kernels are not run."""
-    from minirnn.cells import gru, lstm, simple_rnn
+    import sys
 
-    for module in (simple_rnn, lstm, gru):
+    for cell_class, _ in CELL_OPTIONS.values():
+        module = sys.modules[cell_class.__module__]
         for kern in (module.forward_loop, module.backward_loop):
             kern.jit                                            # compile first (or load the cache)
             monkeypatch.setattr(kern, "py", None)               # a Python call would now fail
@@ -264,7 +277,8 @@ def test_bidirectional_halves_side_by_side_agree(cell, merge_mode, monkeypatch, 
     serial = run()
     calls = []
     real_map = bidirectional.parallel_map
-    monkeypatch.setattr(bidirectional, "parallel_map", lambda fn, items: calls.append(len(items)) or real_map(fn, items))
+    monkeypatch.setattr(bidirectional, "parallel_map",
+                        lambda fn, items: calls.append(len(items)) or real_map(fn, items))
     monkeypatch.setattr(bidirectional, "PARALLEL_MIN_MACS", 0)
     together = run()
     assert calls == [2, 2], "forward and backward should each run the two halves side by side"
@@ -275,28 +289,8 @@ def test_bidirectional_halves_side_by_side_agree(cell, merge_mode, monkeypatch, 
     assert calls == [], "halves that draw dropout masks must run one after the other"
 
 
-def test_freed_arrays_are_reused_without_page_faults():
-    """After the first call, repeating a forward pass over 1024 sequences touches no fresh
-    memory: the allocator keeps what the previous call freed (about 3,600 page faults a call
-    without keep_freed_memory, measured)."""
-    import resource
-
-    from minirnn.layers import Dense, Input
-
-    assert backend.keep_freed_memory() is True              # glibc, as on every Linux CI machine
-    model = mr.Sequential([Input((20, 1)), SimpleRNN(40, return_sequences=True), SimpleRNN(40), Dense(1)])
-    x = np.random.default_rng(0).random((1024, 20, 1), dtype=np.float32)
-    for _ in range(3):
-        model.predict(x, batch_size=1024, verbose=0)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        model.predict(x, batch_size=1024, verbose=0)
-    per_call = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
-    assert per_call < 300, f"{per_call:.0f} page faults per call"
-
-
 def _square_in_pool(queue):
-    queue.put(backend.parallel_map(lambda v: v * v, [1, 2, 3]))
+    queue.put(parallel.parallel_map(lambda v: v * v, [1, 2, 3]))
 
 
 def test_parallel_map_works_in_a_forked_child():
@@ -304,16 +298,16 @@ def test_parallel_map_works_in_a_forked_child():
     pool of its own instead of waiting forever on threads it did not inherit."""
     import multiprocessing
 
-    previous = backend.set_large_work_threads(2)                     # a pool even on one core
+    previous = parallel.set_large_work_threads(2)                     # a pool even on one core
     try:
-        assert backend.parallel_map(lambda v: v + 1, [1, 2]) == [2, 3]    # the parent's pool exists
+        assert parallel.parallel_map(lambda v: v + 1, [1, 2]) == [2, 3]    # the parent's pool exists
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
         child = context.Process(target=_square_in_pool, args=(queue,))
         child.start()
         child.join(timeout=60)
     finally:
-        backend.set_large_work_threads(previous)
+        parallel.set_large_work_threads(previous)
     if child.is_alive():
         child.kill()
         pytest.fail("parallel_map hung in the forked child")
@@ -326,24 +320,22 @@ def test_parallel_map_works_in_a_forked_child():
 def test_weight_gradients_computed_on_a_spare_core_agree(cell, flags, monkeypatch, restore_numerics):
     """Weight gradients handed to a helper thread (while the layers below back-propagate) equal
     those computed in line."""
-    from minirnn.layers import rnn
-
     args, options = FLAGS[flags]
     in_line = run_layer("numba", cell, "float64", dict(args), options)
     deferred = []
-    real_run_later = rnn.run_later
+    real_run_later = parallel.run_later
 
     def spy(fn, worth_it=True):
         deferred.append(worth_it)
         return real_run_later(fn, worth_it)
 
-    monkeypatch.setattr(rnn, "run_later", spy)
-    monkeypatch.setattr(rnn, "PARALLEL_MIN_MACS", 0)          # every layer is worth it
-    previous = backend.set_large_work_threads(2)
+    monkeypatch.setattr(parallel, "run_later", spy)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 0)      # every layer is worth it
+    previous = parallel.set_large_work_threads(2)
     try:
         handed_over = run_layer("numba", cell, "float64", dict(args), options)
     finally:
-        backend.set_large_work_threads(previous)
+        parallel.set_large_work_threads(previous)
     assert deferred == [True]
     for name, expected in in_line.items():
         np.testing.assert_array_equal(handed_over[name], expected, err_msg=name)
@@ -354,41 +346,63 @@ def test_run_later_results_errors_and_a_busy_helper():
     started (it is busy) runs on the thread that asks for it, instead of waiting in the queue."""
     import threading
 
-    previous = backend.set_large_work_threads(2)
+    previous = parallel.set_large_work_threads(2)
     try:
-        assert backend.run_later(lambda: 7).result() == 7
-        assert backend.run_later(lambda: 8, worth_it=False).result() == 8
+        assert parallel.run_later(lambda: 7).result() == 7
+        assert parallel.run_later(lambda: 8, worth_it=False).result() == 8
 
         def fail():
             raise ValueError("inside")
         with pytest.raises(ValueError, match="inside"):
-            backend.run_later(fail).result()
+            parallel.run_later(fail).result()
 
         release = threading.Event()
-        blocker = backend.run_later(lambda: release.wait(30))      # occupies the one helper
+        blocker = parallel.run_later(lambda: release.wait(30))      # occupies the one helper
         ran_on = []
-        queued = backend.run_later(lambda: ran_on.append(threading.current_thread()) or 9)
+        queued = parallel.run_later(lambda: ran_on.append(threading.current_thread()) or 9)
         assert queued.result() == 9
         assert ran_on == [threading.current_thread()]
         release.set()
         assert blocker.result() is True
     finally:
-        backend.set_large_work_threads(previous)
+        parallel.set_large_work_threads(previous)
 
 
-@pytest.mark.parametrize("top_pad, expected_calls", [(None, 0), (64 * 2 ** 20, 1)])
-def test_allocator_setting_applied_once_unless_switched_off(top_pad, expected_calls):
-    """The first computation asks malloc to keep freed memory, once; with ALLOCATOR_TOP_PAD = None
-    set before it, minirnn never touches the C allocator."""
-    code = ("import numpy as np, minirnn as mr\n"
-            "from minirnn import backend\n"
-            "calls = []\n"
-            "backend.keep_freed_memory = lambda *a: calls.append(a)\n"
-            f"backend.ALLOCATOR_TOP_PAD = {top_pad!r}\n"
-            "layer = mr.layers.SimpleRNN(3)\n"
-            "for _ in range(3):\n"
-            "    layer(np.ones((2, 4, 1), 'float32'))\n"
-            "print(len(calls))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+ALLOCATOR_RUN = """
+import numpy as np, minirnn as mr
+from minirnn import memory
+calls = []
+memory._mallopt = lambda: (lambda *a: calls.append(a) or 1)
+memory.AUTOMATIC = {automatic}
+if {release_first}:
+    memory.release_freed_memory()
+model = mr.Sequential([mr.Input((4, 1)), mr.layers.LSTM(3), mr.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(np.ones((8, 4, 1), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
+model.predict(np.ones((8, 4, 1), "float32"), verbose=0)
+print(calls)
+"""
+KEEP = [(-3, 32 * 2 ** 20), (-2, 64 * 2 ** 20)]        # M_MMAP_THRESHOLD 32 MiB, M_TOP_PAD 64 MiB
+GLIBC_DEFAULTS = [(-3, 128 * 1024), (-2, 128 * 1024)]
+
+
+@pytest.mark.parametrize("automatic, release_first, expected", [
+    (True, False, KEEP),                     # the default: set once, by the first computation
+    (False, False, []),                      # switched off: malloc never touched
+    (True, True, GLIBC_DEFAULTS),            # released before: glibc's defaults, not set again
+])
+def test_allocator_tuning_applied_once_unless_refused(automatic, release_first, expected):
+    code = ALLOCATOR_RUN.format(automatic=automatic, release_first=release_first)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(expected_calls)
+    assert out.stdout.strip() == str(expected)
+
+
+def test_memory_functions_report_whether_applied():
+    """On glibc (CI) both calls apply; they return a bool either way."""
+    from minirnn import memory
+
+    applied = memory.keep_freed_memory()
+    assert memory.release_freed_memory() is applied
+    assert isinstance(applied, bool)

@@ -1,113 +1,45 @@
-"""Central-difference checks (float64) of every hand-written backward pass.
+"""Central-difference checks (float64) of every hand-written backward pass, by minirnn.gradcheck.
 
-One checker, :func:`check_gradients`, is shared by every test: it perturbs each
-element of each array in place, takes central differences of a scalar loss
-(the fourth-order stencil, so that the steep polynomials of all-linear gates
-still give O(eps^4) truncation error) and compares them with the analytic
-gradient over the whole array,
-
-    error = |a - n| / max(|a| + |n|, TINY, FLOOR * scale)      (Euclidean norms)
-
-where scale is the size of L's terms (|L| itself, or sum |output * cotangent|).
-
-For single layers the loss is L = sum(output * cotangent) over every returned
-array (random cotangents, ``None`` for some state outputs); whole models use
-their compiled loss.  ``test_checker_catches_broken_backward`` makes sure the
-checker really fails on a deliberately wrong backward pass.
+One checker, :func:`minirnn.gradcheck.check_arrays` (behind :func:`minirnn.gradcheck`), is
+shared by every test; its error formula is in minirnn/gradcheck.py.  For single layers the
+loss is L = sum(output * cotangent) over every returned array (random cotangents, none for
+some state outputs); whole models use their loss.  ``test_checker_catches_broken_backward``
+makes sure the checker really fails on a deliberately wrong backward pass.
 """
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import minirnn as mr
-from minirnn import losses
-from minirnn.cells import GRUCell, LSTMCell
+from minirnn import losses, registry
+from minirnn.cells import Cell, GRUCell, LSTMCell, SimpleRNNCell
 from minirnn.cells import gru as gru_module
 from minirnn.cells import simple_rnn as simple_rnn_module
-from minirnn.layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
+from minirnn.gradcheck import GradcheckError, check_arrays, gradcheck
+from minirnn.layers import GRU, LSTM, RNN, Bidirectional, Dense, Input, Lambda, SimpleRNN
+
+from example_loader import load_example
 
 F64 = "float64"
-EPS = 1e-6          # central-difference step
-TOL = 1e-6          # largest accepted relative error
-TINY = 1e-6        # floor of the denominator: gradients this small are compared absolutely (to TOL * TINY) ...
-FLOOR = 1e-2       # ... and so are those below FLOOR * |terms of L|, which round-off in L (~1e-16 |L| / EPS) swamps
 BROKEN = 1e-2       # a broken backward must be at least this wrong
 
 SMOOTH = ("tanh", "sigmoid", "linear")      # no kinks, so finite differences apply everywhere
-RNN_KINDS = ("simple_rnn", "lstm", "gru", "gru_reset_before")
-
-
-# -- the checker ------------------------------------------------------------------
-def check_gradients(loss, arrays, analytic, names=None, eps=EPS, scale=0.0):
-    """{name: relative error} of each analytic gradient against central differences of ``loss()``.
-
-    ``loss`` must read the live ``arrays``, which are perturbed in place one element
-    at a time and restored.  ``scale``: the size of the terms of the loss (at least
-    |loss()| is used).  A missing or misshapen gradient counts as an infinite error."""
-    arrays, analytic = list(arrays), list(analytic)
-    names = list(names) if names is not None else [f"array {k}" for k in range(len(arrays))]
-    errors = {}
-    if len(analytic) != len(arrays):
-        errors["gradient count"] = np.inf
-    for name, arr, grad in zip(names, arrays, analytic):
-        assert isinstance(arr, np.ndarray) and arr.dtype == np.float64, f"{name}: checks need float64 arrays"
-        if grad is None or np.shape(grad) != arr.shape:
-            errors[name] = np.inf
-            continue
-        numeric = np.empty(arr.shape)
-        for i in range(arr.size):
-            old = arr.flat[i]
-            value = {}
-            for k in (-2, -1, 1, 2):
-                arr.flat[i] = old + k * eps
-                value[k] = loss()
-            arr.flat[i] = old
-            numeric.flat[i] = (8 * (value[1] - value[-1]) - (value[2] - value[-2])) / (12 * eps)
-            scale = max(scale, *map(abs, value.values()))
-        grad = np.asarray(grad, np.float64)
-        denominator = max(np.linalg.norm(grad) + np.linalg.norm(numeric), TINY, FLOOR * scale)
-        errors[name] = float(np.linalg.norm(grad - numeric) / denominator)
-    return errors
-
-
-def assert_gradients_ok(errors):
-    bad = {name: err for name, err in errors.items() if not err < TOL}
-    assert not bad, f"analytic and numerical gradients differ (relative error > {TOL}): {bad}"
+# Every cell minirnn registers, and GRU's other reset form: {kind: (cell class, its options)}
+KINDS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
+         for name in registry.registered_names("minirnn") if issubclass(registry.get_registered_object(name), Cell)}
+KINDS["GRUCell_reset_before"] = (GRUCell, dict(reset_after=False))
+RNN_KINDS = sorted(KINDS)
 
 
 def layer_gradient_errors(layer, x, rng, initial_state=None, none_outputs=(), mask=None, loss_training=False):
-    """Check dL/dx, every dL/dweight and dL/d(initial states) of ``layer`` for
-    L = sum_k sum(output_k * cotangent_k); outputs in ``none_outputs`` get ``None``.
-    The differenced loss runs with ``training=loss_training`` (dropout with fixed masks)."""
-    kwargs = {} if initial_state is None else {"initial_state": initial_state}
-    if mask is not None:
-        kwargs["mask"] = mask
-    out = layer(x, training=True, **kwargs)
-    outs = out if isinstance(out, list) else [out]
-    cotangents = [None if k in none_outputs else rng.standard_normal(o.shape) for k, o in enumerate(outs)]
-    dx = layer.backward(cotangents if isinstance(out, list) else cotangents[0])
+    """gradcheck's report (not raised) for dL/dx, every dL/dweight and dL/d(initial states);
+    the cotangents are drawn from a seed taken from `rng`."""
+    return gradcheck(layer, x, initial_state=initial_state, mask=mask, training=loss_training,
+                     skip_outputs=none_outputs, seed=int(rng.integers(2 ** 32)), raise_exception=False)
 
-    arrays, analytic, names = [x], [dx], ["dL/dx"]
-    assert len(layer.grads) == len(layer.weights) == len(layer.get_weights())
-    for k, (w, g) in enumerate(zip(layer.weights, layer.grads)):
-        arrays.append(w)
-        analytic.append(g)
-        names.append(f"dL/dweight[{k}] {w.shape}")
-    if initial_state is not None:
-        states = [initial_state] if isinstance(initial_state, np.ndarray) else list(initial_state)
-        assert len(layer.initial_state_grads) == len(states)
-        for k, (s, g) in enumerate(zip(states, layer.initial_state_grads)):
-            arrays.append(s)
-            analytic.append(g)
-            names.append(f"dL/dinitial_state[{k}]")
 
-    def loss():
-        again = layer(x, training=loss_training, **kwargs)
-        again = again if isinstance(again, list) else [again]
-        return sum(float(np.sum(o * c)) for o, c in zip(again, cotangents) if c is not None)
-
-    scale = sum(float(np.sum(np.abs(o * c))) for o, c in zip(outs, cotangents) if c is not None)
-    return check_gradients(loss, arrays, analytic, names, scale=scale)
+def assert_gradients_ok(report):
+    report.raise_if_failed()
 
 
 def perturb_weights(weights, rng, scale=0.5):
@@ -117,17 +49,23 @@ def perturb_weights(weights, rng, scale=0.5):
 
 
 # -- recurrent layers -------------------------------------------------------------
+LAYER_FOR = {layer.cell_class: layer for layer in RNN.__subclasses__() if hasattr(layer, "cell_class")}
+
+
 def make_rnn(kind, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **flags):
-    if kind == "simple_rnn":
-        return SimpleRNN(units, activation=activation, dtype=F64, **flags)
-    if kind == "lstm":
-        return LSTM(units, activation=activation, recurrent_activation=recurrent_activation,
-                    unit_forget_bias=unit_forget_bias, dtype=F64, **flags)
-    return GRU(units, activation=activation, recurrent_activation=recurrent_activation,
-               reset_after=(kind == "gru"), dtype=F64, **flags)
+    """The layer users call for this kind (SimpleRNN, LSTM, GRU), or RNN(cell) for a cell without one."""
+    cell_class, options = KINDS[kind]
+    options = dict(options, activation=activation, use_bias=flags.pop("use_bias", True))
+    if cell_class is LSTMCell:
+        options["unit_forget_bias"] = unit_forget_bias
+    if cell_class is not SimpleRNNCell:
+        options["recurrent_activation"] = recurrent_activation
+    if cell_class in LAYER_FOR:
+        return LAYER_FOR[cell_class](units, dtype=F64, **options, **flags)
+    return RNN(cell_class(units, **options), dtype=F64, **flags)
 
 
-N_STATES = {"simple_rnn": 1, "lstm": 2, "gru": 1, "gru_reset_before": 1}
+N_STATES = {kind: len(cell_class.state_names) for kind, (cell_class, _) in KINDS.items()}
 
 
 @st.composite
@@ -246,7 +184,7 @@ def test_dense_gradients(shape, activation, use_bias):
     x = rng.normal(size=shape)
     layer(x)
     perturb_weights(layer.weights, rng)
-    assert_gradients_ok(layer_gradient_errors(layer, x, rng))
+    gradcheck(layer, x, seed=7)
 
 
 # -- Lambda -----------------------------------------------------------------------
@@ -268,7 +206,7 @@ def test_lambda_gradients(name):
     rng = np.random.default_rng(7)
     layer = Lambda(function, dtype=F64)
     x = rng.normal(size=shape)
-    assert_gradients_ok(layer_gradient_errors(layer, x, rng))
+    gradcheck(layer, x, seed=7)
     assert layer.grads == []
 
 
@@ -279,7 +217,7 @@ def test_lambda_explicit_backward():
 
     rng = np.random.default_rng(3)
     layer = Lambda(lambda x: np.cumsum(x, axis=1), backward=reverse_cumsum, dtype=F64)
-    assert_gradients_ok(layer_gradient_errors(layer, rng.normal(size=(2, 4, 3)), rng))
+    gradcheck(layer, rng.normal(size=(2, 4, 3)), seed=3)
 
 
 @pytest.mark.parametrize("function", [lambda x: np.cumsum(x, axis=1), np.abs, lambda x: np.sort(x, axis=1),
@@ -294,21 +232,6 @@ def test_lambda_not_derivable_raises(function):
 
 
 # -- whole models ------------------------------------------------------------------
-def model_gradient_errors(model, loss, x, y):
-    """Check model.backward(loss.gradient(...)) against differences of loss(y, model(x))."""
-    y_pred = model(x, training=True)
-    dx = model.backward(loss.gradient(y, y_pred))
-    arrays, analytic, names = [x], [dx], ["dL/dx"]
-    for layer in model.layers:
-        grads = [None] * len(layer.weights) if layer.grads is None else list(layer.grads)
-        assert len(grads) == len(layer.weights), layer.name
-        for k, (w, g) in enumerate(zip(layer.weights, grads)):
-            arrays.append(w)
-            analytic.append(g)
-            names.append(f"{layer.name} weight[{k}]")
-    return check_gradients(lambda: loss(y, model(x)), arrays, analytic, names)
-
-
 def test_sequential_simple_rnn_stack_huber():
     rng = np.random.default_rng(11)
     mr.set_random_seed(11)
@@ -325,9 +248,9 @@ def test_sequential_simple_rnn_stack_huber():
     y_pred = model(x)
     # Errors on both sides of Huber's kink (|e| = 1), well away from it.
     y = y_pred + np.array([[0.3, -5.0], [-0.4, 20.0], [3.0, 0.1]])
-    errors = model_gradient_errors(model, losses.get("huber"), x, y)
-    assert len(errors) == 1 + 3 + 3 + 2
-    assert_gradients_ok(errors)
+    report = gradcheck(model, x, y, loss="huber", raise_exception=False)
+    assert len(report) == 1 + 3 + 3 + 2
+    report.raise_if_failed()
 
 
 def test_sequential_bidirectional_gru_stack_mse():
@@ -343,8 +266,7 @@ def test_sequential_bidirectional_gru_stack_mse():
     x = rng.normal(size=(3, 4, 2))
     model(x)
     perturb_weights(model.weights, rng, 0.3)
-    errors = model_gradient_errors(model, losses.get("mse"), x, rng.normal(size=(3, 1)))
-    assert_gradients_ok(errors)
+    gradcheck(model, x, rng.normal(size=(3, 1)), loss=losses.get("mse"))
 
 
 def test_sequential_bidirectional_lstm_sequences_mse():
@@ -358,7 +280,8 @@ def test_sequential_bidirectional_lstm_sequences_mse():
     x = rng.normal(size=(2, 3, 2))
     model(x)
     perturb_weights(model.weights, rng, 0.3)
-    assert_gradients_ok(model_gradient_errors(model, losses.get("mse"), x, rng.normal(size=(2, 3, 2))))
+    model.compile(optimizer="sgd", loss="mse")                  # gradcheck uses the compiled loss
+    gradcheck(model, x, rng.normal(size=(2, 3, 2)))
 
 
 # -- the checker must catch a broken backward ---------------------------------------
@@ -382,18 +305,26 @@ def _edit_grads(cls, edit):
     return backward
 
 
-def _edit_cell_grads(cls, edit):
-    """cls.backward_phases with ``edit(grads)`` applied to the weight gradients it computes."""
+def _edit_cell_grads(cls, name, edit):
+    """cls.backward_phases with ``edit`` applied to the gradient of weight `name`."""
     original = cls.backward_phases
 
     def backward_phases(self, *args):
         dX, dstates0, weight_grads = original(self, *args)
-        return dX, dstates0, lambda: edit(list(weight_grads()))
+
+        def edited():
+            grads = weight_grads()
+            return dict(grads, **{name: edit(grads[name])})
+        return dX, dstates0, edited
     return backward_phases
 
 
 def _flip(k):
     return lambda grads: grads[:k] + [-grads[k]] + grads[k + 1:]
+
+
+def _negate(g):
+    return -g
 
 
 def _swap_halves(original):
@@ -405,24 +336,24 @@ def _swap_halves(original):
 
 BREAKAGES = {   # name: (layer factory, patch)
     "simple_rnn_no_dh_next": (
-        lambda: make_rnn("simple_rnn", 3, return_sequences=True),
+        lambda: make_rnn("SimpleRNNCell", 3, return_sequences=True),
         lambda mp: (mr.set_backend("numpy"),                    # the compiled kernel cannot be patched
                     mp.setattr(simple_rnn_module, "recurrent_grad", _no_recurrent_grad))),
     "lstm_flipped_dU": (
-        lambda: make_rnn("lstm", 3, return_sequences=True),
-        lambda mp: mp.setattr(LSTMCell, "backward_phases", _edit_cell_grads(LSTMCell, _flip(1)))),
+        lambda: make_rnn("LSTMCell", 3, return_sequences=True),
+        lambda mp: mp.setattr(LSTMCell, "backward_phases", _edit_cell_grads(LSTMCell, "recurrent_kernel", _negate))),
     "gru_no_recurrent_bias_grad": (
-        lambda: make_rnn("gru", 3, return_sequences=True),
+        lambda: make_rnn("GRUCell", 3, return_sequences=True),
         lambda mp: mp.setattr(GRUCell, "backward_phases", _edit_cell_grads(
-            GRUCell, lambda g: g[:2] + [g[2] * np.array([[1.0], [0.0]])]))),       # b' lost
+            GRUCell, "bias", lambda g: g * np.array([[1.0], [0.0]])))),       # b' lost
     "gru_wrong_gate_derivative": (
-        lambda: make_rnn("gru_reset_before", 3, return_sequences=True),
+        lambda: make_rnn("GRUCell_reset_before", 3, return_sequences=True),
         lambda mp: (mr.set_backend("numpy"), mp.setattr(gru_module, "derivative", _tanh_derivative_everywhere))),
     "dense_flipped_bias_grad": (
         lambda: Dense(3, activation="tanh", dtype=F64),
         lambda mp: mp.setattr(Dense, "backward", _edit_grads(Dense, _flip(1)))),
     "bidirectional_halves_swapped": (
-        lambda: Bidirectional(make_rnn("simple_rnn", 3, return_sequences=True), merge_mode="concat"),
+        lambda: Bidirectional(make_rnn("SimpleRNNCell", 3, return_sequences=True), merge_mode="concat"),
         lambda mp: mp.setattr(Bidirectional, "split", _swap_halves(Bidirectional.split))),
 }
 
@@ -431,7 +362,7 @@ BREAKAGES = {   # name: (layer factory, patch)
 def test_checker_catches_broken_backward(how, monkeypatch, restore_numerics):
     make_layer, patch = BREAKAGES[how]
 
-    def errors():
+    def report():
         rng = np.random.default_rng(21)
         mr.set_random_seed(21)
         layer = make_layer()
@@ -444,16 +375,55 @@ def test_checker_catches_broken_backward(how, monkeypatch, restore_numerics):
         states = [rng.normal(size=(2, 3)) for half in halves for _ in half.cell.state_names]
         return layer_gradient_errors(layer, x, rng, states)
 
-    assert_gradients_ok(errors())
+    assert report().ok
     patch(monkeypatch)
-    broken = errors()
+    broken = report()
     assert max(broken.values()) > BROKEN, broken
-    with pytest.raises(AssertionError, match="gradients differ"):
-        assert_gradients_ok(broken)
+    with pytest.raises(GradcheckError, match="gradients differ"):
+        broken.raise_if_failed()
 
 
 def test_checker_catches_missing_and_misshapen_gradients():
     w = np.ones(3)
-    assert check_gradients(lambda: float(np.sum(w ** 2)), [w], [2 * w]) == {"array 0": pytest.approx(0, abs=1e-9)}
-    assert check_gradients(lambda: float(np.sum(w ** 2)), [w], [np.ones(2)])["array 0"] == np.inf
-    assert check_gradients(lambda: float(np.sum(w ** 2)), [w], [])["gradient count"] == np.inf
+    assert check_arrays(lambda: float(np.sum(w ** 2)), [w], [2 * w]) == {"array 0": pytest.approx(0, abs=1e-9)}
+    assert check_arrays(lambda: float(np.sum(w ** 2)), [w], [np.ones(2)])["array 0"] == np.inf
+    assert check_arrays(lambda: float(np.sum(w ** 2)), [w], [])["gradient count"] == np.inf
+
+
+def test_gradcheck_of_a_function_with_its_backward():
+    """Any function with a backward: right (x * y, its product rule) passes, a wrong one raises
+    an error that names the wrong array."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    report = gradcheck(lambda a, b: a * np.tanh(b), [a, b],
+                       backward=lambda dy, a, b: (dy * np.tanh(b), dy * a * (1 - np.tanh(b) ** 2)))
+    assert report.ok and len(report) == 2
+    with pytest.raises(GradcheckError, match=r"dL/d\(input 1\) .* WRONG"):
+        gradcheck(lambda a, b: a * np.tanh(b), [a, b], backward=lambda dy, a, b: (dy * np.tanh(b), dy * a))
+
+
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_gradcheck_of_a_cell(kind):
+    """A cell on its own, time-major, through the contract of cells/base.py."""
+    cell_class, options = KINDS[kind]
+    cell = cell_class(3, dtype=F64, **options)
+    X = np.random.default_rng(4).normal(size=(4, 2, 3))
+    cell.build(3)
+    perturb_weights(cell.weights, np.random.default_rng(5))
+    report = gradcheck(cell, X)
+    assert set(report) == {"dL/dX", "dL/dkernel", "dL/drecurrent_kernel", "dL/dbias"} | \
+        {f"dL/d{s}0" for s in cell.state_names}
+
+
+def test_gradcheck_refuses_float32_with_a_clear_error():
+    layer = SimpleRNN(2)
+    with pytest.raises(TypeError, match=r"layer 'simple_rnn.*' \(SimpleRNN\) computes in float32; create it with "
+                                        r"dtype='float64'"):
+        gradcheck(layer, np.ones((1, 3, 1), "float32"))
+
+
+def test_lstm_by_hand_example_matches_gradcheck_and_lstm():
+    """examples/lstm_by_hand.py: its hand-written backward passes gradcheck and equals LSTM's."""
+    result = load_example("lstm_by_hand").main()
+    assert result["report"].ok and set(result["report"]) == {"dL/dx", "dL/dW", "dL/dU", "dL/db"}
+    assert max(result["differences"].values()) < 1e-12

@@ -1,32 +1,64 @@
-"""What every recurrent cell shares: its weights and the two big matrix products.
+"""The cell contract, and what every recurrent cell shares.
 
-A cell owns ``kernel`` W (input_dim, G*units), ``recurrent_kernel`` U
-(units, G*units) and ``bias`` b, where G is the number of gates.  The part of
-the pre-activations that does not depend on the recurrence is one product over
-all time steps, done before the time loop; the matching weight gradients are
-one product each, done after the backward loop:
+A cell is one file: its equations, two time loops and a small class (see
+``cells/lstm.py``).  The :class:`~minirnn.layers.RNN` wrapper owns everything
+about sequences (batch-first layout, ``go_backwards``, initial and returned
+states, ``return_sequences``, drawing the dropout masks, output masking,
+splitting the batch across cores); a cell sees time-major arrays only.
+
+The contract (what the wrapper calls):
+
+* ``state_names`` (e.g. ``("h", "c")``): the states carried from step to step,
+  each (B, n); the first is the output h_t.  ``gates``: G, the number of blocks of
+  ``units`` columns in W and U; ``gate_names``: names of the activated blocks a
+  cell keeps in ``cache.gates`` (read by :mod:`minirnn.inspect`).
+* Weights are declared by name: :meth:`weight_shapes` gives ``{name: shape}``
+  (``kernel`` W, ``recurrent_kernel`` U, ``bias`` b, plus any of the cell's own),
+  :meth:`initial_weight` the starting values.  They drive :meth:`build`,
+  :attr:`weights` (the layer's ``get_weights``/``set_weights`` and the saved file,
+  in this order) and the gradients.
+* ``forward(X, states, mask, R, input_masks) -> (H, final_states, cache)``:
+  X (T, B, D); states a list (B, n) per state name; H (T, B, n) every carried
+  h_t; ``cache`` a NamedTuple of what backward needs (never recomputed).  Its fields
+  ``X``, ``mask``, ``R``, ``input_masks``, the carried states by upper-case name (``H``,
+  ``C``) and, if the cell has gates, ``gates`` (T, B, G*n) are read by :mod:`minirnn.inspect`.
+* ``backward_phases(cache, dH, dstates) -> (dX, dstates0, weight_grads)``:
+  dH (T, B, n) is dL/dh_t from the outputs, dstates the gradients of the final
+  states; dX (T, B, D), dstates0 the gradients of the initial states, and
+  ``weight_grads()`` returns ``{weight name: gradient}``.  The layer below waits for
+  dX only, so the wrapper may run ``weight_grads`` on a spare core meanwhile.
+  :meth:`backward` is the same in one call, in the same order.
+
+Masks and dropout.  The wrapper draws the masks; two reach the time loops as
+arrays, empty (shape (0, 1, 1)) when unused:
+
+* ``mask`` (T, B, 1), 1 for real steps and 0 for padding: a masked step keeps
+  the previous state, s_t = s_{t-1} + m_t (s_new - s_{t-1}), and passes its
+  gradient straight back.  It acts on the carried states inside the recurrence,
+  so it cannot be applied outside the loop.
+* ``R`` (G, B, n), recurrent dropout: one mask per gate, fixed for the whole
+  sequence, applied to h_{t-1} before it meets that gate's block of U.
+
+Input dropout (``input_masks``, one (B, D) mask per block of gates, or None) never
+reaches the loops: :meth:`project` and :meth:`input_grad` apply it.
+
+Shared products.  The part of the pre-activations that does not depend on the
+recurrence is one product over all time steps, done before the time loop; the
+matching weight gradients are one product each, done after the backward loop:
 
     XW = X W + b                      (T*B, D) @ (D, G*n)   before the loop
     dW = X^T dXW,  db = sum dXW       after the loop
     dX = dXW W^T
 
-Sequences are time-major inside cells, ``(time, batch, features)``, so each
-step reads one contiguous ``(batch, features)`` block.
-
-Two optional extras reach the time loops as arrays (empty when unused):
-
-* ``mask`` (T, B, 1), 1 for real steps and 0 for padding: a masked step keeps
-  the previous state, s_t = s_{t-1} + m_t (s_new - s_{t-1}), and passes its
-  gradient straight back.
-* ``R`` (G, B, n), recurrent dropout: one mask per gate, fixed for the whole
-  sequence, applied to h_{t-1} before it meets that gate's block of U.
-  Input dropout works the same way on x_t, outside the loop.
+Every cell subclass registers itself in :mod:`minirnn.registry` under its class
+name (package ``"minirnn"`` for minirnn's cells, ``"Custom"`` for any other), so a
+saved ``RNN(MyCell(...))`` names its cell and loads again wherever MyCell is defined.
 """
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, initializers, registry
 from ..backend import kernel
-from ..blas import column_sums, float_signatures, gemm
+from ..blas import column_sums, gemm
 
 
 @kernel
@@ -54,63 +86,22 @@ def recurrent_grad(dM, UT, R):
     return dh
 
 
-@kernel
-def add_recurrent_product(h, U, R, out):
-    """out += recurrent_product(h, U, R), in place (the fused loops' form of F1)."""
-    out += recurrent_product(h, U, R)
-
-
-@add_recurrent_product.fused(signatures=float_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :])"))
-def add_recurrent_product_blas(h, U, R, out):
-    """add_recurrent_product by BLAS, straight into `out`."""
-    if R.shape[0] == 0:
-        gemm(h, U, out, 1.0)
-        return
-    n = h.shape[1]
-    hR = np.empty_like(h)
-    for g in range(U.shape[1] // n):
-        for b in range(h.shape[0]):
-            for j in range(n):
-                hR[b, j] = h[b, j] * R[g, b, j]
-        gemm(hR, U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 1.0)
-
-
-@kernel
-def recurrent_grad_into(dM, U, R, out, beta):
-    """out = recurrent_grad(dM, U^T, R) + beta * out, in place (beta 0 or 1; the fused loops' form)."""
-    grad = recurrent_grad(dM, np.ascontiguousarray(U.T), R)
-    out[...] = grad if beta == 0 else grad + beta * out
-
-
-@recurrent_grad_into.fused(
-    signatures=float_signatures("void({t}[:, :], {t}[:, :], {t}[:, :, :], {t}[:, :], float64)"))
-def recurrent_grad_into_blas(dM, U, R, out, beta):
-    """recurrent_grad_into by BLAS, U^T read in place."""
-    if R.shape[0] == 0:
-        gemm(dM, U.T, out, beta)
-        return
-    n = U.shape[0]
-    part = np.empty_like(out)
-    if beta == 0:
-        out[...] = 0
-    for g in range(U.shape[1] // n):
-        gemm(dM[:, g * n:(g + 1) * n], U[:, g * n:(g + 1) * n].T, part, 0.0)
-        for b in range(out.shape[0]):
-            for j in range(n):
-                out[b, j] += part[b, j] * R[g, b, j]
-
-
 def empty_masks(dtype):
     """The 'no mask' / 'no dropout' argument of the time loops."""
     return np.zeros((0, 1, 1), dtype)
 
 
 class Cell:
-    """Base class: weights, initialisation and the out-of-loop products."""
+    """Base class: the contract above, weights by name, and the out-of-loop products."""
 
     gates = 1                 # G: blocks of `units` columns in W and U
-    gate_names = ("h",)
+    gate_names = ()           # names of the blocks of cache.gates, if the cell keeps one
     state_names = ("h",)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__module__.split(".")[0] == "minirnn"
+        registry.register(cls, cls.__name__, "minirnn" if own else "Custom")
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -128,31 +119,46 @@ class Cell:
         self.dtype = np.dtype(dtype)
         self.input_dim = None
 
-    # -- weights -------------------------------------------------------------
-    def bias_shape(self):
-        return (self.gates * self.units,)
+    # -- weights, by name ------------------------------------------------------
+    def weight_shapes(self, input_dim):
+        """{name: shape} of every weight, in the order of :attr:`weights`."""
+        width = self.gates * self.units
+        shapes = {"kernel": (input_dim, width), "recurrent_kernel": (self.units, width)}
+        if self.use_bias:
+            shapes["bias"] = (width,)
+        return shapes
 
-    def initial_bias(self):
-        return self.bias_initializer(self.bias_shape(), dtype=self.dtype.name)
+    def initial_weight(self, name, shape):
+        """The starting value of weight `name`, drawn by its initializer (Keras's argument names:
+        ``kernel_initializer``, ``recurrent_initializer``, ``bias_initializer``; a weight of a
+        cell's own, ``{name}_initializer``)."""
+        attribute = "recurrent_initializer" if name == "recurrent_kernel" else f"{name}_initializer"
+        return getattr(self, attribute)(shape, dtype=self.dtype.name)
 
     def build(self, input_dim):
-        width = self.gates * self.units
         self.input_dim = int(input_dim)
-        self.kernel = np.asarray(self.kernel_initializer((self.input_dim, width), dtype=self.dtype.name), self.dtype)
-        self.recurrent_kernel = np.asarray(self.recurrent_initializer((self.units, width), dtype=self.dtype.name), self.dtype)
-        if self.use_bias:
-            self.bias = np.ascontiguousarray(self.initial_bias(), self.dtype)
+        for name, shape in self.weight_shapes(self.input_dim).items():
+            value = np.ascontiguousarray(self.initial_weight(name, shape), self.dtype)
+            if value.shape != tuple(shape):
+                raise ValueError(f"{type(self).__name__}: initial weight '{name}' has shape {value.shape}, "
+                                 f"expected {tuple(shape)}")
+            setattr(self, name, value)
+
+    @property
+    def weight_names(self):
+        return list(self.weight_shapes(self.input_dim))
 
     @property
     def weights(self):
-        """[kernel, recurrent_kernel, bias] (live arrays, Keras's order)."""
-        ws = [self.kernel, self.recurrent_kernel]
-        return ws + [self.bias] if self.use_bias else ws
+        """The live weight arrays in declared order (Keras's: kernel, recurrent_kernel, bias)."""
+        return [getattr(self, name) for name in self.weight_names]
 
-    def weight_shapes(self, input_dim):
-        width = self.gates * self.units
-        shapes = [(input_dim, width), (self.units, width)]
-        return shapes + [self.bias_shape()] if self.use_bias else shapes
+    def ordered(self, grads):
+        """The gradients {name: array} of ``weight_grads()`` as a list aligned with :attr:`weights`."""
+        missing = [name for name in self.weight_names if name not in grads]
+        if missing:
+            raise ValueError(f"{type(self).__name__}: weight_grads() returned no gradient for {missing}")
+        return [grads[name] for name in self.weight_names]
 
     def zero_states(self, batch):
         return [np.zeros((batch, self.units), self.dtype) for _ in self.state_names]
@@ -231,26 +237,17 @@ class Cell:
         gemm(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]), out, 0.0)
         return out
 
-    # -- to be written by each cell -------------------------------------------
+    # -- to be written by each cell (see the contract in the module docstring) ----
     def forward(self, X, states, mask, R, input_masks=None):
-        """Run the sequence X (T, B, D) from `states`.
+        """Run X (T, B, D) from `states`: returns (H, final_states, cache)."""
+        raise NotImplementedError
 
-        `mask` (T, B, 1) and `R` (G, B, n) may be empty (see the module doc);
-        `input_masks` is None or one (B, D) input-dropout mask per block of gates.
-        Returns (H, final_states, cache): H (T, B, n) holds every (carried) h_t."""
+    def backward_phases(self, cache, dH, dstates):
+        """Backpropagate through time: returns (dX, dstates0, weight_grads), where
+        ``weight_grads()`` computes {weight name: dL/dweight}."""
         raise NotImplementedError
 
     def backward(self, cache, dH, dstates):
-        """Backpropagate through time.
-
-        dH (T, B, n) is dL/dh_t from outside (the outputs), dstates the
-        gradients of the final states.  Returns (dX, grads, dstates0) with
-        grads aligned with :attr:`weights`."""
+        """:meth:`backward_phases` in one call: (dX, dstates0, {weight name: dL/dweight})."""
         dX, dstates0, weight_grads = self.backward_phases(cache, dH, dstates)
-        return dX, weight_grads(), dstates0
-
-    def backward_phases(self, cache, dH, dstates):
-        """:meth:`backward` in two parts: returns (dX, dstates0, weight_grads), where
-        weight_grads() computes grads.  The layer below waits for dX; the weight gradients
-        are needed only by the optimizer, so they may be computed on another core meanwhile."""
-        raise NotImplementedError
+        return dX, dstates0, weight_grads()

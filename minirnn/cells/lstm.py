@@ -1,5 +1,11 @@
 r"""LSTM: long short-term memory, gates in Keras's order i, f, c, o.
 
+What runs: ``forward_loop`` and ``backward_loop`` below are the reference, in NumPy.
+With the default numba backend, Numba compiles their fused twins in
+``minirnn/kernels/lstm.py`` instead (the same equations, one element at a time,
+products by BLAS in place; tests/test_backends.py checks both give the same
+numbers).  ``minirnn.set_backend("numpy")`` runs the code below.
+
 Forward, for t = 1..T (sigma = ``recurrent_activation``, phi = ``activation``):
 
     F1  [a_i a_f a_c a_o] = x_t W + h_{t-1} U + b
@@ -24,34 +30,36 @@ U (n, 4n), b (4n,).  With ``unit_forget_bias`` the f slice of b starts at 1.
 Without a mask m_t = 1; with recurrent dropout h_{t-1} meets each gate's block of
 U as h_{t-1} * R_g (see cells/base.py).
 """
+from typing import NamedTuple
+
 import numpy as np
 
-from ..activations import (ONE, activate, activate_columns, activate_inplace, derivative, slope,
-                           polynomial_slope, slope_polynomial, tanh_columns, tanh_rational, value)
+from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
+from .base import Cell, recurrent_grad, recurrent_product
 
 
 @kernel
 def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
-    """F1-F5 over all steps.  Returns the cache (gates, C, phi(c_new), H)."""
+    """F1-F5 over all steps.  Returns the cache (gates, C, phi_C, H)."""
     T, B, width = XW.shape
     n = width // 4
     masked = mask.shape[0] > 0
-    gates = np.empty_like(XW)                  # activated i f g o per step
+    gates = np.empty_like(XW)                  # activated [i f g o] per step
     C = np.empty((T, B, n), XW.dtype)          # carried c_t
-    PC = np.empty((T, B, n), XW.dtype)         # phi(c_new), reused by backward
+    phi_C = np.empty((T, B, n), XW.dtype)      # phi(c_t) before masking, reused by backward
     H = np.empty((T, B, n), XW.dtype)          # carried h_t
     h, c = h0, c0
     for t in range(T):
         a = XW[t] + recurrent_product(h, U, R)  # F1
-        i = activate(a[:, :n], rec_act)        # F2
-        f = activate(a[:, n:2 * n], rec_act)
-        g = activate(a[:, 2 * n:3 * n], act)
-        o = activate(a[:, 3 * n:], rec_act)
+        a_i, a_f, a_c, a_o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+        i = activate(a_i, rec_act)             # F2
+        f = activate(a_f, rec_act)
+        g = activate(a_c, act)
+        o = activate(a_o, rec_act)
         c_new = f * c + i * g                  # F3
-        pc = activate(c_new, act)
-        h_new = o * pc                         # F4
+        phi_c = activate(c_new, act)
+        h_new = o * phi_c                      # F4
         if masked:                             # F5
             h = h + mask[t] * (h_new - h)
             c = c + mask[t] * (c_new - c)
@@ -62,13 +70,13 @@ def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
         gates[t, :, 2 * n:3 * n] = g
         gates[t, :, 3 * n:] = o
         C[t] = c
-        PC[t] = pc
+        phi_C[t] = phi_c
         H[t] = h
-    return gates, C, PC, H
+    return gates, C, phi_C, H
 
 
 @kernel
-def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
+def backward_loop(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
     """B1-B4 over all steps, last to first.  Returns (dA, dh0, dc0)."""
     T, B, n = C.shape
     masked = mask.shape[0] > 0
@@ -80,15 +88,16 @@ def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
         f = gates[t, :, n:2 * n]
         g = gates[t, :, 2 * n:3 * n]
         o = gates[t, :, 3 * n:]
+        phi_c = phi_C[t]
         c_prev = C[t - 1] if t > 0 else c0
         dh_out = dH[t] + dh_next
         dh = dh_out * mask[t] if masked else dh_out            # B1
         dc_in = dc_next * mask[t] if masked else dc_next
-        dc = dc_in + dh * o * derivative(PC[t], act)           # B2
-        dA[t, :, :n] = dc * g * derivative(i, rec_act)         # B3
-        dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)
-        dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)
-        dA[t, :, 3 * n:] = dh * PC[t] * derivative(o, rec_act)
+        dc = dc_in + dh * o * derivative(phi_c, act)           # B2
+        dA[t, :, :n] = dc * g * derivative(i, rec_act)         # B3: da_i
+        dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)     # da_f
+        dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)          # da_c
+        dA[t, :, 3 * n:] = dh * phi_c * derivative(o, rec_act)       # da_o
         dh_next = recurrent_grad(dA[t], UT, R)                  # B4
         if masked:
             dh_next += dh_out - dh
@@ -98,118 +107,51 @@ def backward_loop(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
     return dA, dh_next, dc_next
 
 
-@forward_loop.fused
-def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
-    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, the rest in
-    simple loops over one row (one sequence) at a time, which vectorise."""
-    T, B, width = XW.shape
-    n = width // 4
-    masked = mask.shape[0] > 0
-    exact = XW.itemsize == 8                  # float64: exact activations
-    coef = tanh_columns((rec_act, rec_act, act, rec_act), n, XW)   # all four gates in one pass
-    fast = coef.shape[1] > 0
-    phi = coef[:, 2 * n] if fast else np.zeros(3, XW.dtype)     # phi(c) = phi[1] tanh(phi[0] c) + phi[2]
-    gates = XW.copy()                         # x_t W + b, then h_{t-1} U is added in place
-    C = np.empty((T, B, n), XW.dtype)
-    PC = np.empty((T, B, n), XW.dtype)
-    H = np.empty((T, B, n), XW.dtype)
-    h, c = h0, c0
-    for t in range(T):
-        add_recurrent_product(h, U, R, gates[t])                    # F1
-        for b in range(B):
-            row = gates[t, b]
-            if fast:                                                # F2: i, f, g, o
-                activate_columns(row, coef)
-            else:
-                activate_inplace(row[:2 * n], rec_act, exact)
-                activate_inplace(row[2 * n:3 * n], act, exact)
-                activate_inplace(row[3 * n:], rec_act, exact)
-            for j in range(n):
-                c_new = row[n + j] * c[b, j] + row[j] * row[2 * n + j]          # F3
-                pc = phi[1] * tanh_rational(phi[0] * c_new) + phi[2] if fast else value(c_new, act, exact)
-                C[t, b, j] = c_new
-                PC[t, b, j] = pc
-                H[t, b, j] = row[3 * n + j] * pc                    # F4
-            if masked:                                              # F5
-                m = mask[t, b, 0]
-                for j in range(n):
-                    C[t, b, j] = c[b, j] + m * (C[t, b, j] - c[b, j])
-                    H[t, b, j] = h[b, j] + m * (H[t, b, j] - h[b, j])
-        h, c = H[t], C[t]
-    return gates, C, PC, H
-
-
-@backward_loop.fused
-def backward_loop_fused(gates, C, PC, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
-    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
-    T, B, n = C.shape
-    masked = mask.shape[0] > 0
-    dA = np.empty_like(gates)
-    dh_next, dc_next = dh_T.copy(), dc_T.copy()
-    s_act, act_poly = slope_polynomial(act, gates)
-    s_rec, rec_poly = slope_polynomial(rec_act, gates)
-    poly = act_poly and rec_poly              # slopes without branches in the inner loop
-    for t in range(T - 1, -1, -1):
-        c_prev = C[t - 1] if t > 0 else c0
-        for b in range(B):
-            m = mask[t, b, 0] if masked else ONE
-            for j in range(n):
-                i = gates[t, b, j]
-                f = gates[t, b, n + j]
-                g = gates[t, b, 2 * n + j]
-                o = gates[t, b, 3 * n + j]
-                pc = PC[t, b, j]
-                dh_out = dH[t, b, j] + dh_next[b, j]
-                dh = dh_out * m if masked else dh_out               # B1
-                dc_in = dc_next[b, j] * m if masked else dc_next[b, j]
-                d_pc = polynomial_slope(pc, s_act) if poly else slope(pc, act)
-                d_i = polynomial_slope(i, s_rec) if poly else slope(i, rec_act)
-                d_f = polynomial_slope(f, s_rec) if poly else slope(f, rec_act)
-                d_g = polynomial_slope(g, s_act) if poly else slope(g, act)
-                d_o = polynomial_slope(o, s_rec) if poly else slope(o, rec_act)
-                dc = dc_in + dh * o * d_pc                          # B2
-                dA[t, b, j] = dc * g * d_i                          # B3
-                dA[t, b, n + j] = dc * c_prev[b, j] * d_f
-                dA[t, b, 2 * n + j] = dc * i * d_g
-                dA[t, b, 3 * n + j] = dh * pc * d_o
-                dh_next[b, j] = dh_out - dh                         # (1 - m_t)(...), B4
-                dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
-        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B4
-    return dA, dh_next, dc_next
+class LSTMCache(NamedTuple):
+    """What forward keeps for backward (time-major)."""
+    X: np.ndarray             # (T, B, D) inputs
+    h0: np.ndarray            # (B, n) initial states
+    c0: np.ndarray
+    gates: np.ndarray         # (T, B, 4n) activated [i f g o]
+    C: np.ndarray             # (T, B, n) carried c_t
+    phi_C: np.ndarray         # (T, B, n) phi(c_t)
+    H: np.ndarray             # (T, B, n) carried h_t
+    mask: np.ndarray          # (T, B, 1) or empty
+    R: np.ndarray             # (4, B, n) recurrent dropout or empty
+    input_masks: list         # input dropout, or None
 
 
 class LSTMCell(Cell):
-    """One LSTM step, run over whole sequences by the kernels above."""
+    """One LSTM step, run over whole sequences by the loops above."""
 
     gates = 4
-    gate_names = ("i", "f", "c", "o")
+    gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
 
     def __init__(self, units, unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
-    def initial_bias(self):
-        if not self.unit_forget_bias:
-            return super().initial_bias()
-        n, dt = self.units, self.dtype.name
+    def initial_weight(self, name, shape):
+        if name != "bias" or not self.unit_forget_bias:
+            return super().initial_weight(name, shape)
+        n, dt = self.units, self.dtype.name              # b_f starts at 1: remember by default
         return np.concatenate([self.bias_initializer((n,), dtype=dt), np.ones(n, dt),
                                self.bias_initializer((2 * n,), dtype=dt)])
 
     def forward(self, X, states, mask, R, input_masks=None):
         h0, c0 = states
-        gates, C, PC, H = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, c0,
-                                       self.activation, self.recurrent_activation, mask, R)
-        return H, [H[-1], C[-1]], (X, h0, c0, gates, C, PC, H, mask, R, input_masks)
+        gates, C, phi_C, H = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, c0,
+                                          self.activation, self.recurrent_activation, mask, R)
+        return H, [H[-1], C[-1]], LSTMCache(X, h0, c0, gates, C, phi_C, H, mask, R, input_masks)
 
     def backward_phases(self, cache, dH, dstates):
-        X, h0, c0, gates, C, PC, H, mask, R, input_masks = cache
         dh_T, dc_T = dstates
-        dA, dh0, dc0 = backward_loop(gates, C, PC, c0, self.recurrent_kernel, dH, dh_T, dc_T,
-                                     self.activation, self.recurrent_activation, mask, R)
+        dA, dh0, dc0 = backward_loop(cache.gates, cache.C, cache.phi_C, cache.c0, self.recurrent_kernel, dH,
+                                     dh_T, dc_T, self.activation, self.recurrent_activation, cache.mask, cache.R)
 
         def weight_grads():                                                  # B5
-            dW, db = self.kernel_grads(X, dA, input_masks)
-            dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
-            return [dW, dU, db] if self.use_bias else [dW, dU]
-        return self.input_grad(dA, input_masks), [dh0, dc0], weight_grads
+            dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
+            dU = self.recurrent_kernel_grad(self.previous(cache.H, cache.h0), dA, cache.R)
+            return dict(kernel=dW, recurrent_kernel=dU, bias=db)
+        return self.input_grad(dA, cache.input_masks), [dh0, dc0], weight_grads

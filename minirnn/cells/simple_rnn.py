@@ -1,5 +1,11 @@
 r"""SimpleRNN: the Elman recurrence.
 
+What runs: ``forward_loop`` and ``backward_loop`` below are the reference, in NumPy.
+With the default numba backend, Numba compiles their fused twins in
+``minirnn/kernels/simple_rnn.py`` instead (the same equations, one element at a
+time, products by BLAS in place; tests/test_backends.py checks both give the same
+numbers).  ``minirnn.set_backend("numpy")`` runs the code below.
+
 Forward, for t = 1..T (phi = ``activation``, tanh by default):
 
     F1  a_t = x_t W + h_{t-1} U + b
@@ -18,12 +24,13 @@ Shapes (time-major): x_t (B, D), h_t and a_t (B, n), W (D, n), U (n, n), b (n,).
 Without a mask m_t = 1; with recurrent dropout h_{t-1} U becomes (h_{t-1} * R) U
 (see cells/base.py).
 """
+from typing import NamedTuple
+
 import numpy as np
 
-from ..activations import (ONE, activate, activate_inplace, derivative, polynomial_slope, slope,
-                           slope_polynomial)
+from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell, add_recurrent_product, recurrent_grad, recurrent_grad_into, recurrent_product
+from .base import Cell, recurrent_grad, recurrent_product
 
 
 @kernel
@@ -61,68 +68,34 @@ def backward_loop(A, U, dH, dh_T, act, mask, R):
     return dA, dh_next
 
 
-@forward_loop.fused
-def forward_loop_fused(XW, U, h0, act, mask, R):
-    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, then one
-    activation pass over the whole step, which vectorises."""
-    T, B, n = XW.shape
-    masked = mask.shape[0] > 0
-    exact = XW.itemsize == 8                  # float64: exact activations
-    A = XW.copy()                             # x_t W + b, then h_{t-1} U is added in place
-    H = np.empty_like(XW) if masked else A
-    h = h0
-    for t in range(T):
-        add_recurrent_product(h, U, R, A[t])                        # F1
-        activate_inplace(A[t].reshape(B * n), act, exact)           # F2
-        if masked:
-            for b in range(B):
-                m = mask[t, b, 0]
-                for j in range(n):
-                    H[t, b, j] = h[b, j] + m * (A[t, b, j] - h[b, j])   # F3
-        h = H[t]
-    return H, A
-
-
-@backward_loop.fused
-def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
-    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
-    T, B, n = A.shape
-    masked = mask.shape[0] > 0
-    dA = np.empty_like(A)
-    dh_next = dh_T.copy()
-    s_act, poly = slope_polynomial(act, A)    # the slope without branches in the inner loop
-    for t in range(T - 1, -1, -1):
-        for b in range(B):
-            m = mask[t, b, 0] if masked else ONE
-            for j in range(n):
-                dh = dH[t, b, j] + dh_next[b, j]                    # B1
-                dh_new = dh * m if masked else dh
-                y = A[t, b, j]
-                dA[t, b, j] = dh_new * (polynomial_slope(y, s_act) if poly else slope(y, act))   # B2
-                dh_next[b, j] = dh - dh_new                         # (1 - m_t) dh_t, B3
-        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B3
-    return dA, dh_next
+class SimpleRNNCache(NamedTuple):
+    """What forward keeps for backward (time-major)."""
+    X: np.ndarray             # (T, B, D) inputs
+    h0: np.ndarray            # (B, n) initial state
+    H: np.ndarray             # (T, B, n) carried h_t
+    A: np.ndarray             # (T, B, n) phi(a_t); the same array as H without a mask
+    mask: np.ndarray          # (T, B, 1) or empty
+    R: np.ndarray             # (1, B, n) recurrent dropout or empty
+    input_masks: list         # input dropout, or None
 
 
 class SimpleRNNCell(Cell):
-    """One SimpleRNN step, run over whole sequences by the kernels above."""
+    """One SimpleRNN step, run over whole sequences by the loops above."""
 
     gates = 1
-    gate_names = ("h",)
     state_names = ("h",)
 
     def forward(self, X, states, mask, R, input_masks=None):
         (h0,) = states
         H, A = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, self.activation, mask, R)
-        return H, [H[-1]], (X, h0, H, A, mask, R, input_masks)
+        return H, [H[-1]], SimpleRNNCache(X, h0, H, A, mask, R, input_masks)
 
     def backward_phases(self, cache, dH, dstates):
-        X, h0, H, A, mask, R, input_masks = cache
         (dh_T,) = dstates
-        dA, dh0 = backward_loop(A, self.recurrent_kernel, dH, dh_T, self.activation, mask, R)
+        dA, dh0 = backward_loop(cache.A, self.recurrent_kernel, dH, dh_T, self.activation, cache.mask, cache.R)
 
         def weight_grads():                                                  # B4
-            dW, db = self.kernel_grads(X, dA, input_masks)
-            dU = self.recurrent_kernel_grad(self.previous(H, h0), dA, R)
-            return [dW, dU, db] if self.use_bias else [dW, dU]
-        return self.input_grad(dA, input_masks), [dh0], weight_grads
+            dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
+            dU = self.recurrent_kernel_grad(self.previous(cache.H, cache.h0), dA, cache.R)
+            return dict(kernel=dW, recurrent_kernel=dU, bias=db)
+        return self.input_grad(dA, cache.input_masks), [dh0], weight_grads

@@ -9,7 +9,7 @@ Backward splits dL/dy by the merge rule and adds the two halves' dL/dx.
 """
 import numpy as np
 
-from ..backend import PARALLEL_MIN_MACS, parallel_map
+from ..parallel import PARALLEL_MIN_MACS, parallel_map
 from .base import Layer
 from .rnn import RNN
 

@@ -10,10 +10,10 @@ import copy
 
 import numpy as np
 
-from ..backend import (PARALLEL_MIN_MACS, blas_threads_limited, in_parallel_worker, large_work_threads,
-                       parallel_map, run_later, threads_for)
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from .. import parallel, registry
+from ..cells import Cell, GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import empty_masks
+from ..parallel import blas_threads_limited, threads_for
 from ..utils import get_rng
 from ._utils import rate
 from .base import Layer, format_shape, init_arguments, snake_case, unique_name
@@ -101,10 +101,7 @@ class RNN(Layer):
         with blas_threads_limited(self.blas_threads(*x.shape[:2])):
             return self.call(x, initial_state=initial_state, training=training, mask=mask)
 
-    # -- running on several cores ----------------------------------------------
-    MIN_CHUNK_ROWS = 32
-    SPLIT_MIN_MACS = 3 * PARALLEL_MIN_MACS
-
+    # -- running on several cores (see minirnn.parallel) -----------------------------
     def largest_product(self, batch, time):
         """Multiply-adds of this layer's largest product on (batch, time): X W or a weight
         gradient, time * batch * G*n * max(D, n)."""
@@ -112,16 +109,8 @@ class RNN(Layer):
         return time * batch * cell.gates * cell.units * max(cell.input_dim, cell.units)
 
     def batch_chunks(self, batch, time):
-        """Row ranges of the batch that run side by side, one per core: sequences are
-        independent, so each range is a whole forward (or backward) pass of its own.  One
-        range when the batch or the work is too small to gain from it."""
-        parts = min(large_work_threads(), batch // self.MIN_CHUNK_ROWS)
-        # Splitting adds copies and joins to the hand-off to a thread, so it needs more work than
-        # running two whole passes side by side (measured: SimpleRNN(40) at batch 128 loses, GRU(32) gains).
-        if parts < 2 or self.largest_product(batch, time) < self.SPLIT_MIN_MACS or in_parallel_worker():
-            return [slice(0, batch)]
-        edges = np.linspace(0, batch, parts + 1).round().astype(int)
-        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        """Row ranges of the batch that run side by side (one when the work is small)."""
+        return parallel.batch_chunks(batch, self.largest_product(batch, time))
 
     def blas_threads(self, batch, time):
         """BLAS threads for this layer on (batch, time): one per chunk when the batch is split
@@ -134,51 +123,6 @@ class RNN(Layer):
         """True when a call would draw dropout masks (from a shared generator, so calls that
         do must run one after the other to stay reproducible)."""
         return training and (self.dropout > 0 or self.recurrent_dropout > 0)
-
-    @staticmethod
-    def rows(a, chunk, axis):
-        """The chunk's rows of a (contiguous); empty 'unused' arrays pass through."""
-        if a.shape[0] == 0:
-            return a
-        return np.ascontiguousarray(a[(slice(None),) * axis + (chunk,)])
-
-    def run_forward(self, X, states, M, R, input_masks):
-        """cell.forward over the batch chunks, joined: (H, final_states, cache)."""
-        chunks = self.batch_chunks(X.shape[1], X.shape[0])
-        if len(chunks) == 1:
-            H, final_states, cache = self.cell.forward(X, states, M, R, input_masks)
-            return H, final_states, (chunks, [cache])
-
-        def part(chunk):
-            return self.cell.forward(self.rows(X, chunk, 1), [self.rows(s, chunk, 0) for s in states],
-                                     self.rows(M, chunk, 1), self.rows(R, chunk, 1),
-                                     None if input_masks is None else [self.rows(m, chunk, 0) for m in input_masks])
-        results = parallel_map(part, chunks)
-        H = np.concatenate([r[0] for r in results], axis=1)
-        final_states = [np.concatenate([r[1][k] for r in results]) for k in range(len(states))]
-        return H, final_states, (chunks, [r[2] for r in results])
-
-    def run_backward(self, cache, dH, dstates):
-        """cell.backward over the chunks of run_forward: (dX, weight-gradient job, dstates0).
-
-        One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
-        core while the layers below back-propagate (see :meth:`Cell.backward_phases`), when they
-        are big enough to pay for the hand-off.  Several chunks: each runs its whole backward
-        pass side by side, dX is joined and the gradients summed."""
-        chunks, caches = cache
-        if len(chunks) == 1:
-            dX, dstates0, weight_grads = self.cell.backward_phases(caches[0], dH, dstates)
-            T, B = dH.shape[:2]
-            return dX, run_later(weight_grads, self.largest_product(B, T) >= PARALLEL_MIN_MACS), dstates0
-
-        def part(job):
-            chunk, chunk_cache = job
-            return self.cell.backward(chunk_cache, self.rows(dH, chunk, 1), [self.rows(d, chunk, 0) for d in dstates])
-        results = parallel_map(part, list(zip(chunks, caches)))
-        dX = np.concatenate([r[0] for r in results], axis=1)
-        grads = [sum(r[1][k] for r in results) for k in range(len(results[0][1]))]
-        dstates0 = [np.concatenate([r[2][k] for r in results]) for k in range(len(dstates))]
-        return dX, run_later(lambda: grads, worth_it=False), dstates0
 
     @property
     def grads(self):
@@ -248,8 +192,9 @@ class RNN(Layer):
             X, M = X[::-1], M[::-1]
         input_masks, R = self.dropout_masks(B) if training else (None, None)
         R = empty_masks(self.dtype) if R is None else R
-        H, final_states, cache = self.run_forward(np.ascontiguousarray(X), states,
-                                                  np.ascontiguousarray(M), R, input_masks)
+        H, final_states, cache = parallel.forward_in_chunks(self.cell, self.batch_chunks(B, T),
+                                                            np.ascontiguousarray(X), states,
+                                                            np.ascontiguousarray(M), R, input_masks)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
         # Output weights per step: 1 where the output is h_t, 0 where it is zero.
@@ -293,8 +238,8 @@ class RNN(Layer):
             dH[-1] = d_output
         if shown is not None:
             dH *= shown
-        dX, self._grads_job, self.initial_state_grads = self.run_backward(
-            cache, dH, [np.ascontiguousarray(s) for s in d_states])
+        dX, self._grads_job, self.initial_state_grads = parallel.backward_in_chunks(
+            self.cell, cache, dH, [np.ascontiguousarray(s) for s in d_states], self.largest_product(B, T))
         if self.go_backwards:
             dX = dX[::-1]
         return np.ascontiguousarray(dX.transpose(1, 0, 2))
@@ -315,7 +260,7 @@ class RNN(Layer):
         config = super().get_config()
         for name, value in init_arguments(self, sources=(self, self.cell), skip=config).items():
             if name == "cell":
-                value = {"class_name": type(value).__name__,
+                value = {"class_name": type(value).__name__, "registered_name": registry.registered_name(type(value)),
                          "config": init_arguments(value, skip=("dtype",))}
             config[name] = value
         return config
@@ -325,15 +270,24 @@ class RNN(Layer):
         config = dict(config)
         cell = config.get("cell")
         if isinstance(cell, dict):
-            from .. import cells
-            from ..cells.base import Cell
-
-            cell_class = getattr(cells, str(cell.get("class_name")), None)
-            if not (isinstance(cell_class, type) and issubclass(cell_class, Cell)):
+            cell_class = cell_class_named(cell.get("registered_name"), cell.get("class_name"))
+            if cell_class is None:
                 raise ValueError(f"Layer '{config.get('name')}' ({cls.__name__}): unknown cell class "
                                  f"{cell.get('class_name')!r} in config")
             config["cell"] = cell_class(**cell.get("config", {}))
         return cls(**config)
+
+def cell_class_named(registered_name, class_name):
+    """The Cell subclass a config names: by its registered ``"package>name"``, else by class name
+    among minirnn's cells and then the custom ones (cells register themselves, see cells/base.py)."""
+    candidates = [registered_name] if registered_name else []
+    candidates += [f"{package}>{class_name}" for package in ("minirnn", "Custom") if isinstance(class_name, str)]
+    for key in candidates:
+        found = registry.get_registered_object(key)
+        if isinstance(found, type) and issubclass(found, Cell):
+            return found
+    return None
+
 
 def _make_cell(layer, kwargs, cell_class, **args):
     """The layer's cell; a bad argument raises an error that names the layer (named here, as Layer would)."""
@@ -354,10 +308,12 @@ def _cell_args(units, activation, recurrent_activation, use_bias, kernel_initial
 class SimpleRNN(RNN):
     """Fully-connected RNN: h_t = activation(x_t W + h_{t-1} U + b).  See cells/simple_rnn.py."""
 
+    cell_class = SimpleRNNCell
+
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  return_sequences=False, return_state=False, go_backwards=False, **kwargs):
-        cell = _make_cell(self, kwargs, SimpleRNNCell,
+        cell = _make_cell(self, kwargs, self.cell_class,
                           **_cell_args(units, activation, None, use_bias, kernel_initializer,
                                        recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
@@ -366,11 +322,13 @@ class SimpleRNN(RNN):
 class LSTM(RNN):
     """Long short-term memory, gates i, f, c, o.  See cells/lstm.py."""
 
+    cell_class = LSTMCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
                  return_state=False, go_backwards=False, **kwargs):
-        cell = _make_cell(self, kwargs, LSTMCell, unit_forget_bias=unit_forget_bias,
+        cell = _make_cell(self, kwargs, self.cell_class, unit_forget_bias=unit_forget_bias,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
@@ -379,11 +337,13 @@ class LSTM(RNN):
 class GRU(RNN):
     """Gated recurrent unit, gates z, r, h; ``reset_after=True`` like Keras.  See cells/gru.py."""
 
+    cell_class = GRUCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, reset_after=True, **kwargs):
-        cell = _make_cell(self, kwargs, GRUCell, reset_after=reset_after,
+        cell = _make_cell(self, kwargs, self.cell_class, reset_after=reset_after,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
         super().__init__(cell, return_sequences, return_state, go_backwards, **kwargs)
