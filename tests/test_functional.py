@@ -18,7 +18,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402, F401  (the Keras backend)
-from test_gradients import assert_gradients_ok, check_gradients  # noqa: E402
+from minirnn.gradcheck import check_arrays as check_gradients  # noqa: E402
+from test_gradients import assert_gradients_ok  # noqa: E402
 
 import minirnn as mr  # noqa: E402
 from minirnn import callbacks, layers as L  # noqa: E402

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, initializers, registry
+from .. import activations, backend, initializers, parallel, registry
 
 _name_counts = defaultdict(int)
 _checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
@@ -310,7 +310,7 @@ class Layer:
                              f"received shape {arr.shape}")
         arr = np.ascontiguousarray(arr, dtype=self.dtype)
         # A parallel worker runs inside a layer whose own input was checked already.
-        trusted = getattr(_checks, "trusted", False) or backend.in_parallel_worker()
+        trusted = getattr(_checks, "trusted", False) or parallel.in_parallel_worker()
         if not (allow_non_finite or trusted) and not np.isfinite(arr).all():
             bad = int(arr.size - np.isfinite(arr).sum())
             raise ValueError(f"{what} received input with NaN or inf values "
