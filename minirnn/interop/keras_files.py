@@ -479,10 +479,10 @@ def weight_groups(layer, input_shape):
     """[(group path inside the layer's entry, [weight shapes])] of `layer` on `input_shape`,
     computed without building it (so a file is checked before anything is allocated)."""
     if isinstance(layer, Bidirectional):
-        return [(f"{half}/cell/vars", getattr(layer, half).cell.weight_shapes(input_shape[-1]))
+        return [(f"{half}/cell/vars", list(getattr(layer, half).cell.weight_shapes(input_shape[-1]).values()))
                 for half in ("forward_layer", "backward_layer")]
     if isinstance(layer, RNN):
-        return [("cell/vars", layer.cell.weight_shapes(input_shape[-1]))]
+        return [("cell/vars", list(layer.cell.weight_shapes(input_shape[-1]).values()))]
     if isinstance(layer, TimeDistributed):
         inner = (input_shape[0],) + tuple(input_shape[2:])
         return [(f"layer/{group}", shapes) for group, shapes in weight_groups(layer.layer, inner)]
