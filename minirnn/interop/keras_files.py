@@ -369,7 +369,7 @@ class Translator:
 
     def raise_problems(self, path):
         if self.problems:
-            raise ModelFileError(path, "member 'config.json'", "minirnn cannot rebuild this model:\n  - "
+            raise ModelFileError(path, "the model config", "minirnn cannot rebuild this model:\n  - "
                                  + "\n  - ".join(self.problems)
                                  + ("\n(custom layers and functions: pass them in custom_objects; "
                                     "compile=False skips the compile settings)"))
@@ -381,7 +381,8 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
     translator = Translator(custom_objects)
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
         name = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-        raise ModelFileError(path, "member 'config.json'", f"model class {name!r}: minirnn reads Keras Sequential models")
+        raise ModelFileError(path, "the model config", f"model class {name!r}: minirnn reads Keras "
+                                                       f"Sequential and functional models")
     body = config.get("config") or {}
     layers = [translator.layer(entry) for entry in body.get("layers") or []]
     compiled = None
@@ -398,7 +399,8 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
     elif shape is not None and layers:
         input_layer = InputLayer(tuple(shape)[1:], batch_size=shape[0], dtype=layers[0].dtype)
     else:
-        raise ModelFileError(path, "member 'config.json'", "the model has no input shape, so its weights cannot be checked")
+        raise ModelFileError(path, "the model config", "the model has no input shape, so its weights "
+                                                       "cannot be checked")
     return body.get("name"), input_layer, layers, compiled
 
 
@@ -469,8 +471,8 @@ def functional_from_config(config, path, custom_objects, compile, reader):
     except ModelFileError:
         raise
     except (TypeError, ValueError, KeyError, IndexError) as e:
-        raise ModelFileError(path, "member 'config.json'", f"the functional graph cannot be made "
-                                                           f"({type(e).__name__}: {e})") from None
+        raise ModelFileError(path, "the model config", f"the functional graph cannot be made "
+                                                       f"({type(e).__name__}: {e})") from None
     return model, [entry["layer"] for entry in entries], compiled
 
 
