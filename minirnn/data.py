@@ -326,3 +326,40 @@ def synthetic_series(time=None, baseline=10, slope=0.05, amplitude=40, period=36
     noise = np.random.RandomState(seed).randn(len(t)) * noise_level
     series = baseline + slope * t + seasonality + noise
     return time.astype(np.float32), series.astype(np.float32)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+    """Sequences of different lengths as one ``(len(sequences), maxlen, *step_shape)`` array,
+    as ``keras.utils.pad_sequences``: longer ones lose their first (``truncating="pre"``) or last
+    (``"post"``) steps, shorter ones get ``value`` before (``padding="pre"``) or after (``"post"``).
+    ``maxlen`` defaults to the longest sequence.  Numbers only (strings are not padded)."""
+    for name, choice in (("padding", padding), ("truncating", truncating)):
+        if choice not in ("pre", "post"):
+            raise ValueError(f'{name} must be "pre" or "post", received {name}={choice!r}')
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise ValueError(f"sequences must be a list of sequences, received {type(sequences).__name__}")
+    rows = []
+    for k, seq in enumerate(sequences):
+        if isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__"):
+            raise ValueError(f"sequences must be a list of sequences; item {k} is {seq!r}")
+        row = np.asarray(seq)
+        if row.size and row.dtype.kind not in "biuf":
+            raise ValueError(f"pad_sequences takes numbers; item {k} has dtype {row.dtype}")
+        rows.append(row)
+    step_shape = next((r.shape[1:] for r in rows if len(r)), ())
+    if maxlen is None:
+        maxlen = max((len(r) for r in rows), default=0)
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral) or maxlen < 0:
+        raise ValueError(f"maxlen must be an integer >= 0 or None, received maxlen={maxlen!r}")
+    out = np.full((len(rows), maxlen) + step_shape, value, dtype=dtype)
+    for k, row in enumerate(rows):
+        if not len(row) or not maxlen:
+            continue
+        kept = row[-maxlen:] if truncating == "pre" else row[:maxlen]
+        if kept.shape[1:] != step_shape:
+            raise ValueError(f"item {k} has steps of shape {kept.shape[1:]}, the others {step_shape}")
+        if padding == "post":
+            out[k, :len(kept)] = kept
+        else:
+            out[k, maxlen - len(kept):] = kept
+    return out

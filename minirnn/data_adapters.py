@@ -17,7 +17,7 @@ a dataset of batches                minirnn's datasets (``windowed_dataset``,
                                     ``timeseries_dataset_from_array``), anything re-iterable,
                                     ``tf.data`` datasets (tensors become arrays); ``len()`` may
                                     be unknown (``TypeError``): the epoch lasts until it ends
-``PyDataset``                       ``dataset[i]`` for i < ``len(dataset)`` (shuffled order with
+``PyDataset`` (or Keras's)          ``dataset[i]`` for i < ``len(dataset)`` (shuffled order with
                                     ``shuffle``), ``on_epoch_begin`` / ``on_epoch_end`` around it
 a generator or iterator             single pass: with ``steps_per_epoch`` one iterator runs
                                     across epochs; without it the first epoch uses it up
@@ -93,7 +93,7 @@ def _numeric(value, role, label):
         finite = np.isfinite(arr)
         if not finite.all():
             raise ValueError(f"{label}: {role} contain NaN or inf ({arr.size - int(finite.sum())} of "
-                             f"{arr.size} values); remove or impute them first")
+                             f"{arr.size} elements); remove or impute them first")
     return arr
 
 
@@ -137,6 +137,14 @@ def _convert(value, role, label):
 
 def _num_samples(value):
     return len(_leaves(value)[0])
+
+
+def _same_samples(x, y, label):
+    """The number of samples of x, which y must share."""
+    n, m = _num_samples(x), _num_samples(y)
+    if n != m:
+        raise ValueError(f"{label}: x and y must have the same number of samples, received {n} and {m}")
+    return n
 
 
 def _take(value, index):
@@ -287,8 +295,8 @@ def get_data_adapter(x, y=None, *, batch_size=None, shuffle=False, steps_per_epo
     if y is not None:
         raise ValueError(f"{label}: y must not be given when x is a dataset, generator or PyDataset "
                          f"({type(x).__name__}): the data yields (x, y) itself")
-    if isinstance(x, PyDataset):
-        return _py_dataset_adapter(x, shuffle, label, common)
+    if _is_py_dataset(x):
+        return _py_dataset_adapter(x, shuffle, common)
     if not hasattr(x, "__iter__"):
         raise ValueError(f"{label}: x must be arrays, a dataset, a PyDataset or a generator, "
                          f"received {type(x).__name__}")
@@ -313,15 +321,20 @@ def _arrays_adapter(x, y, batch_size, shuffle, label, common):
     n = _num_samples(x)
     if n == 0:
         raise ValueError(f"{label}: received 0 samples")
-    if y is not None and _num_samples(y) != n:
-        raise ValueError(f"{label}: x and y must have the same number of samples, received {n} "
-                         f"inputs and {_num_samples(y)} targets")
+    if y is not None:
+        _same_samples(x, y, label)
     one_pass, size = _array_batches(x, y, batch_size or 32, shuffle)
     return DataAdapter(one_pass, size, single_pass=False, standardize=False, **common)
 
 
-def _py_dataset_adapter(dataset, shuffle, label, common):
-    size = dataset.num_batches
+def _is_py_dataset(x):
+    """minirnn's PyDataset, or one like it (Keras's own): indexed batches and epoch hooks."""
+    return isinstance(x, PyDataset) or (hasattr(x, "__getitem__") and callable(getattr(x, "on_epoch_end", None))
+                                        and (hasattr(x, "num_batches") or hasattr(x, "__len__")))
+
+
+def _py_dataset_adapter(dataset, shuffle, common):
+    size = dataset.num_batches if hasattr(dataset, "num_batches") else len(dataset)
     if size is not None:
         size = check_positive_int(size, "len(PyDataset)", common["what"], common["owner"])
 
@@ -330,7 +343,7 @@ def _py_dataset_adapter(dataset, shuffle, label, common):
         if shuffle and size is not None:
             order = get_rng().permutation(size)
         return (dataset[int(i)] for i in order)
-    return DataAdapter(one_pass, size, single_pass=False, on_epoch_begin=dataset.on_epoch_begin,
+    return DataAdapter(one_pass, size, single_pass=False, on_epoch_begin=getattr(dataset, "on_epoch_begin", None),
                        on_epoch_end=dataset.on_epoch_end, **common)
 
 
@@ -348,10 +361,7 @@ def train_validation_split(x, y, validation_split):
                              f"arrays), received {role} of type {type(value).__name__}; pass "
                              f"validation_data=... instead")
     x, y = _convert(x, "inputs", "fit()"), _convert(y, "targets", "fit()")
-    n = _num_samples(x)
-    if _num_samples(y) != n:
-        raise ValueError(f"fit(): x and y must have the same number of samples, received {n} inputs "
-                         f"and {_num_samples(y)} targets")
+    n = _same_samples(x, y, "fit()")
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
         raise ValueError(f"Training data contains {n} samples, which is not sufficient to split it into a "

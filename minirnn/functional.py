@@ -22,7 +22,7 @@ import collections
 
 import numpy as np
 
-from .layers.base import Layer, format_shape
+from .layers.base import format_shape
 
 
 class KerasTensor:
@@ -66,11 +66,12 @@ class KerasTensor:
 class Node:
     """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
 
-    def __init__(self, layer, inputs, single, output_shape, kwargs=None):
+    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0):
         self.layer = layer
-        self.inputs = list(inputs)          # KerasTensors, in call order
+        self.inputs = list(inputs)          # KerasTensors, in call order (initial states last)
         self.single = single                # called on one tensor, not on a list
         self.kwargs = dict(kwargs or {})
+        self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
         shapes = output_shape if isinstance(output_shape, list) else [output_shape]
         self.multi_output = isinstance(output_shape, list)
         dtype = getattr(layer, "output_dtype", None) or layer.dtype
@@ -103,9 +104,15 @@ def call_symbolic(layer, inputs, args, kwargs):
     if args:
         raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
                          f"received {len(args)} positional argument(s) after the inputs")
-    static = {}
+    static, states = {}, []
     for key, value in kwargs.items():
         if key == "training":
+            continue
+        if key == "initial_state" and _has_symbolic(value) and single:
+            states = [value] if isinstance(value, KerasTensor) else list(value)
+            if not hasattr(layer, "initial_state_grads") or not all(isinstance(t, KerasTensor) for t in states):
+                raise ValueError(f"{what}: a symbolic initial_state needs a recurrent layer (SimpleRNN, LSTM, "
+                                 f"GRU) and a list of symbolic tensors, received {value!r}")
             continue
         if _has_symbolic(value):
             raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
@@ -126,7 +133,7 @@ def call_symbolic(layer, inputs, args, kwargs):
                                      f"received a tensor of shape {format_shape(shape)}")
     layer.ensure_built(shape)
     output_shape = layer.compute_output_shape(shape)
-    return Node(layer, flat, single, output_shape, static).output_structure()
+    return Node(layer, flat + states, single, output_shape, static, len(states)).output_structure()
 
 
 def _has_symbolic(value):
@@ -204,7 +211,7 @@ class Step:
     """A node as the forward and backward loops need it: where its inputs and outputs live
     (indices into one list of values) and whether its layer is shared."""
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs")
+    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs", "n_states")
 
     def __init__(self, node, slot_of, takes_mask, shared):
         self.layer = node.layer
@@ -214,6 +221,7 @@ class Step:
         self.takes_mask = takes_mask
         self.shared = shared
         self.kwargs = node.kwargs
+        self.n_states = node.n_states
 
 
 def compile_steps(inputs, nodes, takes_mask):
@@ -243,10 +251,13 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
         else:
             x, mask = [values[i] for i in step.inputs], [masks[i] for i in step.inputs]
             has_mask = any(m is not None for m in mask)
+        kwargs = step.kwargs
+        if step.n_states:
+            kwargs = {**kwargs, "initial_state": [values[i] for i in step.inputs[1:]]}
         if has_mask and step.takes_mask:
-            y = layer(x, training=training, mask=mask, **step.kwargs)
+            y = layer(x, training=training, mask=mask, **kwargs)
         else:
-            y = layer(x, training=training, **step.kwargs)
+            y = layer(x, training=training, **kwargs)
         if training and step.shared:
             saved[k] = [(holder, holder._cache) for holder in layer.cache_holders()]
         out_mask = layer.compute_mask(x, mask if has_mask else None)
@@ -274,7 +285,7 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
-    shared_grads, skipped, reached_layers = {}, set(), set()
+    shared_grads, unreached = {}, []
     for k in range(len(steps) - 1, -1, -1):
         step = steps[k]
         layer = step.layer
@@ -285,9 +296,8 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
             dy = [grads[s] for s in step.outputs]
             reached = any(d is not None for d in dy)
         if not reached:
-            skipped.add(layer)
+            unreached.append(layer)
             continue
-        reached_layers.add(layer)
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
@@ -298,10 +308,15 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
             shared_grads[layer] = list(own) if previous is None else [a + b for a, b in zip(previous, own)]
         if step.single:
             _accumulate(grads, step.inputs[0], dx)
+            for slot, g in zip(step.inputs[1:], layer.initial_state_grads if step.n_states else ()):
+                _accumulate(grads, slot, g)
         else:
             for slot, g in zip(step.inputs, dx):
                 _accumulate(grads, slot, g)
-    return grads, shared_grads, skipped - reached_layers
+    if not unreached:
+        return grads, shared_grads, set()
+    reached = {step.layer for step in steps if any(grads[s] is not None for s in step.outputs)}
+    return grads, shared_grads, set(unreached) - reached
 
 
 # -- saving: the graph as a config ---------------------------------------------------------
@@ -319,7 +334,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize):
     for layer in layers:
         entry = serialize(layer)
         entry["name"] = layer.name
-        entry["inbound_nodes"] = [[ref(t) for t in node.inputs] for node in nodes if node.layer is layer]
+        own = [node for node in nodes if node.layer is layer]
+        entry["inbound_nodes"] = [[ref(t) for t in node.inputs] for node in own]
+        if any(node.n_states for node in own):       # the last n inputs are initial states
+            entry["inbound_states"] = [node.n_states for node in own]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -337,15 +355,19 @@ def rebuild_graph(config, deserialize):
         layers[name] = layer
         if isinstance(layer, InputLayer):
             tensors[(name, 0)] = [layer.output]
+        n_states = entry.get("inbound_states") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
-            pending.append((name, k, call))
+            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0))
     while pending:
         progress = False
         for item in list(pending):
-            name, k, call = item
+            name, k, call, n_states = item
             if all((ref[0], ref[1]) in tensors for ref in call):
                 args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-                out = layers[name](args[0] if len(args) == 1 else args)
+                if n_states:
+                    out = layers[name](args[0], initial_state=args[1:])
+                else:
+                    out = layers[name](args[0] if len(args) == 1 else args)
                 tensors[(name, k)] = out if isinstance(out, list) else [out]
                 pending.remove(item)
                 progress = True
@@ -359,4 +381,5 @@ def rebuild_graph(config, deserialize):
         except (KeyError, IndexError, TypeError):
             raise ValueError(f"The model config's {what} {refs!r} name tensors the graph does not "
                              f"compute") from None
-    return lookup(config.get("input_layers", []), "input_layers"), lookup(config.get("output_layers", []), "output_layers")
+    return (lookup(config.get("input_layers", []), "input_layers"),
+            lookup(config.get("output_layers", []), "output_layers"))

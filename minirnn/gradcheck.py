@@ -133,10 +133,10 @@ def gradcheck(target, x=None, y=None, *, loss=None, backward=None, initial_state
         report = _function_report(target, x, backward, input_names, rng, eps, tol)
     elif isinstance(target, Cell):
         report = _cell_report(target, x, rng, initial_state, mask, eps, tol)
+    elif hasattr(target, "layers") and hasattr(target, "backward"):       # a model (itself a Layer)
+        report = _model_report(target, x, y, loss, eps, tol)
     elif isinstance(target, Layer):
         report = _layer_report(target, x, rng, initial_state, mask, training, skip_outputs, eps, tol)
-    elif hasattr(target, "layers") and hasattr(target, "backward"):
-        report = _model_report(target, x, y, loss, eps, tol)
     else:
         raise TypeError(f"gradcheck: expected a layer, a cell, a model or a function with backward=..., "
                         f"received {target!r}")
@@ -228,8 +228,9 @@ def _model_report(model, x, y, loss, eps, tol):
     y_pred = model(x, training=True)
     dx = model.backward(loss_fn.gradient(y, y_pred))
     arrays, analytic, names = [x], [dx], ["dL/dx"]
+    model_grads = list(model.grads)          # aligned with model.weights (shared layers summed)
     for layer in model.layers:
-        grads = [None] * len(layer.weights) if layer.grads is None else list(layer.grads)
+        grads, model_grads = model_grads[:len(layer.weights)], model_grads[len(layer.weights):]
         for name, w, g in zip(weight_names(layer), layer.weights, grads):
             arrays.append(w)
             analytic.append(g)

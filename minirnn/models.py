@@ -26,7 +26,7 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
-from .layers.base import Layer, format_shape, trusted_inputs, unique_name
+from .layers.base import Layer, trusted_inputs, unique_name
 from .parallel import limits_blas_threads
 from .layers.core import InputLayer
 
@@ -106,7 +106,8 @@ class Model(Layer):
         self._n_slots = len(slot_of)
         self._output_slots = [slot_of[id(t)] for t in self._output_tensors]
         self._input_layers = [t.node.layer for t in self._input_tensors]
-        self._input_names = [layer.name for layer in self._input_layers]
+        self._input_names = (list(self._input_keys) if self._input_keys is not None else
+                             [layer.name for layer in self._input_layers])
         self._output_names = (list(self._output_keys) if self._output_keys is not None else
                               [t.node.layer.name for t in self._output_tensors])
 
@@ -187,6 +188,11 @@ class Model(Layer):
     def build_input_shape(self, value):     # Layer.ensure_built sets it; the graph holds it
         pass
 
+    def output_shapes(self):
+        """The (first) output shape of every node, in the order they run."""
+        self._graph()
+        return [node.outputs[0].shape for node in self._nodes]
+
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self._output_tensors]
         batch = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape)[0]
@@ -245,15 +251,20 @@ class Model(Layer):
         pairs = []
         if not self.trainable:
             return pairs
+        plain = not (self._shared_grads or self._skipped)        # the usual case: one call per layer
         for layer in self.layers:
-            if not layer.weights or not layer.trainable:
+            weights = layer.weights
+            if not weights or not layer.trainable:
                 continue
-            if isinstance(layer, Model) and layer not in self._shared_grads and layer not in self._skipped:
+            if isinstance(layer, Model) and (plain or (layer not in self._shared_grads and layer not in self._skipped)):
                 pairs += layer._param_grad_pairs(with_grads)
-            else:
-                grads = self._layer_grads(layer) if with_grads else [None] * len(layer.weights)
+                continue
+            grads = (layer.grads if plain else self._layer_grads(layer)) if with_grads else [None] * len(weights)
+            if isinstance(layer, Model):             # summed as a whole: keep its trainable part
                 keep = {id(w) for w in layer.trainable_weights}
-                pairs += [(w, g) for w, g in zip(layer.weights, grads) if id(w) in keep]
+                pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
+            else:
+                pairs += zip(weights, grads)
         return pairs
 
     # -- forward and backward -------------------------------------------------------------
@@ -278,7 +289,8 @@ class Model(Layer):
     def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
         self._ensure_graph(x)
-        return [layer.check_input(a) for layer, a in zip(self._input_layers, self._flatten(x, self._input_names, "input"))]
+        arrays = self._flatten(x, self._input_names, "input")
+        return [layer.check_input(a) for layer, a in zip(self._input_layers, arrays)]
 
     def _ensure_graph(self, x):
         self._graph()
@@ -306,7 +318,7 @@ class Model(Layer):
         outputs = [values[s] for s in self._output_slots]
         out_masks = [masks[s] for s in self._output_slots]
         if training:
-            self._cache = (saved, [np.shape(a) for a in flat], [a.dtype for a in flat])
+            self._cache = (saved, [a.shape for a in flat])
         self._last_output_mask = out_masks[0] if len(out_masks) == 1 else out_masks
         return outputs, out_masks
 
@@ -321,7 +333,7 @@ class Model(Layer):
         return self._backward(d_outputs)
 
     def _backward(self, d_outputs):
-        saved, shapes, dtypes = self.saved()
+        saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
             self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
         dx = [np.zeros(shape, self.dtype) if g is None else g
@@ -727,11 +739,6 @@ class Sequential(Model):
                              f"call build(input_shape) or call it on data")
         self._graph()
         return self._output_tensors[0].shape
-
-    def output_shapes(self):
-        """The output shape of every layer, in order."""
-        self._graph()
-        return [node.outputs[0].shape for node in self._nodes]
 
     def _graph(self):
         if self._steps is None:

@@ -25,7 +25,7 @@ TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, 
 # Every cell minirnn registers, and GRU's other reset form.
 CELL_OPTIONS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
                 for name in registry.registered_names("minirnn")
-                if isinstance(registry.get_registered_object(name), type)
+                if isinstance(registry.get_registered_object(name), type)       # ops are functions
                 and issubclass(registry.get_registered_object(name), Cell)}
 CELL_OPTIONS["GRUCell_reset_before"] = (CELL_OPTIONS["GRUCell"][0], dict(reset_after=False))
 CELLS = sorted(CELL_OPTIONS)

@@ -153,6 +153,7 @@ def test_py_dataset_batches_like_keras_and_hears_every_epoch():
             return Squares.__getitem__(self, index)
 
     theirs = list(keras_adapter(KerasSquares(), shuffle=False).get_numpy_iterator())
+    assert_same_batches(epoch(get_data_adapter(KerasSquares())), theirs)          # Keras's own PyDataset
     dataset = Squares(workers=4)
     adapter = get_data_adapter(dataset)
     assert adapter.num_batches == 3
@@ -173,14 +174,14 @@ def test_dataset_of_inputs_only_predicts_but_does_not_fit():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(x=np.array([[1.0], [np.nan]]), y=np.ones(2)), r"inputs contain NaN or inf \(1 of 2 values\)"),
+    (dict(x=np.array([[1.0], [np.nan]]), y=np.ones(2)), r"inputs contain NaN or inf \(1 of 2 elements\)"),
     (dict(x=np.ones((2, 1)), y=np.array([1.0, np.inf])), r"targets contain NaN or inf"),
     (dict(x=np.ones((2, 1)), y=np.array(["1", "2"])), r"targets must be numbers .* received dtype <U1"),
     (dict(x=np.array([[1], ["a"]], dtype=object), y=np.ones(2)), r"inputs must be numbers .* dtype object"),
     (dict(x=np.ones((0, 3)), y=np.ones(0)), r"fit\(\): received 0 samples"),
     (dict(x=None, y=np.ones(2)), r"fit\(\): x is None"),
     (dict(x=np.ones((2, 1)), y=None), r"fit\(\): y is None"),
-    (dict(x=np.ones((3, 1)), y=np.ones(2)), r"same number of samples, received 3 inputs and 2 targets"),
+    (dict(x=np.ones((3, 1)), y=np.ones(2)), r"x and y must have the same number of samples, received 3 and 2"),
     (dict(x=np.ones((2, 1)), y=np.ones(2), batch_size=2.9), r"batch_size must be a positive integer, "
                                                             r"received batch_size=2.9"),
     (dict(x=np.ones((2, 1)), y=np.ones(2), batch_size=True), r"batch_size=True"),

@@ -79,7 +79,7 @@ def test_non_finite_input_in_model():
     model = mr.Sequential([Input(shape=(4, 5)), LSTM(2), Dense(1)])
     x = X.copy()
     x[0, 0, 0] = np.nan
-    with raises(ValueError, f"Model '{model.name}' predict()", "inputs contain NaN or inf", f"1 of {x.size} values"):
+    with raises(ValueError, f"Model '{model.name}' predict()", "inputs contain NaN or inf", f"1 of {x.size} elements"):
         model.predict(x)
     with raises(ValueError, "(InputLayer) received input with NaN or inf", f"1 of {x.size} elements"):
         model(x)                                     # called directly: its Input layer checks
@@ -151,9 +151,9 @@ def test_fit_length_mismatch():
     model = small_model()
     model.compile(optimizer="sgd", loss="mse")
     x = np.zeros((10, 4, 5))
-    with raises(ValueError, f"Model '{model.name}' fit()", "same number of samples", "received 10 inputs and 9 targets"):
+    with raises(ValueError, f"Model '{model.name}' fit()", "same number of samples", "received 10 and 9"):
         model.fit(x, np.zeros((9, 1)), verbose=0)
-    with raises(ValueError, f"Model '{model.name}' evaluate()", "received 10 inputs and 11 targets"):
+    with raises(ValueError, f"Model '{model.name}' evaluate()", "received 10 and 11"):
         model.evaluate(x, np.zeros((11, 1)), verbose=0)
 
 

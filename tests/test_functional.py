@@ -18,11 +18,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402, F401  (the Keras backend)
-from minirnn.gradcheck import check_arrays as check_gradients  # noqa: E402
-from test_gradients import assert_gradients_ok  # noqa: E402
 
 import minirnn as mr  # noqa: E402
 from minirnn import callbacks, layers as L  # noqa: E402
+from minirnn.gradcheck import check_arrays  # noqa: E402
 
 T = 5
 
@@ -71,12 +70,22 @@ def masked_bidirectional(lib):
     return lib.Model(tokens, lib.layers.Dense(1, name="out")(h))
 
 
+def encoder_decoder(lib):
+    source, target = lib.Input(shape=(T, 2), name="source"), lib.Input(shape=(3, 2), name="target")
+    _, h, c = lib.layers.LSTM(4, return_state=True, name="encoder")(source)
+    decoded = lib.layers.LSTM(4, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+    return lib.Model([source, target], lib.layers.Dense(1, name="out")(decoded))
+
+
 def data_for(name, rng, n=12):
     if name == "masked_bidirectional":
         tokens = rng.integers(1, 9, size=(n, T))
         for i in range(n):
             tokens[i, T - i % 3:] = 0                      # right padding of 0, 1 or 2 steps
         return tokens.astype("int32"), rng.standard_normal((n, 1)).astype("float32")
+    if name == "encoder_decoder":
+        x = [rng.standard_normal((n, T, 2)), rng.standard_normal((n, 3, 2))]
+        return [a.astype("float32") for a in x], rng.standard_normal((n, 3, 1)).astype("float32")
     if name == "two_in_two_out":
         x = [rng.standard_normal((n, T, 3)), rng.standard_normal((n, 4))]
         return [a.astype("float32") for a in x], [rng.standard_normal((n, k)).astype("float32") for k in (1, 2)]
@@ -88,7 +97,7 @@ def data_for(name, rng, n=12):
 
 
 GRAPHS = {f.__name__: f for f in (two_in_two_out, shared_lstm, residual_add, nested_sequential,
-                                   masked_bidirectional)}
+                                   masked_bidirectional, encoder_decoder)}
 
 
 def pair(name):
@@ -156,7 +165,7 @@ def graph_gradient_errors(model, x, rng):
         again = model(x)
         again = again if isinstance(again, list) else [again]
         return sum(float(np.sum(o * c)) for o, c in zip(again, cotangents))
-    return check_gradients(loss, arrays, analytic, names)
+    return check_arrays(loss, arrays, analytic, names)
 
 
 MERGES = [(L.Add, {}, 3), (L.Subtract, {}, 2), (L.Multiply, {}, 3), (L.Average, {}, 3), (L.Maximum, {}, 3),
@@ -176,7 +185,7 @@ def test_merge_layer_gradients(cls, kwargs, n, float64):
 
     def loss():
         return float(np.sum(layer(xs) * cot))
-    assert_gradients_ok(check_gradients(loss, xs, dxs, [f"x{k}" for k in range(n)]))
+    check_arrays(loss, xs, dxs, [f"x{k}" for k in range(n)]).raise_if_failed()
 
 
 def test_merge_layers_broadcast_and_match_keras():
@@ -197,8 +206,7 @@ def test_merge_layers_broadcast_and_match_keras():
     assert db.shape == b.shape and np.allclose(db, 4.0)             # summed over the broadcast axis
 
 
-@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "residual_add", "nested_sequential",
-                                  "masked_bidirectional"])
+@pytest.mark.parametrize("name", list(GRAPHS))
 def test_whole_graph_gradients(name, float64):
     mr.set_random_seed(5)
     model = GRAPHS[name](mr)
@@ -208,7 +216,21 @@ def test_whole_graph_gradients(name, float64):
         (x if x.dtype.kind == "i" else x.astype("float64"))
     for w in model.weights:
         w += rng.normal(0.0, 0.3, w.shape)
-    assert_gradients_ok(graph_gradient_errors(model, x, rng))
+    graph_gradient_errors(model, x, rng).raise_if_failed()
+
+
+def test_shared_nested_model_gradients(float64):
+    """A Sequential called on two inputs: its layers' caches are kept per call, gradients summed."""
+    mr.set_random_seed(6)
+    inner = mr.Sequential([L.GRU(3, return_sequences=True), L.Dense(2, activation="tanh")])
+    a, b = mr.Input(shape=(T, 2)), mr.Input(shape=(T, 2))
+    joined = L.Concatenate()([inner(a), L.Multiply()([inner(b), inner(a)])])
+    model = mr.Model([a, b], L.Dense(1)(L.GlobalMaxPooling1D()(joined)))
+    rng = np.random.default_rng(4)
+    for w in model.weights:
+        w += rng.normal(0.0, 0.3, w.shape)
+    x = [rng.standard_normal((2, T, 2)), rng.standard_normal((2, T, 2))]
+    graph_gradient_errors(model, x, rng).raise_if_failed()
 
 
 def test_shared_layer_gradient_is_the_sum_over_its_calls(float64):
@@ -266,7 +288,7 @@ def our_summary(model):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "nested_sequential"])
+@pytest.mark.parametrize("name", ["two_in_two_out", "shared_lstm", "nested_sequential", "encoder_decoder"])
 def test_functional_summary_matches_keras_line_by_line(name):
     kmodel, mmodel = pair(name)
     ours, theirs = our_summary(mmodel), keras_summary(kmodel)
@@ -292,16 +314,39 @@ def test_sequential_summaries_match_keras_unbuilt_built_and_after_fit():
 
 
 # -- saving ------------------------------------------------------------------------------------
-def test_functional_model_saves_and_loads(tmp_path):
-    _, mmodel = pair("two_in_two_out")
-    x, y = data_for("two_in_two_out", np.random.default_rng(0))
-    mmodel.compile(optimizer="adam", loss=["mse", "mae"])
+@pytest.mark.parametrize("name", ["two_in_two_out", "encoder_decoder"])
+def test_functional_model_saves_and_loads(name, tmp_path):
+    mr.set_random_seed(0)
+    mmodel = GRAPHS[name](mr)
+    x, y = data_for(name, np.random.default_rng(0))
+    two = name == "two_in_two_out"
+    mmodel.compile(optimizer="adam", loss=["mse", "mae"] if two else "mse", loss_weights=[1.0, 0.5] if two else None,
+                   metrics=[["mae"], []] if two else ["mae"])
     mmodel.fit(x, y, epochs=1, verbose=0)
     mmodel.save(tmp_path / "g.minirnn")
-    loaded = mr.models.load_model(tmp_path / "g.minirnn", compile=False)
+    loaded = mr.models.load_model(tmp_path / "g.minirnn")
     assert loaded.get_config() == mmodel.get_config()
-    for ours, theirs in zip(loaded.predict(x), mmodel.predict(x)):
-        assert np.array_equal(ours, theirs)
+    ours, theirs = loaded.predict(x), mmodel.predict(x)
+    for a, b in zip(ours if two else [ours], theirs if two else [theirs]):
+        assert np.array_equal(a, b)
+    assert loaded.evaluate(x, y, return_dict=True, verbose=0) == mmodel.evaluate(x, y, return_dict=True, verbose=0)
+
+
+def test_dict_inputs_and_outputs_like_keras(tmp_path):
+    """Keras's docstring example: inputs and outputs given as dicts, data passed by those keys."""
+    def build(lib):
+        inputs = {"x1": lib.Input(shape=(10,), name="x1"), "x2": lib.Input(shape=(1,), name="x2")}
+        t = lib.layers.Dense(1, activation="relu", name="t")(inputs["x1"])
+        return lib.Model(inputs, {"y": lib.layers.Add(name="add")([t, inputs["x2"]])})
+    keras.utils.set_random_seed(0)
+    kmodel, mmodel = build(keras), build(mr)
+    mmodel.set_weights(kmodel.get_weights())
+    rng = np.random.default_rng(0)
+    x = {"x1": rng.standard_normal((6, 10)).astype("float32"), "x2": rng.standard_normal((6, 1)).astype("float32")}
+    ours, theirs = mmodel.predict(x), kmodel.predict(x, verbose=0)
+    assert set(ours) == set(theirs) == {"y"} and close(ours["y"], theirs["y"])[0]
+    mmodel.save(tmp_path / "d.minirnn")
+    assert np.array_equal(mr.models.load_model(tmp_path / "d.minirnn").predict(x)["y"], ours["y"])
 
 
 # -- the model boundary ------------------------------------------------------------------------

@@ -25,9 +25,9 @@ BROKEN = 1e-2       # a broken backward must be at least this wrong
 
 SMOOTH = ("tanh", "sigmoid", "linear")      # no kinks, so finite differences apply everywhere
 # Every cell minirnn registers, and GRU's other reset form: {kind: (cell class, its options)}
-KINDS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
-         for name in registry.registered_names("minirnn")
-         if isinstance(registry.get_registered_object(name), type) and issubclass(registry.get_registered_object(name), Cell)}
+KINDS = {name.partition(">")[2]: (obj, {})
+         for name, obj in ((n, registry.get_registered_object(n)) for n in registry.registered_names("minirnn"))
+         if isinstance(obj, type) and issubclass(obj, Cell)}          # ops are registered functions
 KINDS["GRUCell_reset_before"] = (GRUCell, dict(reset_after=False))
 RNN_KINDS = sorted(KINDS)
 

@@ -281,3 +281,27 @@ def test_validation_split_takes_the_last_samples_like_keras():
     h_ours = ours.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, shuffle=False, verbose=0).history
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(h_ours[key], h_theirs[key], rtol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(maxlen=3), dict(maxlen=3, padding="post", truncating="post"),
+                                    dict(maxlen=4, padding="post", value=-1, dtype="float32")])
+def test_pad_sequences_like_keras(kwargs):
+    sequences = [[1, 2, 3, 4, 5], [6], [], [7, 8]]
+    from minirnn.keras.preprocessing.sequence import pad_sequences
+
+    ours = pad_sequences(sequences, **kwargs)
+    theirs = real_keras.preprocessing.sequence.pad_sequences(sequences, **kwargs)
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+    steps = [np.ones((2, 3)), np.ones((1, 3)) * 2]                  # steps with features
+    np.testing.assert_array_equal(mr_keras.utils.pad_sequences(steps, dtype="float32"),
+                                  real_keras.utils.pad_sequences(steps, dtype="float32"))
+
+
+def test_pad_sequences_refuses_strings_and_bad_arguments():
+    with pytest.raises(ValueError, match="pad_sequences takes numbers; item 1 has dtype <U1"):
+        mr_keras.utils.pad_sequences([[1], ["a"]])
+    with pytest.raises(ValueError, match='padding must be "pre" or "post", received padding=\'left\''):
+        mr_keras.utils.pad_sequences([[1]], padding="left")
+    with pytest.raises(ValueError, match="maxlen must be an integer >= 0 or None, received maxlen=2.5"):
+        mr_keras.utils.pad_sequences([[1]], maxlen=2.5)

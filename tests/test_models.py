@@ -1,4 +1,5 @@
-"""Sequential: training loop behaviour, reproducibility, shapes, the summary table."""
+"""Sequential: training loop behaviour, reproducibility, shapes, the summary table; Sequential is a
+Model whose graph is a chain."""
 import io
 from contextlib import redirect_stdout
 
@@ -120,3 +121,43 @@ def test_weights_round_trip_between_models():
     assert np.array_equal(a.predict(x), b.predict(x))
     with pytest.raises(ValueError, match="expects 8 weight arrays, received 7"):
         b.set_weights(a.get_weights()[:-1])
+
+
+def test_sequential_trains_exactly_like_the_same_functional_chain():
+    x, y = toy_data(n=40)
+    mr.set_random_seed(3)
+    stack = mr.Sequential([mr.Input(shape=(12,)), Lambda(lambda v: v[..., None]), GRU(5), Dense(1)])
+    inputs = mr.Input(shape=(12,))
+    h = Lambda(lambda v: v[..., None])(inputs)
+    chain = mr.Model(inputs, Dense(1)(GRU(5)(h)))
+    chain.set_weights(stack.get_weights())
+    assert isinstance(stack, mr.Model) and len(stack.layers) == 3 and len(chain.layers) == 4   # + its Input
+    histories = []
+    for model in (stack, chain):
+        model.compile(optimizer=mr.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        histories.append(model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history)
+    assert histories[0] == histories[1]
+    assert all(np.array_equal(a, b) for a, b in zip(stack.get_weights(), chain.get_weights()))
+
+
+def test_sequential_without_input_builds_from_the_first_data_and_keeps_lengths_free():
+    mr.set_random_seed(0)
+    model = mr.Sequential([LSTM(3), Dense(1)])
+    out = io.StringIO()
+    model.summary(print_fn=out.write)
+    assert "0 (unbuilt)" in out.getvalue() and "?" in out.getvalue()
+    x = np.zeros((4, 7, 2), "float32")
+    assert model.predict(x).shape == (4, 1)
+    assert model.predict(np.zeros((2, 3, 2), "float32")).shape == (2, 1)      # another length
+    assert model.output_shapes() == [(None, 3), (None, 1)]
+
+
+def test_sequential_layers_keep_their_order_add_and_pop():
+    model = mr.Sequential([mr.Input(shape=(5,)), Dense(3)])
+    model.add(Dense(2))
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dense"]
+    assert model.predict(np.ones((2, 5), "float32")).shape == (2, 2)
+    model.pop()
+    assert model.predict(np.ones((2, 5), "float32")).shape == (2, 3)
+    with pytest.raises(ValueError, match="an Input must come first"):
+        model.add(mr.Input(shape=(5,)))

@@ -140,3 +140,15 @@ def test_gradient_of_a_whole_model_through_ops_by_central_differences():
 def test_every_op_is_registered_by_name():
     for name in ops.__all__:
         assert registry.get_registered_object(f"minirnn>ops.{name}") is getattr(ops, name)
+
+
+def test_a_lambda_of_an_op_is_saved_by_its_registered_name(tmp_path):
+    import minirnn as mr
+
+    model = mr.Sequential([mr.Input((5,)), Lambda(ops.expand_dims, arguments={"axis": -1}), mr.layers.SimpleRNN(3)])
+    path = tmp_path / "m.minirnn"
+    model.save(path)
+    loaded = mr.models.load_model(path)
+    assert loaded.layers[0].function is ops.expand_dims
+    x = _input((2, 5), "any").astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

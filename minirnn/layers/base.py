@@ -216,8 +216,8 @@ class Layer:
                 self.build(shape)
             except MemoryError:
                 raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
-                                  f"weights at input shape {format_shape(input_shape)}; check its size "
-                                  f"arguments (units, filters, output_dim...)") from None
+                                  f"weights at input shape {shape}; check its size arguments (units, "
+                                  f"filters, output_dim...)") from None
             self.built = True
             self.build_input_shape = shape   # recorded for saving (build_config)
 
