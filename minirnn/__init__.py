@@ -11,15 +11,15 @@ from . import (activations, backend, callbacks, cells, data, initializers, layer
                optimizers, parallel, registry, saving, utils)
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Model, Sequential
+from .models import Model, Sequential, load_model
 from .saving import ModelFileError
 from .utils import set_random_seed
 
 __version__ = "0.1.0"
-__all__ = ["Model", "Sequential", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "set_random_seed", "set_backend", "ModelFileError", "activations", "backend", "callbacks", "cells",
-           "data", "initializers", "layers", "losses", "memory", "metrics", "models", "optimizers", "parallel",
-           "registry", "saving", "utils"]
+__all__ = ["Model", "Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU",
+           "Bidirectional", "set_random_seed", "set_backend", "ModelFileError", "activations", "backend",
+           "callbacks", "cells", "data", "initializers", "layers", "losses", "memory", "metrics", "models",
+           "optimizers", "parallel", "registry", "saving", "utils"]
 from .layers import (Conv1D, Dropout, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,  # noqa: E402
                      Masking, MaxPooling1D, TimeDistributed)
 

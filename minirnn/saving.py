@@ -967,7 +967,13 @@ def _require_built(model, what):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write the model's weights (and optimizer state, when compiled) to a ``.weights.npz`` file."""
+    """Write the model's weights (and optimizer state, when compiled) to a ``.weights.npz`` file
+    (or, for a name ending in ``.weights.h5``, Keras 3's weights file)."""
+    if os.fspath(filepath).endswith(".weights.h5"):
+        from .interop import keras_files
+
+        _require_built(model, "save")
+        return keras_files.save_keras_weights(model, filepath, overwrite=overwrite)
     path = _target(filepath, WEIGHTS_SUFFIX, "save_weights()", overwrite)
     _require_built(model, "save")
     arrays = weight_arrays(model)
@@ -989,8 +995,17 @@ def _weights_member(archive, path, safe_mode):
 
 
 def load_weights(model, filepath, skip_mismatch=False):
-    """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file."""
+    """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file; Keras files by
+    suffix: ``.keras`` and ``.weights.h5`` (Keras 3), ``.h5`` (legacy Keras 2 / tf.keras)."""
     path = os.fspath(filepath)
+    if path.endswith((".keras", ".weights.h5")):
+        from .interop import keras_files
+
+        return keras_files.load_keras_weights(model, path)
+    if path.endswith((".h5", ".hdf5")):
+        from .interop import keras_files
+
+        return keras_files.load_legacy_weights(model, path)
     if path.endswith(MODEL_SUFFIX):
         with _open_archive(path) as archive:
             _require_members(archive, path, [WEIGHTS_NAME])
@@ -1007,9 +1022,14 @@ def load_weights(model, filepath, skip_mismatch=False):
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
-    """Write the model (architecture, weights, compile state) to a ``.minirnn`` file."""
+    """Write the model (architecture, weights, compile state) to a ``.minirnn`` file, or to a
+    Keras 3 ``.keras`` file (see :mod:`minirnn.interop.keras_files`)."""
     from . import __version__
 
+    if os.fspath(filepath).endswith(".keras"):
+        from .interop import keras_files
+
+        return keras_files.save_keras(model, filepath, overwrite, include_optimizer)
     path = _target(filepath, MODEL_SUFFIX, "save()", overwrite)
     config = {"format": "minirnn.model", "format_version": FORMAT_VERSION, "minirnn_version": __version__,
               "model": {"class_name": type(model).__name__,
@@ -1060,8 +1080,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     its optimizer state included.  ``custom_objects`` ({name: class or function}) supply what
     the file names beyond :mod:`minirnn.registry`; ``safe_mode=False`` trusts the file: it makes
     functions saved as source code and lifts the size limits.  Every problem with the file
-    raises :class:`ModelFileError` (see the module docstring)."""
+    raises :class:`ModelFileError` (see the module docstring).  Keras files load by suffix:
+    ``.keras`` (Keras 3) and ``.h5`` (legacy Keras 2 / tf.keras), see :mod:`minirnn.interop.keras_files`."""
     path = os.fspath(filepath)
+    if path.endswith((".keras", ".h5", ".hdf5")):
+        from .interop import keras_files
+
+        load = keras_files.load_keras if path.endswith(".keras") else keras_files.load_legacy_h5
+        return load(path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     with _open_archive(path) as archive:
         _require_members(archive, path, [CONFIG_NAME, WEIGHTS_NAME])
         config = load_json(read_member(archive, CONFIG_NAME, path, MAX_CONFIG_BYTES), path,

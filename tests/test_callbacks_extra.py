@@ -179,7 +179,7 @@ def test_model_checkpoint_saves_when_keras_does(case, tmp_path):
 
 def test_model_checkpoint_checks_its_arguments():
     with pytest.raises(ValueError, match=r"\.minirnn"):
-        callbacks.ModelCheckpoint("model.keras")
+        callbacks.ModelCheckpoint("model.txt")
     with pytest.raises(ValueError, match=r"\.weights\.npz"):
         callbacks.ModelCheckpoint("model.minirnn", save_weights_only=True)
     with pytest.raises(ValueError, match="save_freq"):

@@ -339,7 +339,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(FileExistsError):
         other.save(path, overwrite=False)
     with pytest.raises(ValueError, match=r"ends in '\.minirnn'"):
-        other.save(tmp_path / "m.keras")
+        other.save(tmp_path / "m.txt")      # .keras is the Keras format
     with pytest.raises(ValueError, match=r"ends in '\.weights\.npz'"):
         other.save_weights(tmp_path / "w.npz")
 
