@@ -320,9 +320,11 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
 
 
 # -- saving: the graph as a config ---------------------------------------------------------
-def graph_config(layers, nodes, inputs, outputs, serialize):
-    """Keras-style config: each layer's entry with its ``inbound_nodes`` (one list per call,
-    of ``[layer name, node index, tensor index]``), ``input_layers`` and ``output_layers``."""
+def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
+    """Keras-style config: each layer's entry with its ``inbound_nodes`` (one per call: by
+    default the list of ``[layer name, node index, tensor index]`` of its inputs, else
+    ``call_form(node, ref)`` with ``ref(tensor)`` giving that triple), ``input_layers`` and
+    ``output_layers``.  Node indices count only the calls inside this graph, as Keras's do."""
     index = {}                                     # node -> index among its layer's nodes here
     for node in nodes:
         index[node] = sum(1 for n in index if n.layer is node.layer)
@@ -330,12 +332,13 @@ def graph_config(layers, nodes, inputs, outputs, serialize):
     def ref(t):
         return [t.node.layer.name, index.get(t.node, 0), t.index]
 
+    call_form = call_form or (lambda node, ref: [ref(t) for t in node.inputs])
     entries = []
     for layer in layers:
         entry = serialize(layer)
         entry["name"] = layer.name
         own = [node for node in nodes if node.layer is layer]
-        entry["inbound_nodes"] = [[ref(t) for t in node.inputs] for node in own]
+        entry["inbound_nodes"] = [call_form(node, ref) for node in own]
         if any(node.n_states for node in own):       # the last n inputs are initial states
             entry["inbound_states"] = [node.n_states for node in own]
         entries.append(entry)

@@ -355,17 +355,22 @@ class Translator:
         return self.instance(entry, metrics_module._CLASSES, "metric")
 
     def compile_settings(self, config):
-        """(optimizer, loss, [metrics]) from a Keras compile config."""
+        """(optimizer, loss, [metrics], loss_weights) from a Keras compile config; a model of
+        several outputs has a list of losses (and of metric lists), one per output."""
         optimizer = self.optimizer(config.get("optimizer") or config.get("optimizer_config"))
-        loss = self.loss(config.get("loss"))
+        loss = config.get("loss")
+        loss = [None if e is None else self.loss(e) for e in loss] if isinstance(loss, list) else self.loss(loss)
         found = config.get("metrics") or []
         if found and isinstance(found[0], list):         # one list per output
             found = found[0] if len(found) == 1 else found
-        metrics = [self.metric(m) for m in found]
-        for key in ("loss_weights", "weighted_metrics"):
-            if config.get(key):
-                self.problem("compile", f"{key}={config[key]!r} is not supported")
-        return optimizer, loss, metrics
+        metrics = [[self.metric(m) for m in ms] if isinstance(ms, list) else self.metric(ms) for ms in found]
+        loss_weights = config.get("loss_weights")
+        if loss_weights is not None and not (isinstance(loss_weights, list) and all(
+                isinstance(w, (int, float)) for w in loss_weights)):
+            self.problem("compile", f"loss_weights={loss_weights!r} is not supported (a list of numbers is)")
+        if config.get("weighted_metrics"):
+            self.problem("compile", f"weighted_metrics={config['weighted_metrics']!r} is not supported")
+        return optimizer, loss, metrics, loss_weights
 
     def raise_problems(self, path):
         if self.problems:
@@ -630,8 +635,8 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
             model = build_sequential(name, input_layer, layers)
     assign_weights(layers, values, path)
     if compiled is not None:
-        optimizer, loss, metrics = compiled
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        optimizer, loss, metrics, loss_weights = compiled
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
     return model, layers
 
 
@@ -726,7 +731,13 @@ def keras_layer_entry(layer, problems):
     """The Keras config entry of a minirnn layer."""
     from ..saving import serialize_layer
 
+    from ..models import Model
+
     cls = type(layer).__name__
+    if isinstance(layer, Model):
+        problems.append(f"Layer '{layer.name}' ({cls}): a model nested in a model has no Keras file form "
+                        f"in minirnn; save it as .minirnn")
+        return None
     if LAYERS.get(cls) is not type(layer) or isinstance(layer, Lambda):
         problems.append(f"Layer '{layer.name}' ({cls}) has no Keras file form; save it as .minirnn")
         return None
@@ -761,47 +772,96 @@ def keras_compile_config(model, problems):
         problems.append(f"optimizer {optimizer!r} has no Keras file form (SGD, Adam, RMSprop with a "
                         f"constant learning rate do); save with include_optimizer=False")
         return None
-    loss = losses.serialize(model.loss)
-    if losses._CLASSES.get(loss["class_name"]) is not type(model.loss):
-        problems.append(f"loss {model.loss!r} has no Keras file form")
-        return None
-    metrics = []
-    for metric in model.metrics:
+
+    def keras_loss(fn):
+        if fn is None:
+            return None
+        entry = losses.serialize(fn)
+        if losses._CLASSES.get(entry["class_name"]) is not type(fn):
+            problems.append(f"loss {fn!r} has no Keras file form")
+        return _keras_object("keras.losses", entry)
+
+    def keras_metric(metric):
         entry = _serialize_metric(metric)
         if "class_name" in entry:
-            metrics.append(_keras_object("keras.metrics", {"class_name": entry["class_name"],
-                                                           "config": entry.get("config", {})}))
-        elif entry.get("function") in metrics_module._FUNCTIONS and not entry.get("kwargs"):
-            metrics.append(entry["function"])
-        else:
-            problems.append(f"metric {metric.name!r} has no Keras file form")
+            return _keras_object("keras.metrics", {"class_name": entry["class_name"],
+                                                   "config": entry.get("config", {})})
+        if entry.get("function") in metrics_module._FUNCTIONS and not entry.get("kwargs"):
+            return entry["function"]
+        problems.append(f"metric {metric.name!r} has no Keras file form")
+        return None
+
+    # Several outputs: Keras writes one loss, one weight and one list of metrics per output.
+    per_output = model.metrics_per_output()
+    if len(per_output) == 1:
+        loss, loss_weights = keras_loss(model._losses[0]), None
+        metrics = [keras_metric(m) for m in per_output[0]] or None
+    else:
+        loss = [keras_loss(fn) for fn in model._losses]
+        loss_weights = None if all(w == 1.0 for w in model.loss_weights) else list(model.loss_weights)
+        metrics = [[keras_metric(m) for m in ms] for ms in per_output] if any(per_output) else None
     return {"optimizer": _keras_object("keras.optimizers", optimizers.serialize(optimizer)),
-            "loss": _keras_object("keras.losses", loss), "loss_weights": None, "metrics": metrics or None,
+            "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
+def _keras_call(node, ref):
+    """One layer call as Keras 3 writes it: the input tensor (a list of them for a merge layer)
+    as ``__keras_tensor__`` entries naming the ``[layer, node, tensor]`` that computes each."""
+    def tensor(t):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": ref(t)}}
+    return {"args": [tensor(node.inputs[0]) if node.single else [tensor(t) for t in node.inputs]],
+            "kwargs": {}}
+
+
+def keras_functional_config(model, problems):
+    """The ``config`` of a Keras 3 ``Functional``: every layer (Input layers included, in
+    ``model.layers`` order) with its ``inbound_nodes``, then ``input_layers`` and
+    ``output_layers`` (one reference, or a list of them)."""
+    from .. import functional
+
+    for kind, what in ((model._inputs_kind, "inputs"), (model._outputs_kind, "outputs")):
+        if kind == "dict":
+            problems.append(f"{what} given as a dict have no Keras file form in minirnn; pass a list")
+    for node in model._nodes:
+        if node.n_states or node.kwargs:
+            problems.append(f"Layer '{node.layer.name}': a call with arguments "
+                            f"{sorted(node.kwargs) + ['initial_state'] * bool(node.n_states)} has no "
+                            f"Keras file form in minirnn")
+    config = functional.graph_config(model.layers, model._nodes, model._input_tensors, model._output_tensors,
+                                     lambda layer: keras_layer_entry(layer, problems) or {}, _keras_call)
+
+    def refs(items):
+        return items[0] if len(items) == 1 else items
+    return {"name": model.name, "trainable": True, "layers": config["layers"],
+            "input_layers": refs(config["input_layers"]), "output_layers": refs(config["output_layers"])}
+
+
 def keras_config(model, include_optimizer=True):
-    """The ``config.json`` of a ``.keras`` file for a minirnn Sequential."""
+    """The ``config.json`` of a ``.keras`` file for a minirnn Sequential or functional model."""
     from ..models import Sequential
 
-    if not isinstance(model, Sequential):
-        raise ValueError(f"Model '{model.name}' ({type(model).__name__}): minirnn writes Keras files for "
-                         f"Sequential models; save a functional model as .minirnn")
     problems = []
-    inputs = [model.input_layer] if model.input_layer is not None else []
-    entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
-    compile_config = None
+    if isinstance(model, Sequential):
+        inputs = [model.input_layer] if model.input_layer is not None else []
+        entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
+        shape = None if model.input_shape is None else list(model.input_shape)
+        out = {"module": "keras", "class_name": "Sequential",
+               "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)),
+                          "layers": entries},
+               "registered_name": None, "build_config": {"input_shape": shape}}
+    else:
+        out = {"module": "keras.src.models.functional", "class_name": "Functional",
+               "config": keras_functional_config(model, problems), "registered_name": "Functional",
+               "build_config": {"input_shape": None}}
+    out["compile_config"] = None
     if include_optimizer and getattr(model, "compiled", False):
-        compile_config = keras_compile_config(model, problems)
+        out["compile_config"] = keras_compile_config(model, problems)
     if problems:
         raise ValueError(f"Model '{model.name}' cannot be written as a Keras file:\n  - "
                          + "\n  - ".join(problems))
-    shape = None if model.input_shape is None else list(model.input_shape)
-    return {"module": "keras", "class_name": "Sequential",
-            "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)),
-                       "layers": entries},
-            "registered_name": None, "build_config": {"input_shape": shape},
-            "compile_config": compile_config}
+    return out
 
 
 def write_keras_weights(model, file, include_optimizer=True):
@@ -809,7 +869,7 @@ def write_keras_weights(model, file, include_optimizer=True):
     h5py = _h5py()
     with h5py.File(file, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
-        for (layer, shape), entry in zip(layer_shapes(model.layers, model.input_shape), keras_paths(model.layers)):
+        for (layer, shape), entry in zip(built_shapes(model), keras_paths(model.layers)):
             weights = iter(layer.weights)
             base = f.create_group(entry)
             base.create_group("vars").attrs["name"] = layer.name
