@@ -183,6 +183,94 @@ def test_model_checkpoint_writes_keras_files(tmp_path):
     assert best == pytest.approx(min(model.history.history["val_loss"]), rel=1e-5)
 
 
+def jena_conv_lstm():
+    """The book's Jena chapter shape: Input -> Conv1D -> MaxPooling1D -> LSTM -> Dense."""
+    inputs = mr.Input(shape=(12, 3))
+    x = mr.layers.Conv1D(4, 3, activation="relu")(inputs)
+    x = mr.layers.MaxPooling1D(2)(x)
+    x = mr.LSTM(5)(x)
+    model = mr.Model(inputs, mr.Dense(1)(x))
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(5)
+    return model, rng.standard_normal((8, 12, 3)).astype("float32"), rng.standard_normal((8, 1)).astype("float32")
+
+
+def two_inputs_two_outputs():
+    """Two inputs merged by Concatenate and Add, a Dense shared by two calls, two outputs."""
+    seq, aux = mr.Input(shape=(None, 3), name="seq"), mr.Input(shape=(4,), name="aux")
+    shared = mr.Dense(4, activation="tanh", name="shared")
+    h = mr.layers.Concatenate()([mr.GRU(3)(seq), shared(aux)])
+    g = mr.layers.Add()([shared(mr.Dense(4)(aux)), shared(aux)])
+    model = mr.Model([seq, aux], [mr.Dense(1, name="value")(h), mr.Dense(2, name="pair")(g)])
+    model.compile(optimizer=mr.optimizers.Adam(0.01), loss=["mse", "mae"], loss_weights=[1.0, 0.5],
+                  metrics=[["mae"], []])
+    rng = np.random.default_rng(6)
+    x = [rng.standard_normal((8, 5, 3)).astype("float32"), rng.standard_normal((8, 4)).astype("float32")]
+    return model, x, [rng.standard_normal((8, 1)).astype("float32"), rng.standard_normal((8, 2)).astype("float32")]
+
+
+@pytest.mark.parametrize("build", [jena_conv_lstm, two_inputs_two_outputs])
+def test_keras_opens_minirnn_functional_keras_file(tmp_path, build):
+    mr.set_random_seed(3)
+    model, x, y = build()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    model.save(tmp_path / "model.keras")
+    keras_model = keras.models.load_model(tmp_path / "model.keras")
+    assert [layer.name for layer in keras_model.layers] == [layer.name for layer in model.layers]
+    theirs, ours = keras_model.predict(x, verbose=0), model.predict(x, verbose=0)
+    for a, b in zip(*(p if isinstance(p, list) else [p] for p in (theirs, ours)), strict=True):
+        np.testing.assert_allclose(a, b, atol=ATOL)
+    np.testing.assert_allclose(keras_model.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-5)
+    again = mr.load_model(tmp_path / "model.keras")
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert again.optimizer.iterations == model.optimizer.iterations == int(keras_model.optimizer.iterations)
+
+
+def test_jena_checkpoint_block_runs_with_the_import_changed(tmp_path, monkeypatch):
+    """The book's block, Keras code with only ``import keras`` changed: a functional model,
+    ModelCheckpoint(save_best_only=True) to "jena_dense.keras", load_model, evaluate."""
+    import minirnn.keras as keras_
+    from minirnn.keras import layers
+
+    monkeypatch.chdir(tmp_path)
+    keras_.utils.set_random_seed(0)
+    raw = np.random.default_rng(7).standard_normal((80, 3)).astype("float32")
+    sequence_length = 6
+    train_dataset = keras_.utils.timeseries_dataset_from_array(
+        raw[:-sequence_length], targets=raw[sequence_length:, 1], sequence_length=sequence_length,
+        batch_size=16, end_index=50)
+    val_dataset = keras_.utils.timeseries_dataset_from_array(
+        raw[:-sequence_length], targets=raw[sequence_length:, 1], sequence_length=sequence_length,
+        batch_size=16, start_index=50)
+
+    inputs = keras_.Input(shape=(sequence_length, raw.shape[-1]))
+    x = layers.Flatten()(inputs)
+    x = layers.Dense(16, activation="relu")(x)
+    outputs = layers.Dense(1)(x)
+    model = keras_.Model(inputs, outputs)
+    callbacks = [keras_.callbacks.ModelCheckpoint("jena_dense.keras", save_best_only=True)]
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    history = model.fit(train_dataset, epochs=2, validation_data=val_dataset, callbacks=callbacks, verbose=0)
+    model = keras_.models.load_model("jena_dense.keras")
+    ours = model.evaluate(val_dataset, verbose=0)
+
+    best = int(np.argmin(history.history["val_loss"]))
+    assert ours == pytest.approx([history.history["val_loss"][best], history.history["val_mae"][best]], rel=1e-5)
+    x_val, y_val = (np.concatenate(part) for part in zip(*val_dataset))
+    theirs = keras.models.load_model(tmp_path / "jena_dense.keras").evaluate(x_val, y_val, verbose=0)
+    assert theirs == pytest.approx(ours, rel=1e-5)
+
+
+def test_functional_model_keras_cannot_express_is_refused(tmp_path):
+    inner = mr.Sequential([mr.Input((4,)), mr.Dense(2)], name="inner")
+    inputs = mr.Input((4,))
+    model = mr.Model(inputs, inner(mr.Dense(4)(inputs)))
+    with pytest.raises(ValueError, match=r"Layer 'inner' \(Sequential\): a model nested in a model"):
+        model.save(tmp_path / "nested.keras")
+    assert not (tmp_path / "nested.keras").exists()
+
+
 def test_weights_files_both_ways(tmp_path):
     model, x, _ = minirnn_trained(mr.optimizers.RMSprop())
     model.save_weights(tmp_path / "ours.weights.h5")
