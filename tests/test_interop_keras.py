@@ -196,12 +196,14 @@ def jena_conv_lstm():
 
 
 def two_inputs_two_outputs():
-    """Two inputs merged by Concatenate and Add, a Dense shared by two calls, two outputs."""
+    """Two inputs merged by Concatenate and Add, a Dense shared by three calls, a nested
+    Sequential, two outputs."""
     seq, aux = mr.Input(shape=(None, 3), name="seq"), mr.Input(shape=(4,), name="aux")
     shared = mr.Dense(4, activation="tanh", name="shared")
     h = mr.layers.Concatenate()([mr.GRU(3)(seq), shared(aux)])
     g = mr.layers.Add()([shared(mr.Dense(4)(aux)), shared(aux)])
-    model = mr.Model([seq, aux], [mr.Dense(1, name="value")(h), mr.Dense(2, name="pair")(g)])
+    head = mr.Sequential([mr.Input((4,)), mr.Dense(3, activation="relu"), mr.Dense(2)], name="head")
+    model = mr.Model([seq, aux], [mr.Dense(1, name="value")(h), head(g)])
     model.compile(optimizer=mr.optimizers.Adam(0.01), loss=["mse", "mae"], loss_weights=[1.0, 0.5],
                   metrics=[["mae"], []])
     rng = np.random.default_rng(6)
@@ -263,10 +265,11 @@ def test_jena_checkpoint_block_runs_with_the_import_changed(tmp_path, monkeypatc
 
 
 def test_functional_model_keras_cannot_express_is_refused(tmp_path):
-    inner = mr.Sequential([mr.Input((4,)), mr.Dense(2)], name="inner")
+    inner_input = mr.Input((4,))
+    inner = mr.Model(inner_input, mr.Dense(2)(inner_input), name="inner")
     inputs = mr.Input((4,))
     model = mr.Model(inputs, inner(mr.Dense(4)(inputs)))
-    with pytest.raises(ValueError, match=r"Layer 'inner' \(Sequential\): a model nested in a model"):
+    with pytest.raises(ValueError, match=r"Layer 'inner' \(Model\): a functional model nested in a model"):
         model.save(tmp_path / "nested.keras")
     assert not (tmp_path / "nested.keras").exists()
 

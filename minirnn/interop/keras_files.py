@@ -263,6 +263,8 @@ class Translator:
             return None
         class_name, config = entry["class_name"], dict(entry.get("config") or {})
         name = config.get("name")
+        if class_name == "Sequential" and entry.get("registered_name") in (None, class_name):
+            return self.sequential(entry)
         if strip_prefix and isinstance(name, str) and name.startswith(strip_prefix):
             config["name"] = name[len(strip_prefix):]
         where = f"Layer {name!r} ({class_name})"
@@ -314,6 +316,16 @@ class Translator:
         except (TypeError, ValueError) as e:
             self.problem(where, str(e))
             return None
+
+    def sequential(self, entry):
+        """An unbuilt minirnn Sequential from a Sequential entry (a layer of a functional model)."""
+        from ..models import Sequential
+
+        count = len(self.problems)
+        layers = [self.layer(e) for e in (entry.get("config") or {}).get("layers") or []]
+        if len(self.problems) > count:
+            return None
+        return Sequential(layers, name=(entry.get("config") or {}).get("name"))
 
     def instance(self, entry, classes, what):
         """An instance of the class a Keras ``{"class_name", "config"}`` entry names, from `classes`."""
@@ -485,6 +497,12 @@ def functional_from_config(config, path, custom_objects, compile, reader):
 def weight_groups(layer, input_shape):
     """[(group path inside the layer's entry, [weight shapes])] of `layer` on `input_shape`,
     computed without building it (so a file is checked before anything is allocated)."""
+    from ..models import Sequential
+
+    if isinstance(layer, Sequential):
+        inner = layer_shapes(layer.layers, input_shape)
+        return [(f"{entry}/{group}", shapes) for (inner_layer, shape), entry in zip(inner, keras_paths(layer.layers))
+                for group, shapes in weight_groups(inner_layer, shape)]
     if isinstance(layer, Bidirectional):
         return [(f"{half}/cell/vars", list(getattr(layer, half).cell.weight_shapes(input_shape[-1]).values()))
                 for half in ("forward_layer", "backward_layer")]
@@ -731,12 +749,14 @@ def keras_layer_entry(layer, problems):
     """The Keras config entry of a minirnn layer."""
     from ..saving import serialize_layer
 
-    from ..models import Model
+    from ..models import Model, Sequential
 
     cls = type(layer).__name__
+    if isinstance(layer, Sequential):
+        return keras_sequential_entry(layer, problems)
     if isinstance(layer, Model):
-        problems.append(f"Layer '{layer.name}' ({cls}): a model nested in a model has no Keras file form "
-                        f"in minirnn; save it as .minirnn")
+        problems.append(f"Layer '{layer.name}' ({cls}): a functional model nested in a model has no Keras "
+                        f"file form in minirnn (a nested Sequential has); save it as .minirnn")
         return None
     if LAYERS.get(cls) is not type(layer) or isinstance(layer, Lambda):
         problems.append(f"Layer '{layer.name}' ({cls}) has no Keras file form; save it as .minirnn")
@@ -805,6 +825,17 @@ def keras_compile_config(model, problems):
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
+def keras_sequential_entry(model, problems):
+    """A Sequential's entry (the whole ``config.json`` but the compile settings, or a layer of
+    a functional model): its Input layer and layers."""
+    inputs = [model.input_layer] if model.input_layer is not None else []
+    entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
+    shape = None if model.input_shape is None else list(model.input_shape)
+    return {"module": "keras", "class_name": "Sequential",
+            "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)), "layers": entries},
+            "registered_name": None, "build_config": {"input_shape": shape}}
+
+
 def _keras_call(node, ref):
     """One layer call as Keras 3 writes it: the input tensor (a list of them for a merge layer)
     as ``__keras_tensor__`` entries naming the ``[layer, node, tensor]`` that computes each."""
@@ -844,13 +875,7 @@ def keras_config(model, include_optimizer=True):
 
     problems = []
     if isinstance(model, Sequential):
-        inputs = [model.input_layer] if model.input_layer is not None else []
-        entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
-        shape = None if model.input_shape is None else list(model.input_shape)
-        out = {"module": "keras", "class_name": "Sequential",
-               "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)),
-                          "layers": entries},
-               "registered_name": None, "build_config": {"input_shape": shape}}
+        out = keras_sequential_entry(model, problems)
     else:
         out = {"module": "keras.src.models.functional", "class_name": "Functional",
                "config": keras_functional_config(model, problems), "registered_name": "Functional",
