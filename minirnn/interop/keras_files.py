@@ -3,7 +3,8 @@
     model = minirnn.load_model("model.keras")       Keras 3 native file
     model = minirnn.load_model("model.h5")          legacy Keras 2 / tf.keras HDF5 file
     model.load_weights("model.weights.h5")           Keras 3 weights file (or a legacy .h5)
-    model.save("model.keras")                        opens in keras.models.load_model
+    model.save("model.keras")                        opens in keras.models.load_model (Sequential
+                                                     or functional)
 
 Keras 3 ``.keras`` layout (a ZIP archive)
 -----------------------------------------
@@ -11,7 +12,13 @@ Keras 3 ``.keras`` layout (a ZIP archive)
 ``metadata.json``   ``{"keras_version": ..., "date_saved": ...}``
 ``config.json``     ``{"module": "keras", "class_name": "Sequential", "config": {"name", "layers":
                     [{"module", "class_name", "config", "build_config"}, ...]}, "compile_config":
-                    {"optimizer", "loss", "metrics", ...}}``
+                    {"optimizer", "loss", "metrics", ...}}``; a functional model is
+                    ``{"class_name": "Functional", "config": {"name", "layers", "input_layers",
+                    "output_layers"}, ...}``, each layer entry with its ``"name"`` and its calls,
+                    ``"inbound_nodes": [{"args": [tensor or [tensors]], "kwargs": {}}, ...]``, a
+                    tensor being ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype",
+                    "keras_history": [layer name, node index, tensor index]}}``; with several
+                    outputs the compile config holds one loss (and metric list) per output
 ``model.weights.h5`` HDF5 (also the whole of a ``.weights.h5`` file); a layer's ``<entry>`` is its
                     class in snake case, numbered from the second of a class on (``lstm``, ``lstm_1``):
 
@@ -19,6 +26,7 @@ Keras 3 ``.keras`` layout (a ZIP archive)
     layers/<entry>/cell/vars/<i>                        SimpleRNN, LSTM, GRU: W, U, b
     layers/<entry>/forward_layer/cell/vars/<i>          Bidirectional (and backward_layer/)
     layers/<entry>/layer/vars/<i>                       TimeDistributed
+    layers/<entry>/layers/<inner entry>/...             a Sequential inside a functional model
     optimizer/vars/0, 1                                 iterations (int64), learning rate
     optimizer/vars/2...                                 slots, per trainable weight w_k:
         Adam     m_0 v_0 m_1 v_1 ...                    (interleaved)
