@@ -282,8 +282,11 @@ class Model(Layer):
                 raise ValueError(f"Model '{self.name}' has {len(names)} {what}s {names}: pass a list or a "
                                  f"dict of {len(names)} arrays, received {got}")
             return list(data)
-        if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
-            return [data[0]]                                 # Keras takes [x] for a single input
+        if isinstance(data, (list, tuple)) and data and all(isinstance(d, np.ndarray) for d in data):
+            if len(data) == 1:
+                return [data[0]]                             # Keras takes [x] for a single input
+            raise ValueError(f"Model '{self.name}' has 1 {what} {names}, received a list of {len(data)} "
+                             f"arrays; pass one array (np.stack the list if its items are samples)")
         return [data]
 
     def _checked_inputs(self, x):

@@ -288,3 +288,22 @@ def test_backward_wrong_gradient_count_with_states():
     layer(X, training=True)
     with raises(ValueError, layer_tag(layer), "expects 3 gradients", "received 2"):
         layer.backward([np.zeros((2, 3)), None])
+
+
+@pytest.mark.parametrize("kind", sorted(RNNS))
+@pytest.mark.parametrize("shape, what", [((0, 4, 5), "a batch of 0 sequences"),
+                                         ((2, 0, 5), "sequences of 0 time steps")])
+def test_rnn_empty_batch_or_sequence(kind, shape, what):
+    layer = RNNS[kind]()
+    with raises(ValueError, layer_tag(layer), what, f"shape {shape}"):
+        layer(np.zeros(shape))
+
+
+@pytest.mark.parametrize("method", ["predict", "evaluate", "fit"])
+def test_list_of_arrays_for_a_single_input_model(method):
+    model = mr.Sequential([Input(shape=(4, 5)), LSTM(3), Dense(1)], name="one_input")
+    model.compile("sgd", "mse")
+    y = np.zeros((2, 1))
+    args = ([X, X],) if method == "predict" else ([X, X], y)
+    with raises(ValueError, "Model 'one_input'", "has 1 input", "received a list of 2 arrays"):
+        getattr(model, method)(*args, verbose=0)

@@ -94,9 +94,10 @@ class RNN(Layer):
     # -- forward ---------------------------------------------------------------
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
         x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None)
-        if x.shape[1] == 0:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received a sequence with "
-                             f"0 time steps, shape {x.shape}")
+        for axis, what in ((0, "a batch of 0 sequences"), (1, "sequences of 0 time steps")):
+            if x.shape[axis] == 0:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received {what}, "
+                                 f"shape {x.shape}; it needs at least one of each")
         self.ensure_built(x.shape)
         with blas_threads_limited(self.blas_threads(*x.shape[:2])):
             return self.call(x, initial_state=initial_state, training=training, mask=mask)
