@@ -308,9 +308,17 @@ def get_data_adapter(x, y=None, *, batch_size=None, shuffle=False, steps_per_epo
     return DataAdapter(_numpy_elements(x), size, single_pass=False, **common)
 
 
-def _arrays_adapter(x, y, batch_size, shuffle, label, common):
+def checked_arrays(x, y, what, owner=None):
+    """``(x, y)`` as checked numeric arrays (or structures of them) with one number of samples,
+    more than zero: what one batch of ``train_on_batch`` / ``test_on_batch`` needs."""
+    label = _label(what, owner)
+    if x is None:
+        raise ValueError(f"{label}: x is None; pass the inputs (arrays)")
+    return _checked_arrays(x, y, what, label)
+
+
+def _checked_arrays(x, y, what, label):
     x = _convert(x, "inputs", label)
-    what = common["what"]
     if what == "predict":
         y = None
     elif y is None:
@@ -323,6 +331,11 @@ def _arrays_adapter(x, y, batch_size, shuffle, label, common):
         raise ValueError(f"{label}: received 0 samples")
     if y is not None:
         _same_samples(x, y, label)
+    return x, y
+
+
+def _arrays_adapter(x, y, batch_size, shuffle, label, common):
+    x, y = _checked_arrays(x, y, common["what"], label)
     one_pass, size = _array_batches(x, y, batch_size or 32, shuffle)
     return DataAdapter(one_pass, size, single_pass=False, standardize=False, **common)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
-from .data_adapters import check_epochs, check_verbose, get_data_adapter, train_validation_split
+from .data_adapters import check_epochs, check_verbose, checked_arrays, get_data_adapter, train_validation_split
 from .layers.base import Layer, trusted_inputs, unique_name
 from .parallel import limits_blas_threads
 from .layers.core import InputLayer
@@ -448,8 +448,8 @@ class Model(Layer):
     def train_on_batch(self, x, y):
         """One step: forward, loss, backward, update.  Returns the batch loss."""
         self._require_compiled("train_on_batch")
-        whole = self._adapter(x, y, np.iinfo(np.int64).max, False, None, "fit")    # one batch, checked
-        return self._train_step(*self._batch_arrays(*next(iter(whole))))[0]
+        x, y = checked_arrays(x, y, "fit", self.name)
+        return self._train_step(*self._batch_arrays(x, y))[0]
 
     def _logs(self, loss_tracker, part_trackers):
         logs = {"loss": loss_tracker.result()}
