@@ -132,7 +132,7 @@ def test_default_cache_folder(monkeypatch, tmp_path):
 
 
 def test_seattle_temperatures():
-    pytest.importorskip("vega_datasets")
+    import vega_datasets  # noqa: F401  in the test extra: a missing install fails here, loudly
     timestamps, values, columns = datasets.load_seattle_temps()
     assert values.shape == (8759, 1) and values.dtype == np.float32
     assert str(timestamps[0]) == "2010-01-01T00:00:00" and str(timestamps[-1]) == "2010-12-31T23:00:00"

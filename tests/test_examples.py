@@ -58,26 +58,43 @@ def test_jena_forecast_smoke_all_models(jena_csv, tmp_path, capsys):
     assert saved["histories"]["lstm"]["val_mae"] and saved["results"]["naive"]["params"] is None
 
 
+def jena_validation_windows(path):
+    """(last temperature of each validation window, its target), straight from the CSV: the
+    book's split (half train, a quarter validation), windows of 120 steps of 6 rows, target 24
+    steps after the window's last one."""
+    from minirnn.datasets import load_jena_climate
+    _, values, columns = load_jena_climate(path=path)
+    t = values[:, columns.index("T (degC)")].astype(np.float64)
+    n, rate, length = len(values), 6, 120
+    delay = rate * (length + 24 - 1)
+    num_train, num_val = n // 2, n // 4
+    starts = np.arange(num_train, num_train + num_val - (length - 1) * rate)
+    return t[starts + (length - 1) * rate], t[starts + delay]
+
+
 def test_jena_naive_baseline_is_the_last_temperature_of_the_window(jena_csv, tmp_path):
     """The baseline over the whole validation split, recomputed here straight from the arrays."""
     jena = load_example("jena_forecast")
     results = jena.main(["--data", jena_csv, "--models", "naive", "--verbose", "0",
                          "--output-dir", str(tmp_path)])
-    from minirnn.datasets import load_jena_climate
-    _, values, columns = load_jena_climate(path=jena_csv)
-    t = values[:, columns.index("T (degC)")].astype(np.float64)
-    n, rate, length = len(values), 6, 120
-    delay = rate * (length + 24 - 1)
-    num_train, num_val = n // 2, n // 4
-    errors = []
-    for start in range(num_train, num_train + num_val - (length - 1) * rate):
-        last = start + (length - 1) * rate        # last step of the window that starts at `start`
-        errors.append(abs(t[last] - t[start + delay]))
-    np.testing.assert_allclose(results["naive"]["val_mae"], np.mean(errors), rtol=1e-4)
+    last, target = jena_validation_windows(jena_csv)
+    np.testing.assert_allclose(results["naive"]["val_mae"], np.mean(np.abs(last - target)), rtol=1e-4)
+
+
+def test_jena_trained_models_beat_every_constant_forecast(jena_csv, tmp_path):
+    """A few epochs on the whole training split: the dense and the stacked GRU model must forecast
+    the validation split better than the best constant (the targets' median), computed here."""
+    jena = load_example("jena_forecast")
+    results = jena.main(["--data", jena_csv, "--models", "dense,gru_stacked", "--epochs", "3",
+                         "--verbose", "0", "--output-dir", str(tmp_path)])
+    _, target = jena_validation_windows(jena_csv)
+    best_constant = np.mean(np.abs(target - np.median(target)))
+    for kind in ("dense", "gru_stacked"):
+        assert results[kind]["val_mae"] < 0.8 * best_constant, (kind, results[kind]["val_mae"], best_constant)
 
 
 def test_jena_models_have_the_same_parameter_counts_in_keras():
-    keras = pytest.importorskip("keras")
+    import keras
     jena = load_example("jena_forecast")
     for kind in jena.MODELS:
         ours, theirs = jena.build(kind, (120, 14), "minirnn"), jena.build(kind, (120, 14), "keras")
@@ -88,7 +105,6 @@ def test_jena_models_have_the_same_parameter_counts_in_keras():
 
 
 def test_jena_forecast_keras_mode(jena_csv, tmp_path, capsys):
-    pytest.importorskip("keras")
     jena = load_example("jena_forecast")
     argv = ["--data", jena_csv, "--models", "naive,dense", "--epochs", "1", "--max-batches", "1",
             "--verbose", "0", "--output-dir", str(tmp_path)]
