@@ -10,11 +10,11 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .utils import get_rng, to_float_array
+from .utils import get_rng, is_positive_int, to_float_array
 
 
 def _check_positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+    if not is_positive_int(value):
         raise ValueError(f"{name} must be a positive integer, received {name}={value!r}")
     return int(value)
 

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 
-from .utils import PyDataset, get_rng
+from .utils import PyDataset, get_rng, is_positive_int
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator "
            "can generate at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` "
@@ -54,7 +54,7 @@ def check_positive_int(value, argument, what="fit", owner=None, allow_none=True)
     """``value`` as an int >= 1 (or None when allowed), else an error naming ``argument``."""
     if value is None and allow_none:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_positive_int(value):
         raise ValueError(f"{_label(what, owner)}: {argument} must be a positive integer, "
                          f"received {argument}={value!r}")
     return int(value)

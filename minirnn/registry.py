@@ -58,6 +58,13 @@ def register_serializable(package="Custom", name=None):
     return decorate
 
 
+def register_class(cls):
+    """Register a subclass of one of minirnn's bases (Layer, Cell) by its class name, under the
+    package ``"minirnn"`` for minirnn's own classes and ``"Custom"`` for everyone else's."""
+    package = "minirnn" if cls.__module__.split(".")[0] == "minirnn" else "Custom"
+    return register(cls, cls.__name__, package)
+
+
 def registered_name(obj):
     """The registered ``"package>name"`` of `obj`, or None."""
     key = _by_id.get(id(obj))

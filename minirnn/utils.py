@@ -15,6 +15,11 @@ from .backend import floatx
 _rng = np.random.default_rng()
 
 
+def is_positive_int(value):
+    """True for an integer >= 1 (Python or NumPy), False for bools, floats and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 1
+
+
 def set_random_seed(seed):
     """Seed Python's ``random``, the legacy ``numpy.random`` state and the library generator."""
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):

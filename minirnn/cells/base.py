@@ -59,6 +59,7 @@ import numpy as np
 from .. import activations, initializers, registry
 from ..backend import kernel
 from ..blas import column_sums, gemm
+from ..utils import is_positive_int
 
 
 @kernel
@@ -100,14 +101,13 @@ class Cell:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        own = cls.__module__.split(".")[0] == "minirnn"
-        registry.register(cls, cls.__name__, "minirnn" if own else "Custom")
+        registry.register_class(cls)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  dtype="float32"):
-        if isinstance(units, (bool, np.bool_)) or not isinstance(units, (int, np.integer)) or units < 1:
+        if not is_positive_int(units):
             raise ValueError(f"{type(self).__name__}: units must be a positive integer, received {units!r}")
         self.units = int(units)
         self.activation = activations.get(activation)

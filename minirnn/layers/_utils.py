@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import initializers
+from ..utils import is_positive_int
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -21,7 +22,7 @@ def positive_int(value, argument, layer, allow_tuple=True):
             raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument} must be an integer "
                              f"or a tuple of 1 integer, received {value!r}")
         value = value[0]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_positive_int(value):
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument} must be a positive "
                          f"integer, received {value!r}")
     return int(value)

@@ -63,8 +63,7 @@ def symbolic_aware(call):
 def register_layer_class(cls):
     """Put `cls` in :mod:`minirnn.registry` as ``"minirnn>Name"`` (minirnn's own classes) or
     ``"Custom>Name"`` (done for every Layer subclass by ``Layer.__init_subclass__``)."""
-    package = "minirnn" if cls.__module__.split(".")[0] == "minirnn" else "Custom"
-    return registry.register(cls, cls.__name__, package)
+    return registry.register_class(cls)
 
 
 def get_layer_class(class_name, custom_objects=None):
