@@ -1,5 +1,4 @@
 """Input and Dense."""
-import numpy as np
 
 from .. import activations, initializers
 from ._utils import positive_int
