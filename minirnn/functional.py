@@ -23,6 +23,7 @@ import collections
 import numpy as np
 
 from .layers.base import format_shape
+from .layers.core import InputLayer
 
 
 class KerasTensor:
@@ -89,7 +90,6 @@ class Node:
 def call_symbolic(layer, inputs, args, kwargs):
     """``layer(inputs)`` on symbolic tensors: build the layer from their shapes, record a Node
     and return its output tensor(s)."""
-    from .layers.core import InputLayer
 
     what = f"Layer '{layer.name}' ({type(layer).__name__})"
     if isinstance(layer, InputLayer):
@@ -202,8 +202,6 @@ def map_graph(inputs, outputs):
 
 
 def _is_input_node(node):
-    from .layers.core import InputLayer
-
     return isinstance(node.layer, InputLayer)
 
 
@@ -349,7 +347,6 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
 def rebuild_graph(config, deserialize):
     """(input tensors, output tensors) from :func:`graph_config`'s output: the layers are
     created, then called in an order where each call's inputs exist."""
-    from .layers.core import InputLayer
 
     layers, pending, tensors = {}, [], {}
     for entry in config.get("layers", []):

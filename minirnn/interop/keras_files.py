@@ -60,15 +60,16 @@ import zipfile
 
 import numpy as np
 
-from .. import initializers, losses, metrics as metrics_module, optimizers, registry
+from .. import __version__, functional, initializers, losses, metrics as metrics_module, optimizers, registry
 from ..layers import (GRU, LSTM, Add, Average, Bidirectional, Concatenate, Conv1D, Dense, Dot, Dropout,
                       Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda,
                       Masking, Maximum, MaxPooling1D, Minimum, Multiply, Permute, RepeatVector, Rescaling,
                       Reshape, SimpleRNN, Subtract, TimeDistributed)
 from ..layers.base import constructor_arguments, snake_case
 from ..layers.rnn import RNN
-from ..saving import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileError, _building_limited, _weight_budget,
-                      atomic_write, load_json, read_member)
+from ..models import Model, Sequential
+from ..saving import (MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, ModelFileError, _building_limited, _serialize_metric,
+                      _weight_budget, atomic_write, load_json, read_member, serialize_layer)
 
 KERAS_VERSION = "3.15.1"           # the Keras release whose layout save_keras writes
 
@@ -327,7 +328,6 @@ class Translator:
 
     def sequential(self, entry):
         """An unbuilt minirnn Sequential from a Sequential entry (a layer of a functional model)."""
-        from ..models import Sequential
 
         count = len(self.problems)
         layers = [self.layer(e) for e in (entry.get("config") or {}).get("layers") or []]
@@ -430,8 +430,6 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
 
 
 def build_sequential(name, input_layer, layers):
-    from ..models import Sequential
-
     return Sequential(layers=[input_layer] + layers, name=name)
 
 
@@ -469,8 +467,6 @@ def functional_from_config(config, path, custom_objects, compile, reader):
     """(minirnn Model, its layers in the file's order, compile settings or None) of a Keras
     functional config.  The layers are built as the graph is made, within the weight budget
     of the file; their weights are checked against the file before any is read."""
-    from .. import functional
-    from ..models import Model
 
     translator = Translator(custom_objects)
     body = config.get("config") if isinstance(config.get("config"), dict) else {}
@@ -505,7 +501,6 @@ def functional_from_config(config, path, custom_objects, compile, reader):
 def weight_groups(layer, input_shape):
     """[(group path inside the layer's entry, [weight shapes])] of `layer` on `input_shape`,
     computed without building it (so a file is checked before anything is allocated)."""
-    from ..models import Sequential
 
     if isinstance(layer, Sequential):
         inner = layer_shapes(layer.layers, input_shape)
@@ -586,7 +581,6 @@ def model_dtype(model):
 
 def built_shapes(model):
     """[(layer, input shape)] of a built model's layers (Keras's order: the model's)."""
-    from ..models import Sequential
 
     if isinstance(model, Sequential):
         return layer_shapes(model.layers, model.input_shape)
@@ -755,9 +749,7 @@ def _keras_object(module, entry):
 
 def keras_layer_entry(layer, problems):
     """The Keras config entry of a minirnn layer."""
-    from ..saving import serialize_layer
 
-    from ..models import Model, Sequential
 
     cls = type(layer).__name__
     if isinstance(layer, Sequential):
@@ -793,8 +785,6 @@ def keras_layer_entry(layer, problems):
 
 
 def keras_compile_config(model, problems):
-    from ..saving import _serialize_metric
-
     optimizer = model.optimizer
     if type(optimizer) not in OPTIMIZERS.values() or callable(optimizer._learning_rate):
         problems.append(f"optimizer {optimizer!r} has no Keras file form (SGD, Adam, RMSprop with a "
@@ -858,7 +848,6 @@ def keras_functional_config(model, problems):
     """The ``config`` of a Keras 3 ``Functional``: every layer (Input layers included, in
     ``model.layers`` order) with its ``inbound_nodes``, then ``input_layers`` and
     ``output_layers`` (one reference, or a list of them)."""
-    from .. import functional
 
     for kind, what in ((model._inputs_kind, "inputs"), (model._outputs_kind, "outputs")):
         if kind == "dict":
@@ -879,7 +868,6 @@ def keras_functional_config(model, problems):
 
 def keras_config(model, include_optimizer=True):
     """The ``config.json`` of a ``.keras`` file for a minirnn Sequential or functional model."""
-    from ..models import Sequential
 
     problems = []
     if isinstance(model, Sequential):
@@ -925,7 +913,6 @@ def write_keras_weights(model, file, include_optimizer=True):
 
 def save_keras(model, filepath, overwrite=True, include_optimizer=True):
     """Write `model` as a Keras 3 ``.keras`` file (atomically)."""
-    from .. import __version__
 
     path = os.fspath(filepath)
     if not overwrite and os.path.exists(path):

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..layers import GRU, LSTM, Bidirectional, SimpleRNN
 from ..layers.rnn import RNN
+from ..saving import MAX_WEIGHT_BYTES, atomic_write
 
 KINDS = {"RNN_TANH": (SimpleRNN, 1, "tanh"), "RNN_RELU": (SimpleRNN, 1, "relu"),
          "LSTM": (LSTM, 4, "tanh"), "GRU": (GRU, 3, "tanh")}
@@ -79,7 +80,6 @@ def read_safetensors(path, max_bytes=None):
     """{name: ndarray} of a .safetensors file (a JSON header and raw arrays; nothing executed)."""
     from safetensors.numpy import load_file
 
-    from ..saving import MAX_WEIGHT_BYTES
 
     size = os.path.getsize(path)
     limit = MAX_WEIGHT_BYTES if max_bytes is None else max_bytes
@@ -238,7 +238,6 @@ def save_safetensors(layers, filepath, prefix=""):
     """Write :func:`torch_state_dict` as a ``.safetensors`` file (atomically)."""
     from safetensors.numpy import save
 
-    from ..saving import atomic_write
 
     data = save(torch_state_dict(layers, prefix))
     atomic_write(filepath, lambda f: f.write(data))
