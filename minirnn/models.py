@@ -27,8 +27,9 @@ from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, checked_arrays, get_data_adapter, train_validation_split
 from .layers.base import Layer, trusted_inputs, unique_name
-from .parallel import limits_blas_threads
 from .layers.core import InputLayer
+from .parallel import limits_blas_threads
+from .serialization import deserialize_layer, loading_options, serialize_layer
 
 
 @functools.lru_cache(maxsize=None)
@@ -603,10 +604,10 @@ class Model(Layer):
             raise ValueError(f"Model '{self.name}' predict() received no samples")
         return self._pack([np.concatenate(parts, axis=0) for parts in zip(*outputs)])
 
-    # -- saving (format: see minirnn/saving.py) --------------------------------------------
+    # -- saving (formats: see minirnn/saving/) ---------------------------------------------
     def get_config(self, serialize=None):
         """``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
-        "output_layers"}`` (Keras's functional config); entries by ``saving.serialize_layer``."""
+        "output_layers"}`` (Keras's functional config); entries by ``serialization.serialize_layer``."""
         serialize = serialize or _default_serialize
         config = functional.graph_config(self.layers, self._nodes, self._input_tensors,
                                          self._output_tensors, serialize)
@@ -621,8 +622,6 @@ class Model(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             inputs, outputs = functional.rebuild_graph(config, deserialize_layer)
         if config.get("input_keys"):
@@ -662,8 +661,6 @@ class Model(Layer):
 
 
 def _default_serialize(layer):
-    from .saving import serialize_layer
-
     return serialize_layer(layer, build_config=True)
 
 
@@ -780,8 +777,6 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
         return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))

@@ -70,14 +70,7 @@ def get_layer_class(class_name, custom_objects=None):
     """The Layer subclass a file may name as `class_name`: from `custom_objects`, else the
     registered ``"minirnn>class_name"`` or ``"Custom>class_name"`` (or the full registered
     name), else None."""
-    if not isinstance(class_name, str):
-        return None
-    keys = [class_name] if ">" in class_name else [f"minirnn>{class_name}", f"Custom>{class_name}"]
-    for key in keys:
-        cls = registry.get_registered_object(key, custom_objects)
-        if isinstance(cls, type) and issubclass(cls, Layer):
-            return cls
-    return None
+    return registry.get_registered_class(class_name, "layer", custom_objects)
 
 
 def registered_layer_classes():
@@ -345,6 +338,9 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+registry.register_base("layer", Layer)
 
 
 class KernelAndBias:
