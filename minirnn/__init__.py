@@ -11,7 +11,8 @@ from . import (activations, backend, callbacks, cells, data, initializers, layer
                optimizers, parallel, registry, saving, utils)
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Model, Sequential, load_model
+from .models import Model, Sequential
+from .saving import load_model
 from .serialization import ModelFileError
 from .utils import set_random_seed
 from .version import __version__  # noqa: F401

@@ -9,6 +9,7 @@
 """
 import os
 
+from .. import models
 from . import keras_files, native
 
 KERAS_MODEL_SUFFIX = ".keras"
@@ -57,3 +58,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     if path.endswith(LEGACY_SUFFIXES):
         return keras_files.load_legacy_weights(model, path)
     return native.load_weights(model, path, skip_mismatch)
+
+
+models.use_file_functions(save_model=save_model, load_model=load_model, save_weights=save_weights,
+                          load_weights=load_weights)
