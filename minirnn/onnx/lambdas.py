@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from .. import ops
-from .graph import INT64_MAX, INT64_MIN
+from .graph import INT64_MAX, INT64_MIN, Graph
 
 _OPS = {getattr(ops, name).__code__: name for name in ops.__all__}
 _OPS[ops._getitem.__code__] = "getitem"
@@ -71,24 +71,33 @@ def examples(layer, shape):
 
 
 def check(layer, shape):
-    """The first trace of the Lambda at input `shape`, or NotTraceable saying why it cannot be exported."""
+    """The first trace of the Lambda at input `shape`, or NotTraceable saying why it cannot be
+    exported (its nodes are built once, into a scratch graph, to find out)."""
     first, second = examples(layer, shape)
     traced = trace(layer.function, first, layer.arguments)
     again = trace(layer.function, second, layer.arguments)
     if _signature(traced[2]) != _signature(again[2]):
         raise NotTraceable("its function computes differently for other batch or sequence sizes (a shape "
                            "read with ops.shape and used as a constant?), so no one graph serves every size")
+    _emit(Graph(), layer, "x", *traced)
     return traced
 
 
 def convert(ctx, layer, x):
     """The ONNX name of the Lambda's output for input Value `x`."""
-    g = ctx.g
-    start, out, calls = check(layer, x.shape)
-    env = {id(start): x.name}
-    for name, args, result in calls:
-        if isinstance(result, ops.Traced):
-            env[id(result)] = _EMIT[name](g, env, args, result.value)
+    return _emit(ctx.g, layer, x.name, *check(layer, x.shape))
+
+
+def _emit(g, layer, x, start, out, calls):
+    env = {id(start): x}
+    try:
+        for name, args, result in calls:
+            if isinstance(result, ops.Traced):
+                env[id(result)] = _EMIT[name](g, env, args, result.value)
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, NotTraceable):
+            raise
+        raise NotTraceable(f"its {name} call has no ONNX form here ({type(e).__name__}: {e})") from None
     y = env.get(id(out))
     if y is None:
         raise NotTraceable("its result comes from no minirnn.ops call")

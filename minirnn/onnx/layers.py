@@ -25,11 +25,13 @@ def convert_dense(ctx, layer, inputs):
 
 
 def _window_attributes(layer, window, dilation=1):
-    """Conv / MaxPool padding: Keras's "same" is ONNX's SAME_UPPER (the odd pad at the end)."""
-    if layer.padding == "same":
+    """Conv / MaxPool padding.  Keras's "same" is ONNX's SAME_UPPER (the odd pad at the end); with
+    stride 1 its pads do not depend on the length and are written out (onnxruntime refuses
+    SAME_UPPER with dilation, which Keras allows only with stride 1)."""
+    if layer.padding == "same" and layer.strides > 1:
         return dict(auto_pad="SAME_UPPER")
-    left = window_padding(1, window, 1, layer.padding, dilation)[0]          # causal: (k - 1) d on the left
-    return dict(pads=[left, 0])
+    left, right, _ = window_padding(window, window, 1, layer.padding, dilation)   # "causal": (k - 1) d on the left
+    return dict(pads=[left, right])
 
 
 def _channels_first(g, x, layer):
@@ -43,8 +45,11 @@ def _from_channels_first(g, y, layer):
 @converts(Conv1D)
 def convert_conv1d(ctx, layer, inputs):
     """ONNX Conv is channels-first with kernel (filters, channels, k): Keras's (k, channels, filters)
-    transposed.  The activation (softmax over filters) runs before the layout is restored."""
+    transposed.  The activation (softmax over filters) runs before the layout is restored.
+    onnxruntime has no float64 Conv, so float64 layers are written tap by tap (:func:`_conv_by_taps`)."""
     g = ctx.g
+    if np.dtype(layer.dtype) != np.float32:
+        return [(_conv_by_taps(ctx, layer, inputs[0].name), None)]
     x = _channels_first(g, inputs[0].name, layer)
     W = ctx.weight((layer, "kernel"), lambda: layer.kernel.transpose(2, 1, 0), f"{layer.name}/kernel")
     ins = [x, W] + ([ctx.weight((layer, "bias"), lambda: layer.bias, f"{layer.name}/bias")] if layer.use_bias else [])
@@ -54,6 +59,38 @@ def convert_conv1d(ctx, layer, inputs):
     y = g.op("Softmax", [a], "softmax", axis=1) if layer.activation == A.SOFTMAX else \
         g.activation(a, layer.activation, layer.dtype)
     return [(_from_channels_first(g, y, layer), None)]
+
+
+def _conv_by_taps(ctx, layer, x):
+    """a[b, t] = sum_j xp[b, t s + j d] K[j] + bias (the module docstring of layers/conv.py), xp the
+    input padded by Keras's rule, which for "same" depends on the length: computed in the graph."""
+    g, dt = ctx.g, layer.dtype
+    k, s, d = layer.kernel_size, layer.strides, layer.dilation_rate
+    span = (k - 1) * d + 1
+    x = x if layer.data_format == "channels_last" else g.transpose(x, (0, 2, 1))       # (B, L, C)
+    if layer.padding == "same":             # out = ceil(L / s), total = max((out - 1) s + span - L, 0)
+        length = g.dims(x, 1, 2)
+        out = g.op("Div", [g.op("Add", [length, g.ints([s - 1])]), g.ints([s])])
+        total = g.op("Max", [g.op("Sub", [g.op("Add", [g.op("Mul", [g.op("Sub", [out, g.ints([1])]), g.ints([s])]),
+                                                      g.ints([span])]), length]), g.ints([0])])
+        left = g.op("Div", [total, g.ints([2])])
+        pads = g.op("Concat", [g.ints([0]), left, g.ints([0, 0]), g.op("Sub", [total, left]), g.ints([0])], axis=0)
+        x = g.op("Pad", [x, pads], "pad")
+    elif layer.padding == "causal":
+        x = g.op("Pad", [x, g.ints([0, span - 1, 0, 0, 0, 0])], "pad")
+    steps = g.op("Sub", [g.dims(x, 1, 2), g.ints([span])])          # (out - 1) s = floor((P - span) / s) s
+    reach = g.op("Mul", [g.op("Div", [steps, g.ints([s])]), g.ints([s])])
+    kernel = layer.kernel
+    a = None
+    for j in range(k):
+        end = g.op("Add", [reach, g.ints([j * d + 1])])
+        tap = g.op("Slice", [x, g.ints([j * d]), end, g.ints([1]), g.ints([s])], "tap")          # (B, out, C)
+        term = g.op("MatMul", [tap, ctx.weight((layer, f"tap{j}"), lambda j=j: kernel[j], f"{layer.name}/kernel_{j}")])
+        a = term if a is None else g.op("Add", [a, term])
+    if layer.use_bias:
+        a = g.op("Add", [a, ctx.weight((layer, "bias"), lambda: layer.bias, f"{layer.name}/bias")])
+    y = g.activation(a, layer.activation, dt)
+    return y if layer.data_format == "channels_last" else g.transpose(y, (0, 2, 1))
 
 
 @converts(MaxPooling1D)
