@@ -28,8 +28,9 @@ compiles its kernels into Numba's on-disk cache; the workers (same machine, same
 (``FitResult.compiled`` counts the kernels a worker still had to compile).  On a cluster, point
 ``NUMBA_CACHE_DIR`` at a shared directory, or each node compiles once.
 
-Backends: ``"process"`` (default; ``concurrent.futures`` with spawned processes, so ``build`` and
-a data function must be importable top-level functions, not lambdas or local functions), ``"ray"``
+Backends: ``"process"`` (default; ``concurrent.futures`` with spawned processes, kept for the next
+call until :func:`shutdown_pool`; ``build`` and a data function must be importable top-level
+functions, not lambdas or local functions, since processes find them by name), ``"ray"``
 (``ray.init(address)``: an existing cluster, or a local instance with ``workers`` CPUs started
 here and left running for the next call; Ray's cloudpickle also ships lambdas), ``"serial"`` (in
 this process, one after the other: for debugging).
@@ -258,16 +259,37 @@ def _lost(k, job, error):
                      traceback="".join(traceback.format_exception(error)))
 
 
+_pools = {}                  # workers -> (process id that made it, ProcessPoolExecutor)
+
+
+def _executor(workers):
+    """The process pool of `workers` workers, kept between calls (a worker's first job loads Numba
+    and the kernels, a second or so; later calls skip that), made anew if broken."""
+    pid, executor = _pools.get(workers, (None, None))
+    if executor is None or pid != os.getpid() or getattr(executor, "_broken", False):
+        context = multiprocessing.get_context("spawn")    # no fork: the parent may hold threads and locks
+        executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        _pools[workers] = (os.getpid(), executor)
+    return executor
+
+
+def shutdown_pool():
+    """Stop the worker processes that ``fit_many(backend="process")`` keeps between calls."""
+    while _pools:
+        _, (pid, executor) = _pools.popitem()
+        if pid == os.getpid():
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
 def _on_pool(jobs, workers, address):
-    context = multiprocessing.get_context("spawn")        # no fork: the parent may hold threads and locks
-    with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(run_job, job, k): k for k, job in enumerate(jobs)}
-        for future in concurrent.futures.as_completed(futures):
-            k = futures[future]
-            try:
-                yield k, future.result()
-            except Exception as e:                        # noqa: BLE001  a worker that died takes its job with it
-                yield k, _lost(k, jobs[k], e)
+    pool = _executor(workers)
+    futures = {pool.submit(run_job, job, k): k for k, job in enumerate(jobs)}
+    for future in concurrent.futures.as_completed(futures):
+        k = futures[future]
+        try:
+            yield k, future.result()
+        except Exception as e:                            # noqa: BLE001  a worker that died takes its job with it
+            yield k, _lost(k, jobs[k], e)
 
 
 def _on_ray(jobs, workers, address):
@@ -294,4 +316,4 @@ def _on_ray(jobs, workers, address):
             yield k, _lost(k, jobs[k], e)
 
 
-__all__ = ["FitJob", "FitResult", "fit_many", "run_job", "BACKENDS"]
+__all__ = ["FitJob", "FitResult", "fit_many", "run_job", "shutdown_pool", "BACKENDS"]

@@ -29,6 +29,12 @@ def jobs():
     return good + [bad]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def stop_workers():
+    yield
+    mr.fits.shutdown_pool()
+
+
 @pytest.fixture(scope="module")
 def reference():
     """The jobs run one after the other in this process."""
@@ -89,3 +95,17 @@ def test_ray_gives_the_same_results(reference, ray_instance):
     results = fit_many(jobs() + [lam], backend="ray", workers=2, progress=False)
     assert_same(results, reference + [reference[0]])
     assert ray_instance.cluster_resources().get("CPU") == 2
+
+
+def test_many_series_example():
+    from example_loader import load_example
+
+    example = load_example("many_series")
+    out = example.main(["--series", "3", "--epochs", "1", "--backend", "serial"])
+    assert [r.name for r in out["results"]] == ["series 0", "series 1", "series 2"]
+    assert all(r.ok and np.isfinite(r.metrics["mae"]) for r in out["results"])
+    s = example.make_series(1)                       # the naive forecast recomputed from the raw series
+    split = int(example.LENGTH * (1 - example.VALID_FRACTION))
+    scale = s[:split].std()
+    targets = np.arange(split, example.LENGTH)
+    np.testing.assert_allclose(out["naive_mae"][1], np.mean(np.abs(s[targets - 1] - s[targets])) / scale, rtol=1e-5)
