@@ -7,7 +7,9 @@ For each model (float32, random weights, sequences of STEPS steps): minirnn ``pr
 batch_size=len(x))``, onnxruntime on the native-operator export (the default) and on the Scan
 export (``recurrent_form="scan"``, what masked and float64 models use).  Each timing is the median
 of SAMPLES calls after a warm-up, each call repeated until it lasts MIN_SAMPLE_TIME.  Both use
-THREADS threads: onnxruntime's intra-op pool, minirnn's ``parallel.set_large_work_threads``.
+THREADS threads: onnxruntime's intra-op pool (spinning off: its idle threads busy-wait by default,
+which on a shared machine takes cores from everything else), minirnn's
+``parallel.set_large_work_threads``.
 The outputs of every run are checked equal (to 1e-5) before timing.
 """
 import argparse
@@ -73,6 +75,7 @@ def main(argv=None):
     mr.parallel.set_large_work_threads(args.threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")    # no busy-waiting on a shared machine
     options.log_severity_level = 3
     rng = np.random.default_rng(0)
     rows = []

@@ -360,3 +360,20 @@ def test_refuses_stateful_layers_and_custom_cells(tmp_path):
 def test_refuses_fancy_indexing_in_a_lambda(tmp_path):
     model = mr.Sequential([mr.Input((None, 3)), L.Lambda(lambda v: v[..., [0, 2]], name="fancy")])
     _refused(model, tmp_path, "layer 'fancy' (Lambda): indexing with list")
+
+
+def test_float64_model_of_every_kind():
+    f = "float64"
+    ids, seq = mr.Input((None,), dtype=f), mr.Input((None, 3), dtype=f)
+    words = L.Embedding(12, 4, mask_zero=True, dtype=f)(ids)
+    words = L.Bidirectional(L.LSTM(3, return_sequences=True, dtype=f), merge_mode="ave", dtype=f)(words)
+    conv = L.Conv1D(4, 3, padding="same", strides=2, dtype=f)(seq)
+    conv = L.GlobalMaxPooling1D(dtype=f)(L.MaxPooling1D(2, padding="same", dtype=f)(conv))
+    per_step = L.TimeDistributed(L.Dense(4, activation="hard_sigmoid", dtype=f), dtype=f)(seq)
+    joined = L.Concatenate(dtype=f)([L.SimpleRNN(3, dtype=f)(per_step), L.GRU(3, dtype=f)(words), conv])
+    scores = L.Dot(axes=1, normalize=True, dtype=f)([joined, L.Dense(10, dtype=f)(joined)])
+    out = L.Lambda(lambda v: ops.sigmoid(v) * 2.0, dtype=f)(scores)
+    model = randomize(mr.Model([ids, seq], [out, joined]))
+    tokens = np.random.default_rng(4).integers(1, 12, (3, 7)).astype(f)
+    tokens[0, 4:] = 0
+    assert_parity(model, [tokens, sequences((3, 9, 3), f)])
