@@ -377,3 +377,17 @@ def test_float64_model_of_every_kind():
     tokens = np.random.default_rng(4).integers(1, 12, (3, 7)).astype(f)
     tokens[0, 4:] = 0
     assert_parity(model, [tokens, sequences((3, 9, 3), f)])
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_newer_opsets(opset):
+    inputs = mr.Input((None, 3))
+    x = L.Masking()(inputs)
+    seq = L.GRU(4, return_sequences=True)(x)
+    pooled = L.Concatenate()([L.GlobalAveragePooling1D()(seq), L.GlobalMaxPooling1D()(seq),
+                              L.Lambda(lambda v: ops.mean(v, axis=1))(L.Conv1D(2, 3, padding="same", strides=2)(inputs))])
+    model = randomize(mr.Model(inputs, pooled))
+    assert to_onnx(model, opset=opset).opset_import[0].version == opset
+    assert_parity(model, padded("left"), opset=opset)
+    with pytest.raises(ValueError, match="opset must be an int from 17"):
+        to_onnx(model, opset=16)

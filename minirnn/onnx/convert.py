@@ -11,7 +11,7 @@ from ..layers import Bidirectional, Embedding, Lambda, TimeDistributed
 from ..layers.rnn import RNN
 from ..models import Model, _takes_mask_of
 from . import lambdas, layers as _layers, recurrent  # noqa: F401  (layers and recurrent register their converters)
-from .graph import CONVERTERS, Graph, Value, helper, make_model, value_info
+from .graph import CONVERTERS, Graph, Value, helper, make_model, onnx, value_info
 
 DEFAULT_OPSET = 17
 MASK_PADDINGS = ("any", "right")
@@ -22,8 +22,8 @@ class Context:
     """What the converters share: the graph, the export options, and the weights already written
     (a layer called twice writes its weights once)."""
 
-    def __init__(self, mask_padding, recurrent_form):
-        self.g = Graph()
+    def __init__(self, opset, mask_padding, recurrent_form):
+        self.g = Graph(opset)
         self.mask_padding = mask_padding
         self.scan_only = recurrent_form == "scan"
         self._weights = {}
@@ -135,12 +135,14 @@ def to_onnx(model, opset=DEFAULT_OPSET, mask_padding="any", recurrent_form="auto
         raise ValueError(f"mask_padding must be one of {MASK_PADDINGS}, received {mask_padding!r}")
     if recurrent_form not in RECURRENT_FORMS:
         raise ValueError(f"recurrent_form must be one of {RECURRENT_FORMS}, received {recurrent_form!r}")
-    if not isinstance(opset, int) or opset < DEFAULT_OPSET:
-        raise ValueError(f"opset must be an int >= {DEFAULT_OPSET}, received {opset!r}")
+    newest = onnx.defs.onnx_opset_version()
+    if not isinstance(opset, int) or not DEFAULT_OPSET <= opset <= newest:
+        raise ValueError(f"opset must be an int from {DEFAULT_OPSET} to {newest} (this onnx package's newest), "
+                         f"received {opset!r}")
     problems = refusals(model)
     if problems:
         raise ValueError(f"Model '{model.name}' cannot be exported to ONNX: " + "; ".join(problems))
-    ctx = Context(mask_padding, recurrent_form)
+    ctx = Context(opset, mask_padding, recurrent_form)
     model._graph()
     values = {}
     inputs = []

@@ -48,7 +48,8 @@ def tensor_type(dtype):
 class Graph:
     """Nodes and initializers of one ONNX graph (or Scan body), with fresh names on demand."""
 
-    def __init__(self, names=None, constants=None):
+    def __init__(self, opset, names=None, constants=None):
+        self.opset = opset
         self.nodes, self.initializers = [], []
         self._taken = names if names is not None else set()
         self._constants = constants if constants is not None else {}
@@ -64,7 +65,7 @@ class Graph:
 
     def body(self):
         """A graph for a Scan body: its own nodes, the model's names and constants table."""
-        return Graph(self._taken, {})
+        return Graph(self.opset, self._taken, {})
 
     # -- values ------------------------------------------------------------------------
     def weight(self, array, hint):
@@ -110,7 +111,7 @@ class Graph:
 
     def reduce(self, op_type, x, axes, keepdims):
         """ReduceSum takes its axes as an input from opset 13, the others from opset 18."""
-        if op_type == "ReduceSum":
+        if op_type == "ReduceSum" or self.opset >= 18:
             return self.op(op_type, [x, self.ints(axes)] if axes is not None else [x], op_type, keepdims=int(keepdims))
         return self.op(op_type, [x], op_type, keepdims=int(keepdims), axes=None if axes is None else list(axes))
 
@@ -155,9 +156,9 @@ def value_info(name, dtype, shape):
 def make_model(graph, inputs, outputs, name, opset, doc):
     """The ModelProto of `graph` with the given input and output declarations."""
     proto = helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers)
-    model = helper.make_model(proto, opset_imports=[helper.make_opsetid("", opset)], producer_name="minirnn",
-                              doc_string=doc)
-    model.ir_version = min(model.ir_version, 8)          # readable by runtimes from onnxruntime 1.14 on
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(proto, opset_imports=opsets, producer_name="minirnn", doc_string=doc)
+    model.ir_version = helper.find_min_ir_version_for(opsets)      # the oldest runtimes that know the opset read it
     return model
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .. import ops
 from .graph import INT64_MAX, INT64_MIN, Graph
 
+DEFAULT_SCRATCH_OPSET = 17          # the scratch graph only checks that every call has an ONNX form
 _OPS = {getattr(ops, name).__code__: name for name in ops.__all__}
 _OPS[ops._getitem.__code__] = "getitem"
 
@@ -79,7 +80,7 @@ def check(layer, shape):
     if _signature(traced[2]) != _signature(again[2]):
         raise NotTraceable("its function computes differently for other batch or sequence sizes (a shape "
                            "read with ops.shape and used as a constant?), so no one graph serves every size")
-    _emit(Graph(), layer, "x", *traced)
+    _emit(Graph(DEFAULT_SCRATCH_OPSET), layer, "x", *traced)
     return traced
 
 
