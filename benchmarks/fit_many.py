@@ -23,7 +23,7 @@ REPO = os.path.dirname(HERE)
 sys.path[:0] = [REPO, os.path.join(REPO, "examples")]
 import minirnn as mr  # noqa: E402
 import many_series  # noqa: E402
-from onnx_latency import cpu_name  # noqa: E402
+from onnx_latency import cpu_name, report  # noqa: E402
 
 JOBS = 24
 EPOCHS = 8
@@ -65,8 +65,6 @@ def main(argv=None):
             "fit_many, 2 processes": lambda: mr.fit_many(jobs, workers=2, progress=False)}
     ray_start = None
     if args.ray:
-        import ray
-
         ray_start, _ = timed(lambda: mr.fit_many(jobs[:2], backend="ray", workers=2, progress=False))
         ways["fit_many, Ray 2 CPUs"] = lambda: mr.fit_many(jobs, backend="ray", workers=2, progress=False)
     plain_loop(jobs[:1])                                           # compile before any timing
@@ -100,11 +98,7 @@ def main(argv=None):
         ray_t = med["fit_many, Ray 2 CPUs"]
         lines.append(f"Ray: 2 CPUs {ray_t:.2f} s ({one / ray_t:.2f}x the 1-process pool); starting the local "
                      f"instance and its first 2 jobs took {ray_start:.1f} s, not counted above.")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    report(lines, args.out)
     return med
 
 

@@ -107,12 +107,17 @@ def main(argv=None):
     for name, batch, t_mr, t_native, t_scan in rows:
         lines.append(f"| {name} | {batch} | {t_mr * 1e3:.3f} ms | {t_native * 1e3:.3f} ms | "
                      f"{t_mr / t_native:.1f}x | {t_scan * 1e3:.3f} ms |")
+    report(lines, args.out)
+    return rows
+
+
+def report(lines, out=None):
+    """Print the table, and write it to the markdown file `out` if given."""
     table = "\n".join(lines)
     print(table)
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             f.write(table + "\n")
-    return rows
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import numpy as np
 from ..layers import Bidirectional, Embedding, Lambda, TimeDistributed
 from ..layers.rnn import RNN
 from ..models import Model, _takes_mask_of
-from . import lambdas, layers as _layers, recurrent  # noqa: F401  (layers and recurrent register their converters)
+from . import lambdas, recurrent
+from . import layers  # noqa: F401  (imported for its converters, registered in CONVERTERS)
 from .graph import CONVERTERS, Graph, Value, helper, make_model, onnx, value_info
 
 DEFAULT_OPSET = 17
