@@ -16,7 +16,7 @@ it, called in the worker), ``fit`` keyword arguments and a seed.  Each job runs 
     set_random_seed(seed); model = build(**build_kwargs); model.fit(x, y, **fit_kwargs)
 
 in a worker that gives it one core (``parallel.set_large_work_threads(1)``: the jobs are the
-parallelism), so a job's numbers depend only on the job, not on the backend, the worker or the
+parallelism) and this process's kernel backend and floatx, so a job's numbers depend only on the job, not on the backend, the worker or the
 jobs before it: the same seeds give the same weights on the pool, on Ray and in this process.
 Each :class:`FitResult` holds the history, the metrics (``evaluate`` on the job's evaluation data,
 else the last epoch's logs), the trained weights, the time taken, or the error of a job that
@@ -133,12 +133,46 @@ def _compiled_kernels():
     return total
 
 
-def run_job(job, index=0):
-    """Run one :class:`FitJob` here and return its :class:`FitResult` (errors caught and reported)."""
+def _settings():
+    """This process's numeric settings, which a worker takes on: kernel backend and default float type."""
+    from . import backend
+
+    return {"backend": backend.backend(), "floatx": backend.floatx()}
+
+
+@contextlib.contextmanager
+def _applied(settings):
+    from . import backend
+
+    previous = _settings()
+    backend.set_backend(settings["backend"])
+    backend.set_floatx(settings["floatx"])
+    try:
+        yield
+    finally:
+        backend.set_backend(previous["backend"])
+        backend.set_floatx(previous["floatx"])
+
+
+def run_job(job, index=0, settings=None):
+    """Run one :class:`FitJob` here and return its :class:`FitResult` (errors caught and reported).
+    ``settings``: the kernel backend and floatx to run it with (by default, this process's)."""
     result = FitResult(index, job.name or f"job {index}", job.seed, worker=os.getpid())
     start = time.perf_counter()
     compiled = _compiled_kernels()
     previous = parallel.set_large_work_threads(1)
+    try:
+        with _applied(settings or _settings()):
+            _fit(job, result)
+    finally:
+        parallel.set_large_work_threads(previous)
+    result.compiled = _compiled_kernels() - compiled
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _fit(job, result):
+    """Build, fit and evaluate `job`, filling `result` (or its error)."""
     try:
         with _seeded(job.seed):
             model = job.build(**job.build_kwargs)
@@ -155,11 +189,6 @@ def run_job(job, index=0):
     except Exception as e:                               # noqa: BLE001  reported in the result, not raised
         result.error = f"{type(e).__name__}: {e}"
         result.traceback = traceback.format_exc()
-    finally:
-        parallel.set_large_work_threads(previous)
-    result.compiled = _compiled_kernels() - compiled
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def _warm_up(job):
@@ -241,16 +270,16 @@ def fit_many(jobs, backend="process", workers=None, address=None, progress=True,
         _warm_up(jobs[0])
     results = [None] * len(jobs)
     run = {"process": _on_pool, "ray": _on_ray, "serial": _in_process}[backend]
-    for index, result in run(jobs, workers, address):
+    for index, result in run(jobs, workers, address, _settings()):
         result.index, result.job = index, jobs[index]
         results[index] = result
         tracker.update(result)
     return results
 
 
-def _in_process(jobs, workers, address):
+def _in_process(jobs, workers, address, settings):
     for k, job in enumerate(jobs):
-        yield k, run_job(job, k)
+        yield k, run_job(job, k, settings)
 
 
 def _lost(k, job, error):
@@ -281,9 +310,9 @@ def shutdown_pool():
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _on_pool(jobs, workers, address):
+def _on_pool(jobs, workers, address, settings):
     pool = _executor(workers)
-    futures = {pool.submit(run_job, job, k): k for k, job in enumerate(jobs)}
+    futures = {pool.submit(run_job, job, k, settings): k for k, job in enumerate(jobs)}
     for future in concurrent.futures.as_completed(futures):
         k = futures[future]
         try:
@@ -292,7 +321,7 @@ def _on_pool(jobs, workers, address):
             yield k, _lost(k, jobs[k], e)
 
 
-def _on_ray(jobs, workers, address):
+def _on_ray(jobs, workers, address, settings):
     try:
         import ray
     except ImportError:
@@ -306,7 +335,7 @@ def _on_ray(jobs, workers, address):
         else:
             ray.init(address=address, runtime_env={"env_vars": env} if env else None)
     remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
-    pending = {remote.remote(job, k): k for k, job in enumerate(jobs)}
+    pending = {remote.remote(job, k, settings): k for k, job in enumerate(jobs)}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         k = pending.pop(done[0])

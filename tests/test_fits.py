@@ -72,6 +72,11 @@ def test_process_pool_gives_the_same_results(reference):
     assert len({r.worker for r in results}) <= 2
 
 
+def test_workers_take_this_process_settings(float64):
+    results = fit_many(jobs()[:2], workers=2, progress=False)
+    assert all(r.ok and all(w.dtype == np.float64 for w in r.weights) for r in results)
+
+
 def test_process_pool_refuses_what_it_cannot_send():
     job = FitJob(lambda: build(), series(0), seed=0)
     with pytest.raises(ValueError, match="Fit job 0 .* its build .* cannot be sent to a worker process.*top-level"):
