@@ -374,6 +374,15 @@ class Model(Trainer, Layer):
         Keras files (``.keras``, ``.weights.h5``, ``.h5``) load too."""
         _file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
+    def export(self, filepath, format="onnx", **kwargs):
+        """Write the model for serving, as Keras 3's ``export``: ``format="onnx"`` only (keyword
+        arguments: see :func:`minirnn.onnx.export`)."""
+        if format != "onnx":
+            raise ValueError(f"Model '{self.name}' exports to format='onnx' only, received format={format!r}")
+        from .onnx import export
+
+        export(self, filepath, **kwargs)
+
     # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print Keras 3's table: layer (type), output shape, parameters, and for a functional
