@@ -209,7 +209,8 @@ def highlight(lines, first):
     from pygments.lexers import PythonLexer
 
     code = pygmentize("\n".join(lines) + "\n", PythonLexer(), HtmlFormatter(nowrap=True)).rstrip("\n").split("\n")
-    numbered = "\n".join(f'<span class="linenos" data-linenos="{first + k} "></span>{line}'
+    width = len(str(first + len(code) - 1))
+    numbered = "\n".join(f'<span class="linenos" data-linenos="{first + k:>{width}} "></span>{line}'
                          for k, line in enumerate(code))
     return f'<div class="language-python highlight no-copy"><pre><span></span><code>{numbered}</code></pre></div>'
 

@@ -31,7 +31,7 @@ class Block:
     function: str       # qualified name
     first: int          # 1-based line numbers, inclusive
     last: int
-    lines: list         # the source lines, dedented
+    lines: list         # the source lines, dedented, trailing comments next to the code
 
     @property
     def text(self):
@@ -42,6 +42,7 @@ class Block:
 class Source:
     lines: list               # the file's lines (index 0 = line 1)
     tags: dict                # line number -> tags in its trailing comment
+    comments: dict            # line number -> column of its trailing comment
     functions: dict           # qualified name of a function or class -> (first line, last line)
     docstring_tags: list      # tags that open a line of the module docstring, in order
 
@@ -50,11 +51,12 @@ class Source:
 def _read(path):
     text = Path(path).read_text(encoding="utf-8")
     lines = text.splitlines()
-    tags = {}
+    tags, comments = {}, {}
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type == tokenize.COMMENT:
             row, col = token.start
             if lines[row - 1][:col].strip():            # a trailing comment, after code
+                comments[row] = col
                 found = TAG.findall(token.string)
                 if found:
                     tags[row] = found
@@ -72,7 +74,7 @@ def _read(path):
     visit(tree, "")
     doc = ast.get_docstring(tree) or ""
     docstring_tags = [m.group(1) for m in re.finditer(r"^\s*([FB]\d+'?)\s", doc, re.M)]
-    return Source(lines, tags, functions, docstring_tags)
+    return Source(lines, tags, comments, functions, docstring_tags)
 
 
 def source(path):
@@ -114,9 +116,17 @@ def tagged_block(root, path, function, tags, start=None, stop=None):
             if not line.strip() or other or _indent(line) < base:
                 break
             last = n
-    chunk = src.lines[first - 1:last]
+    chunk = [_near(src, n) for n in range(first, last + 1)]
     margin = min(_indent(line) for line in chunk if line.strip())
     return Block(str(path), function, first, last, [line[margin:] for line in chunk])
+
+
+def _near(src, n):
+    """Line n with its trailing comment moved up to the code (the files align their tags far to the
+    right; beside an equation the column is narrow)."""
+    line = src.lines[n - 1]
+    col = src.comments.get(n)
+    return line if col is None else f"{line[:col].rstrip()}  {line[col:]}"
 
 
 def tags_in(root, path):
