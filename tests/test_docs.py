@@ -217,7 +217,7 @@ def all_pages(folder):
                   if p.name != "404.html" and "assets" not in p.parts)
 
 
-def test_every_page_renders_its_math_images_and_links(site, browser):
+def test_every_page_renders_its_math_images_and_links(browser, site):
     folder, base = site
     pages = all_pages(folder)
     assert set(CELL_PAGES) <= set(pages), f"cell pages missing from the site: {set(CELL_PAGES) - set(pages)}"
