@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -65,8 +66,9 @@ class Browser:
     def _read(self, timeout):
         deadline = time.monotonic() + timeout
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
-                raise TimeoutError("Chromium did not answer")
+            ready, _, _ = select.select([self._from_chrome], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise TimeoutError(f"Chromium did not answer within {timeout} s")
             chunk = os.read(self._from_chrome, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
@@ -138,7 +140,8 @@ PAGE_FACTS = r"""(() => {
     code: (r.querySelector(".eq-code code") || {textContent: ""}).textContent.trim().length,
     left: r.querySelector(".eq-math").getBoundingClientRect().left,
     right: r.querySelector(".eq-code").getBoundingClientRect().left}));
-  return {raw, images, rows, katex: document.querySelectorAll(".katex").length,
+  const untypeset = [...document.querySelectorAll(".arithmatex")].filter(e => !e.querySelector(".katex")).length;
+  return {raw, images, rows, untypeset, katex: document.querySelectorAll(".katex").length,
           errors: document.querySelectorAll(".katex-error").length,
           links: [...document.querySelectorAll("a[href]")].map(a => a.href)};
 })()"""
@@ -227,6 +230,7 @@ def test_every_page_renders_its_math_images_and_links(browser, site):
         facts = browser.evaluate(PAGE_FACTS)
         assert not facts["raw"], f"{page}: raw TeX in the visible text: {facts['raw']}"
         assert facts["errors"] == 0, f"{page}: {facts['errors']} KaTeX errors"
+        assert facts["untypeset"] == 0, f"{page}: {facts['untypeset']} formulas left untypeset"
         bad = [i["src"] for i in facts["images"] if not i["ok"]]
         assert not bad, f"{page}: images that did not load: {bad}"
         failed = browser.failed_requests()
