@@ -4,7 +4,8 @@
   that compute it (read by their F1/B1 tags, :mod:`source_lines`).  A page that shows a
   cell file must show every tag of that file, in its docstring and in its code.
 * ``<!-- readme: Heading -->``: that section of README.md, so the two cannot disagree.
-* ``[[test tests/test_x.py::test_name]]`` and ``[[file path]]``: a reference that must exist.
+* ``[[test tests/test_x.py::test_name]]`` and ``[[file path]]``: a reference that must exist;
+  ``[[source path::Name]]`` alone on a line: that whole function or class, with line numbers.
 * Math (``$...$``, ``$$...$$`` through pymdownx.arithmatex) typeset by KaTeX (from the npm
   registry, ``docs/package.json``) into HTML and MathML: the pages need its CSS and fonts,
   copied into the site, and no script or network.
