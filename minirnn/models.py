@@ -377,11 +377,7 @@ class Model(Trainer, Layer):
     def export(self, filepath, format="onnx", **kwargs):
         """Write the model for serving, as Keras 3's ``export``: ``format="onnx"`` only (keyword
         arguments: see :func:`minirnn.onnx.export`)."""
-        if format != "onnx":
-            raise ValueError(f"Model '{self.name}' exports to format='onnx' only, received format={format!r}")
-        from .onnx import export
-
-        export(self, filepath, **kwargs)
+        _file_function("export")(self, filepath, format=format, **kwargs)
 
     # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
@@ -529,7 +525,7 @@ _file_functions = {}
 
 
 def use_file_functions(**functions):
-    """Set the functions ``save_model``, ``load_model``, ``save_weights`` and ``load_weights``
+    """Set the functions ``save_model``, ``load_model``, ``save_weights``, ``load_weights`` and ``export``
     that :class:`Model` and :func:`load_model` call (done by :mod:`minirnn.saving`)."""
     _file_functions.update(functions)
 

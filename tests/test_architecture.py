@@ -28,7 +28,8 @@ LAYERS = [
     ("graph", ["minirnn.functional", "minirnn.summary"]),
     ("training", ["minirnn.trainer"]),
     ("models", ["minirnn.models"]),
-    ("files", ["minirnn.saving", "minirnn.interop"]),
+    ("files", ["minirnn.saving", "minirnn.interop", "minirnn.onnx"]),
+    ("many fits", ["minirnn.fits"]),
     ("api", ["minirnn", "minirnn.keras"]),
 ]
 

@@ -16,7 +16,7 @@ time axes stay free.  The graph uses opset 17 and needs only the ``onnx`` packag
 """
 import os
 
-from ..saving import atomic_write
+from ..saving.atomic import atomic_write
 from .convert import DEFAULT_OPSET, refusals, to_onnx
 
 ONNX_SUFFIX = ".onnx"

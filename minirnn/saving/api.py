@@ -60,5 +60,14 @@ def load_weights(model, filepath, skip_mismatch=False):
     return native.load_weights(model, path, skip_mismatch)
 
 
+def export(model, filepath, format="onnx", **kwargs):
+    """``model.export``: ``format="onnx"`` only (keyword arguments: :func:`minirnn.onnx.export`)."""
+    if format != "onnx":
+        raise ValueError(f"Model '{model.name}' exports to format='onnx' only, received format={format!r}")
+    from ..onnx import export as export_onnx   # needs the optional onnx package: imported on first use
+
+    return export_onnx(model, filepath, **kwargs)
+
+
 models.use_file_functions(save_model=save_model, load_model=load_model, save_weights=save_weights,
-                          load_weights=load_weights)
+                          load_weights=load_weights, export=export)
