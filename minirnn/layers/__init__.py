@@ -22,3 +22,7 @@ __all__ += ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Con
 from .reshape import Permute, RepeatVector, Rescaling, Reshape  # noqa: E402
 
 __all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]
+from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax  # noqa: E402
+from .normalization import BatchNormalization, LayerNormalization  # noqa: E402
+
+__all__ += ["BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"]
