@@ -107,25 +107,25 @@ class Activation(_Elementwise):
         super().__init__(**kwargs)
         self.activation = activation_name(activation, self)
 
-    def call(self, x, training=False):
+    def f(self, x):
         if self.activation == "softmax":
-            y = _softmax(x, -1)
-        elif self.activation == "log_softmax":
-            y = _log_softmax(x, -1)
-        else:
-            y = np.asarray(ELEMENTWISE[self.activation][0](x), self.dtype)
-        self._cache = (x, y) if training else None
-        return y
+            return _softmax(x, -1)
+        if self.activation == "log_softmax":
+            return _log_softmax(x, -1)
+        return ELEMENTWISE[self.activation][0](x)
+
+    def derivative(self, x, y):
+        return ELEMENTWISE[self.activation][1](x, y)
 
     def backward(self, dy):
+        if self.activation not in AXIS_FUNCTIONS:
+            return super().backward(dy)
         x, y = self.saved()
         dy = self.check_gradient(dy, x.shape)
         self.grads = []
         if self.activation == "softmax":
             return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
-        if self.activation == "log_softmax":
-            return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
-        return np.asarray(dy * ELEMENTWISE[self.activation][1](x, y), self.dtype)
+        return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
 
     def get_config(self):
         config = super().get_config()
