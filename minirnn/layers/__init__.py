@@ -36,3 +36,6 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Glob
 __all__ += ["Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
             "AveragePooling3D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D",
             "GlobalMaxPooling3D"]
+from .preprocessing import IntegerLookup, StringLookup, TextVectorization  # noqa: E402
+
+__all__ += ["StringLookup", "IntegerLookup", "TextVectorization"]

@@ -14,7 +14,7 @@ from .base import format_shape
 from .rnn import RNN, _make_cell
 
 
-class ConvLSTM(RNN):
+class _ConvLSTM(RNN):
     """``ConvLSTM{r}D(filters, kernel_size, strides=1, padding="valid", data_format=None,
     dilation_rate=1, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
     kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -136,16 +136,16 @@ class ConvLSTM(RNN):
         return self._from_cell(dx, self.cell.frame[0] + (self.cell.frame[1],))
 
 
-class ConvLSTM1D(ConvLSTM):
+class ConvLSTM1D(_ConvLSTM):
     """ConvLSTM over sequences of 1-D frames: input (batch, time, steps, channels)."""
     cell_class = ConvLSTM1DCell
 
 
-class ConvLSTM2D(ConvLSTM):
+class ConvLSTM2D(_ConvLSTM):
     """ConvLSTM over sequences of images: input (batch, time, rows, cols, channels)."""
     cell_class = ConvLSTM2DCell
 
 
-class ConvLSTM3D(ConvLSTM):
+class ConvLSTM3D(_ConvLSTM):
     """ConvLSTM over sequences of volumes: input (batch, time, d1, d2, d3, channels)."""
     cell_class = ConvLSTM3DCell
