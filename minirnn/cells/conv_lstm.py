@@ -155,6 +155,7 @@ class ConvLSTMCell(Cell):
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
     rank = None
+    reads_frames = True       # x_t is a flattened frame of set_frame's shape, not a vector
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
                  unit_forget_bias=True, **kwargs):
