@@ -110,7 +110,8 @@ def test_fast_path_lives_in_kernels_only():
     package = pathlib.Path(mr.__file__).parent
     for name in registry.registered_names("minirnn"):
         cls = registry.get_registered_object(name)
-        if isinstance(cls, type) and issubclass(cls, Cell) and cls is not Cell and not getattr(cls, "reads_frames", False):
+        if isinstance(cls, type) and issubclass(cls, Cell) and cls is not Cell \
+                and not getattr(cls, "reads_frames", False):
             module = sys.modules[cls.__module__]
             for loop in (module.forward_loop, module.backward_loop):
                 assert loop.source is not loop.py and loop.source.__module__.startswith("minirnn.kernels."), loop

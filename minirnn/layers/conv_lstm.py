@@ -65,6 +65,13 @@ class _ConvLSTM(RNN):
         self.cell.build(int(np.prod(sizes)) * channels)
         self.built = True
 
+    def weight_shapes(self, input_shape):
+        """The shapes of the cell's weights for `input_shape`, without building."""
+        _, channels = self._frame(input_shape)
+        width = 4 * self.cell.filters
+        shapes = [self.cell.kernel_size + (channels, width), self.cell.kernel_size + (self.cell.filters, width)]
+        return shapes + [(width,)] if self.cell.use_bias else shapes
+
     def compute_output_shape(self, input_shape):
         sizes, _ = self._frame(input_shape)
         state = (input_shape[0],) + self._layout(self.cell.output_frame(sizes) + (self.cell.filters,))
