@@ -37,7 +37,8 @@ Weights need no conversion: Keras and minirnn share shapes and gate orders (``i 
 ``z r h``, GRU ``reset_after=True`` bias (2, 3n)).  A legacy ``.h5`` file holds the config
 as the ``model_config`` attribute and weight ``j`` of layer ``L`` at
 ``model_weights/<L>/<weight_names[j]>``, the layers with weights matched in order, as Keras
-does; its optimizer state is not read.
+does; its optimizer state (``optimizer_weights``) is read when the model's optimizer has as many
+variables.  minirnn writes legacy files too (:mod:`minirnn.saving.keras_legacy`).
 
 Reading is safe for untrusted files: nothing in the file is executed or imported.  Keras
 classes map to minirnn classes through the closed table :data:`LAYERS`; options minirnn does
@@ -63,6 +64,7 @@ import numpy as np
 from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
+from .keras_legacy import read_legacy_optimizer_state
 from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
 from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
@@ -136,7 +138,10 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
         training = reader.attribute("/", "training_config") if compile else None
         if training:
             config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
-        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
+        model, layers = _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)
+        if getattr(model, "compiled", False) and reader.get("optimizer_weights") is not None:
+            read_legacy_optimizer_state(model, layers, reader)
+        return model
 
 
 def load_legacy_weights(model, filepath):
