@@ -31,7 +31,7 @@ LAYERS = [
     ("training", ["minirnn.trainer"]),
     ("models", ["minirnn.models"]),
     ("files", ["minirnn.saving", "minirnn.interop"]),
-    ("api", ["minirnn", "minirnn.keras"]),
+    ("api", ["minirnn", "minirnn.keras", "minirnn.visualization"]),
 ]
 
 
