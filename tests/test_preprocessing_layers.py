@@ -235,3 +235,23 @@ def test_minirnn_file_keeps_the_vocabulary(tmp_path):
     assert loaded.layers[0].get_vocabulary() == lookup.get_vocabulary()
     x = np.array([[4, 8, 99], [16, 15, 4]])
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_integer_lookup_in_keras_files_both_ways(tmp_path):
+    """Keras writes an adapted vocabulary as assets/<layer>/vocabulary.txt; minirnn writes it in the
+    config (has_input_vocabulary=False, so it may be adapted again), which Keras reads as well."""
+    ids = np.array([[4, 8, 8], [15, 16, 23], [4, 4, 42]])
+    theirs = keras.Sequential([keras.Input(shape=(3,)), keras.layers.IntegerLookup(max_tokens=6),
+                               keras.layers.Embedding(6, 2)])
+    theirs.layers[0].adapt(ids)
+    theirs.save(tmp_path / "k.keras")
+    ours = mr.load_model(tmp_path / "k.keras")
+    assert vocab(ours.layers[0]) == vocab(theirs.layers[0]) == [-1, 4, 8, 42, 23, 16]
+    np.testing.assert_array_equal(ours.predict(ids, verbose=0), theirs.predict(ids, verbose=0))
+    ours.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert vocab(again.layers[0]) == vocab(ours.layers[0])
+    np.testing.assert_array_equal(again.predict(ids, verbose=0), ours.predict(ids, verbose=0))
+    again.layers[0].adapt(np.array([7, 7, 9]))                # Keras may adapt it again, as minirnn may
+    ours.layers[0].adapt(np.array([7, 7, 9]))
+    assert vocab(again.layers[0]) == vocab(ours.layers[0]) == [-1, 7, 9]

@@ -175,6 +175,16 @@ class _IndexLookup(Layer):
             front = [] if found_special else [weights.mean()] * self._token_start
             self.idf = np.concatenate([front, weights])
 
+    def load_vocabulary_asset(self, text):
+        """Set the vocabulary from the text of a Keras ``vocabulary.txt`` asset (one token a line,
+        the special tokens first), as Keras's load_assets does for a layer saved after adapt()."""
+        lines = text.splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        if lines:
+            self.set_vocabulary(self.vocabulary_from_lines(lines), idf_weights=self.idf if self.idf is not None
+                                else None)
+
     def _read_vocabulary_file(self, path):
         if os.path.getsize(path) > MAX_VOCABULARY_FILE_BYTES:
             raise ValueError(f"{self._what()}: the vocabulary file {path!r} is larger than "
@@ -361,9 +371,10 @@ class StringLookup(_IndexLookup):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", **kwargs):
+                 encoding="utf-8", vocabulary_dtype="string", **kwargs):
+        if vocabulary_dtype != "string":
+            raise ValueError(f"StringLookup: vocabulary_dtype must be 'string', received {vocabulary_dtype!r}")
         self.encoding = encoding
-        kwargs.pop("vocabulary_dtype", None)
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
                          output_mode, pad_to_max_tokens, sparse, **kwargs)
 
@@ -376,6 +387,9 @@ class StringLookup(_IndexLookup):
 
     def _sort_key(self, token):
         return token.encode("utf-8")
+
+    def vocabulary_from_lines(self, lines):
+        return lines
 
     def get_config(self):
         config = super().get_config()
@@ -410,6 +424,12 @@ class IntegerLookup(_IndexLookup):
 
     def _oov_bucket(self, token):
         return token % self.num_oov_indices
+
+    def vocabulary_from_lines(self, lines):
+        try:
+            return [int(line) for line in lines]
+        except ValueError:
+            raise ValueError(f"{self._what()}: a vocabulary file line is not an integer") from None
 
     def get_config(self):
         config = super().get_config()
@@ -539,6 +559,9 @@ class TextVectorization(Layer):
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self.lookup.set_vocabulary(vocabulary, idf_weights)
+
+    def load_vocabulary_asset(self, text):
+        self.lookup.load_vocabulary_asset(text)
 
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, inputs, training=False):

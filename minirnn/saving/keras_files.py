@@ -66,7 +66,7 @@ from ..version import __version__
 from .atomic import atomic_write
 from .keras_legacy import read_legacy_optimizer_state
 from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
-from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
+from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from .readers import MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, H5Reader, building_limited, load_json, read_member
 
@@ -104,11 +104,25 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
     with _open_keras(path) as archive:
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
         weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
+        vocabularies = {name: read_member(archive, name, path, MAX_CONFIG_BYTES) for name in archive.namelist()
+                        if name.startswith("assets/") and name.endswith("/vocabulary.txt")}
     with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
         model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, layers, reader)
+    _load_vocabularies(layers, vocabularies, path)
     return model
+
+
+def _load_vocabularies(layers, vocabularies, path):
+    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``)."""
+    for layer, entry in zip(layers, keras_paths(layers)):
+        name = f"assets/{entry}/vocabulary.txt"
+        if hasattr(layer, "load_vocabulary_asset") and name in vocabularies:
+            try:
+                layer.load_vocabulary_asset(vocabularies[name].decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
 
 
 def load_keras_weights(model, filepath):
