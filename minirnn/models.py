@@ -247,8 +247,9 @@ class Model(Trainer, Layer):
                 pairs += layer._param_grad_pairs(with_grads)
                 continue
             grads = (layer.grads if plain else self._layer_grads(layer)) if with_grads else [None] * len(weights)
-            if isinstance(layer, Model):             # summed as a whole: keep its trainable part
-                keep = {id(w) for w in layer.trainable_weights}
+            trainable = layer.trainable_weights
+            if len(trainable) != len(weights):       # a model summed as a whole, BatchNormalization's statistics
+                keep = {id(w) for w in trainable}
                 pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
             else:
                 pairs += zip(weights, grads)

@@ -20,8 +20,10 @@ LAYERS = [
                     "minirnn.registry", "minirnn.utils", "minirnn.version"]),
     ("objects", ["minirnn.activations", "minirnn.initializers", "minirnn.ops", "minirnn.losses",
                  "minirnn.metrics", "minirnn.optimizers", "minirnn.callbacks", "minirnn.data",
-                 "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic"]),
-    ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru"]),
+                 "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic",
+                 "minirnn.convolution", "minirnn.downloads", "minirnn.keras_datasets"]),
+    ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru",
+               "minirnn.cells.conv_lstm"]),
     # The fused twins decorate the cells' reference loops; importing minirnn.cells registers them.
     ("kernels", ["minirnn.kernels", "minirnn.cells"]),
     ("layers", ["minirnn.layers", "minirnn.gradcheck", "minirnn.inspect"]),
@@ -30,7 +32,7 @@ LAYERS = [
     ("models", ["minirnn.models"]),
     ("files", ["minirnn.saving", "minirnn.interop", "minirnn.onnx"]),
     ("many fits", ["minirnn.fits"]),
-    ("api", ["minirnn", "minirnn.keras"]),
+    ("api", ["minirnn", "minirnn.keras", "minirnn.visualization"]),
 ]
 
 

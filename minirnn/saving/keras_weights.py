@@ -21,6 +21,8 @@ def weight_groups(layer, input_shape):
         inner = layer_shapes(layer.layers, input_shape)
         return [(f"{entry}/{group}", shapes) for (inner_layer, shape), entry in zip(inner, keras_paths(layer.layers))
                 for group, shapes in weight_groups(inner_layer, shape)]
+    if hasattr(layer, "weight_shapes"):         # BatchNormalization, LayerNormalization, Conv2D/3D, ConvLSTM
+        return [("cell/vars" if isinstance(layer, RNN) else "vars", layer.weight_shapes(input_shape))]
     if isinstance(layer, Bidirectional):
         return [(f"{half}/cell/vars", list(getattr(layer, half).cell.weight_shapes(input_shape[-1]).values()))
                 for half in ("forward_layer", "backward_layer")]
@@ -145,7 +147,8 @@ def assign_weights(layers, values, path):
 
 
 def trainable_weights(layers):
-    return [w for layer in layers if layer.trainable for w in layer.weights]
+    """The weights the optimizer updates, in Keras's order (BatchNormalization's statistics left out)."""
+    return [w for layer in layers if layer.trainable for w in layer.trainable_weights]
 
 
 # -- optimizer state ---------------------------------------------------------------------

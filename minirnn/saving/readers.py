@@ -254,6 +254,13 @@ class H5Reader:
         """A string attribute (bounded), or None."""
         h5py = require_h5py()
         obj = self.file if where in ("", "/") else self.get(where)
+        if obj is not None and name not in obj.attrs and f"{name}0" in obj.attrs:
+            parts, k = [], 0                  # a long list Keras split into <name>0, <name>1, ...
+            while f"{name}{k}" in obj.attrs and k < 1000:
+                part = self.attribute(where, f"{name}{k}")
+                parts += part if isinstance(part, list) else [part]
+                k += 1
+            return parts
         if obj is None or name not in obj.attrs:
             return None
         attr = obj.attrs.get_id(name)
