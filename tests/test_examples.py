@@ -123,17 +123,56 @@ def test_jena_forecast_reports_missing_data(tmp_path, capsys, monkeypatch):
 
 
 def test_course_week3_smoke(tmp_path, monkeypatch):
-    """A short run already forecasts the validation split better than any constant forecast can
-    (the best being the split's median); an untrained or wrongly trained model does not."""
+    """A short run on 3 seeds: the rate comes from the sweep, and after 20 epochs the median
+    forecast is already far better than any constant forecast can be (the best being the
+    validation split's median); an untrained or wrongly trained model is not."""
     course = load_example("course_week3")
-    monkeypatch.setattr(sys, "argv", ["course_week3.py", "--epochs", "10", "--sweep-epochs", "60",
-                                      "--models", "simple_rnn", "--output-dir", str(tmp_path)])
-    results = course.main()
+    monkeypatch.setattr(sys, "argv", ["course_week3.py", "--epochs", "20", "--models", "simple_rnn",
+                                      "--output-dir", str(tmp_path)])
+    results = course.main()["simple_rnn"]
     _, series = mr.data.synthetic_series(seed=course.SEED)
     valid = series[course.SPLIT_TIME:]
-    assert results["simple_rnn"] < np.mean(np.abs(valid - np.median(valid)))
+    best_constant = np.mean(np.abs(valid - np.median(valid)))
+    assert len(results["maes"]) == 3 and results["median"] == np.median(results["maes"])
+    assert results["median"] < 0.6 * best_constant, (results, best_constant)
     assert {"simple_rnn_lr_sweep.png", "simple_rnn_training.png", "simple_rnn_forecast.png"} <= \
         set(os.listdir(tmp_path))
+
+
+def valley_sweep(rng, noise):
+    """A sweep's loss by construction: the course's rates, a valley in log-rate whose bottom is at
+    1e-5 (a parabola in log-loss, symmetric), times lognormal noise of `noise` (std of log-loss)."""
+    rates = 1e-8 * 10 ** (np.arange(100) / 20)
+    log_loss = np.log(5.0) + 0.5 * (np.log10(rates) + 5) ** 2
+    return rates, np.exp(log_loss + noise * rng.standard_normal(100))
+
+
+def test_course_week3_rate_is_the_centre_of_the_valley():
+    course = load_example("course_week3")
+    rates, losses = valley_sweep(np.random.default_rng(0), noise=0.0)
+    rate, smoothed, weights = course.pick_rate(rates, losses)
+    assert rate == pytest.approx(1e-5, rel=0.05)          # symmetric valley: its centre is its bottom
+    assert smoothed.shape == weights.shape == rates.shape and weights.max() > 0
+    # A divergence (inf, then NaN) ends the curve: the part before it decides.
+    diverged = losses.copy()
+    diverged[80], diverged[81:] = np.inf, np.nan
+    assert course.pick_rate(rates, diverged)[0] == pytest.approx(course.pick_rate(rates[:80], losses[:80])[0])
+
+
+def test_course_week3_rate_holds_under_noise_that_moves_the_lowest_point():
+    """The sweep's loss past a few 1e-6 is chaotic (round-off decides it): modelled as independent
+    noise of 20 % per epoch (log std 0.2; the course's sweeps show 0.06-0.16), the lowest epoch
+    wanders over most of a decade, but the picked rate stays within a factor 1.5 across 20 draws
+    (1.2-1.35 for other draws of the noise)."""
+    course = load_example("course_week3")
+    rng = np.random.default_rng(1)
+    picks, lowest = [], []
+    for _ in range(20):
+        rates, losses = valley_sweep(rng, noise=0.2)
+        picks.append(course.pick_rate(rates, losses)[0])
+        lowest.append(rates[np.argmin(losses)])
+    assert max(lowest) / min(lowest) > 4
+    assert max(picks) / min(picks) < 1.5, picks
 
 
 def test_char_rnn_smoke(tmp_path, capsys):
