@@ -1,4 +1,7 @@
-"""Conv1D: a 1-D convolution (Keras's cross-correlation) as one gather and one matmul.
+"""Conv1D, Conv2D, Conv3D: convolutions (Keras's cross-correlation) as one gather and one matmul.
+
+Conv2D and Conv3D run the N-D form of the same two steps in minirnn/convolution.py; Conv1D,
+below, keeps its own 1-D form (with "causal" padding):
 
 With the input padded to xp (see ``_utils.window_padding`` for Keras's "valid",
 "same" and "causal" rules), kernel K of shape (k, C, F):
@@ -24,6 +27,29 @@ from ._utils import data_format as standardize_data_format
 from .base import KernelAndBias, Layer, format_shape
 
 
+def set_conv_arguments(layer, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                       use_bias, kernel_initializer, bias_initializer, paddings, size):
+    """Check and set the arguments every convolution layer takes; ``size(value, name)`` reads
+    kernel_size, strides and dilation_rate (an int for Conv1D, a tuple per axis for Conv2D/3D)."""
+    what = f"Layer '{layer.name}' ({type(layer).__name__})"
+    layer.filters = positive_int(filters, "filters", layer, allow_tuple=False)
+    layer.kernel_size, layer.strides, layer.dilation_rate = (
+        size(value, name) for value, name in ((kernel_size, "kernel_size"), (strides, "strides"),
+                                              (dilation_rate, "dilation_rate")))
+    layer.padding = check_choice(padding, paddings, "padding", layer)
+    layer.data_format = standardize_data_format(data_format, layer)
+    if np.max(layer.strides) > 1 and np.max(layer.dilation_rate) > 1:
+        raise ValueError(f"{what}: strides > 1 not supported in conjunction with dilation_rate > 1. Received: "
+                         f"strides={layer.strides} and dilation_rate={layer.dilation_rate}")
+    layer.use_bias = bool(use_bias)
+    try:
+        layer.activation = activations.get(activation, allow_softmax=True)
+        layer.kernel_initializer = initializers.get(kernel_initializer)
+        layer.bias_initializer = initializers.get(bias_initializer)
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+
+
 class Conv1D(KernelAndBias, Layer):
     """``Conv1D(filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
     activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")``.
@@ -37,23 +63,9 @@ class Conv1D(KernelAndBias, Layer):
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_int(filters, "filters", self, allow_tuple=False)
-        self.kernel_size = positive_int(kernel_size, "kernel_size", self)
-        self.strides = positive_int(strides, "strides", self)
-        self.dilation_rate = positive_int(dilation_rate, "dilation_rate", self)
-        self.padding = check_choice(padding, ("valid", "same", "causal"), "padding", self)
-        self.data_format = standardize_data_format(data_format, self)
-        if self.strides > 1 and self.dilation_rate > 1:
-            raise ValueError(f"Layer '{self.name}' (Conv1D): strides > 1 not supported in conjunction with "
-                             f"dilation_rate > 1. Received: strides={self.strides} and "
-                             f"dilation_rate={self.dilation_rate}")
-        self.use_bias = bool(use_bias)
-        try:
-            self.activation = activations.get(activation, allow_softmax=True)
-            self.kernel_initializer = initializers.get(kernel_initializer)
-            self.bias_initializer = initializers.get(bias_initializer)
-        except ValueError as e:
-            raise ValueError(f"Layer '{self.name}' (Conv1D): {e}") from None
+        set_conv_arguments(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                           use_bias, kernel_initializer, bias_initializer, ("valid", "same", "causal"),
+                           lambda value, name: positive_int(value, name, self))
 
     def _axes(self, shape):
         """(steps, channels) of a (batch, ., .) shape in this layer's data format."""
@@ -136,24 +148,9 @@ class _Conv(KernelAndBias, Layer):
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  **kwargs):
         super().__init__(**kwargs)
-        r = self.rank
-        self.filters = positive_int(filters, "filters", self, allow_tuple=False)
-        self.kernel_size = int_tuple(kernel_size, r, "kernel_size", self)
-        self.strides = int_tuple(strides, r, "strides", self)
-        self.dilation_rate = int_tuple(dilation_rate, r, "dilation_rate", self)
-        self.padding = check_choice(padding, ("valid", "same"), "padding", self)
-        self.data_format = standardize_data_format(data_format, self)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): strides > 1 not supported in "
-                             f"conjunction with dilation_rate > 1. Received: strides={self.strides} and "
-                             f"dilation_rate={self.dilation_rate}")
-        self.use_bias = bool(use_bias)
-        try:
-            self.activation = activations.get(activation, allow_softmax=True)
-            self.kernel_initializer = initializers.get(kernel_initializer)
-            self.bias_initializer = initializers.get(bias_initializer)
-        except ValueError as e:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
+        set_conv_arguments(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                           use_bias, kernel_initializer, bias_initializer, ("valid", "same"),
+                           lambda value, name: int_tuple(value, self.rank, name, self))
 
     def _frame(self, shape):
         """(spatial sizes, channels) of a (batch, ...) shape in this layer's data format."""

@@ -27,7 +27,7 @@ from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
 from .keras_config import KERAS_VERSION, keras_config
-from .keras_weights import built_shapes, slot_order, trainable_weights, weight_groups
+from .keras_weights import built_shapes, restore_optimizer_state, slot_order, trainable_weights, weight_groups
 from .readers import require_h5py
 
 # HDF5 keeps an attribute in the object header, at most 64 KiB: Keras splits longer lists of
@@ -140,23 +140,7 @@ def read_legacy_optimizer_state(model, layers, reader):
     """The optimizer state of a legacy file (``optimizer_weights``), restored when the model's
     optimizer has as many variables; else the optimizer stays fresh.  True if restored."""
     names = reader.attribute("optimizer_weights", "weight_names") or []
-    weights = trainable_weights(layers)
-    order = slot_order(model.optimizer, len(weights))
-    if len(names) != 2 + len(order):
-        return False
     try:
-        iterations = int(reader.array(f"optimizer_weights/{names[0]}", (), np.int64))
-        learning_rate = float(reader.array(f"optimizer_weights/{names[1]}", (), np.float64))
-        slots = {}
-        for name, (k, slot) in zip(names[2:], order):
-            w = weights[k]
-            slots.setdefault(k, {})[slot] = reader.array(f"optimizer_weights/{name}", w.shape, w.dtype)
+        return restore_optimizer_state(model, layers, reader, [f"optimizer_weights/{name}" for name in names])
     except ModelFileError:
         return False
-    optimizer = model.optimizer
-    for k, named in slots.items():
-        optimizer._slots[id(weights[k])] = (weights[k], named)
-    optimizer.iterations = iterations
-    if not callable(optimizer._learning_rate):
-        optimizer.learning_rate = learning_rate
-    return True

@@ -163,16 +163,25 @@ def read_optimizer_state(model, layers, reader):
     """Restore iterations, learning rate and slots from ``optimizer/vars`` (slots in the order
     of `layers`' trainable weights) when the model's optimizer has as many (else leave it fresh)."""
     group = reader.get("optimizer/vars")
+    count = 2 + len(slot_order(model.optimizer, len(trainable_weights(layers))))
+    if group is None or sorted(group.keys(), key=int) != [str(i) for i in range(count)]:
+        return False
+    return restore_optimizer_state(model, layers, reader, [f"optimizer/vars/{i}" for i in range(count)])
+
+
+def restore_optimizer_state(model, layers, reader, paths):
+    """Set the optimizer's iteration count, learning rate and slots from the datasets at `paths`
+    (in Keras's order of optimizer.variables); True when done."""
     weights = trainable_weights(layers)
     order = slot_order(model.optimizer, len(weights))
-    if group is None or sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(order))]:
+    if len(paths) != 2 + len(order):
         return False
-    iterations = int(reader.array("optimizer/vars/0", (), np.int64))
-    learning_rate = float(reader.array("optimizer/vars/1", (), np.float64))
+    iterations = int(reader.array(paths[0], (), np.int64))
+    learning_rate = float(reader.array(paths[1], (), np.float64))
     slots = {}
-    for i, (k, name) in enumerate(order):
+    for where, (k, name) in zip(paths[2:], order):
         w = weights[k]
-        slots.setdefault(k, {})[name] = reader.array(f"optimizer/vars/{2 + i}", w.shape, w.dtype)
+        slots.setdefault(k, {})[name] = reader.array(where, w.shape, w.dtype)
     optimizer = model.optimizer
     for k, named in slots.items():
         optimizer._slots[id(weights[k])] = (weights[k], named)
