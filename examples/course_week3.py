@@ -116,8 +116,10 @@ def plot_sweep(path, kind, rates, losses, smoothed, centre, peak):
     ax.plot(rates[:len(smoothed)], smoothed, color="C0", linewidth=2,
             label=f"moving average over {SMOOTHING} epochs (of log-loss)")
     ax.axhline(VALLEY * smoothed.min(), color="C0", linestyle=":", label=f"the valley: below {VALLEY:g}x its lowest")
-    ax.axvline(centre, color="C3", linestyle="--", label=f"centre of the valley {centre:.1e}")
-    ax.axvline(peak, color="C2", linestyle="--", label=f"training starts at 2 x centre = {peak:.1e}")
+    for rate, color, label in ((centre, "C3", f"centre of the valley {centre:.1e}"),
+                               (peak, "C2", f"training starts at 2 x centre = {peak:.1e}")):
+        ax.axvline(rate, color=color, linestyle="--", label=label)
+        ax.plot(rate, np.exp(np.interp(np.log(rate), np.log(rates[:len(smoothed)]), np.log(smoothed))), "o", color=color)
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="Huber loss (training)",
            title=f"{kind}: learning-rate sweep (seed {SEED})")
     ticks = [t for t in (2, 5, 10, 20, 50, 100, 200, 500) if losses.min() / 2 < t < losses.max() * 2]
