@@ -248,6 +248,7 @@ def test_predict_and_evaluate_print_keras_bars(verbose):
     printed = {}
     for name, model in (("keras", kmodel), ("minirnn", mmodel)):
         model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        model.evaluate(x, y, verbose=0)                   # kernels compiled (and announced) before
         for call in ("predict", "evaluate"):
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
