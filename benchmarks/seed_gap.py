@@ -1,15 +1,17 @@
 """Does minirnn train the course's models as well as Keras?  Validation MAE over seeds.
 
     python benchmarks/seed_gap.py run [--recipes simple_rnn,bilstm] [--arms minirnn,keras,...]
-                                      [--seeds 20] [--first-seed 0] [--shard K/N] [--epochs E]
+                                      [--seeds 20] [--first-seed 0] [--epochs E]
     python benchmarks/seed_gap.py report [--recipes ...] [--arms ...]
     python benchmarks/seed_gap.py arms                  # what each arm is
 
 Each (recipe, arm, seed) trains in its own process with one thread (BLAS, Numba, TensorFlow's
 intra- and inter-op pools), and appends one JSON line to --results (default
 benchmarks/results/seed_gap.jsonl): the validation MAE, the loss after every epoch, the
-seconds.  ``run`` skips what the file holds already, so it resumes after an interruption, and
-two ``run --shard 0/2`` / ``--shard 1/2`` processes split the work between two cores.
+seconds.  ``run`` skips what the file holds already, so it resumes after an interruption; it
+claims each job with a file in ``<results>.claims/`` first, so two ``run`` commands started
+alike share the work (one per core) and never do a job twice.  Jobs go seed by seed, each
+seed's arms in the order given.
 ``report`` prints, per recipe, each arm's median and quartiles, a two-sided Mann-Whitney U test
 of each pair that the study compares, and where runs from the same start on the same batches
 part ways (the loss after each epoch, relative difference > 1e-4).
@@ -206,21 +208,47 @@ def run(args):
     for arm in arms:
         if arm not in ARMS:
             raise SystemExit(f"unknown arm {arm!r}; the arms: {', '.join(ARMS)}")
-    shard, shards = (int(v) for v in args.shard.split("/"))
     rev = revision()
-    done = {(r["recipe"], r["arm"], r["seed"], r["epochs"]) for r in load(args.results)}
     todo = [(recipe, arm, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for recipe in recipes for arm in arms]
-    todo = [t for k, t in enumerate(todo) if k % shards == shard
-            and (t[0], t[1], t[2], args.epochs or RECIPES[t[0]]["epochs"]) not in done]
-    print(f"{len(todo)} runs to do ({machine()}, revision {rev})", flush=True)
+    print(f"{len(todo)} runs asked for ({machine()}, revision {rev})", flush=True)
     env = {**os.environ, **ONE_THREAD, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO}
     for recipe, arm, seed in todo:
+        epochs = args.epochs or RECIPES[recipe]["epochs"]
+        done = {(r["recipe"], r["arm"], r["seed"], r["epochs"]) for r in load(args.results)}
+        if (recipe, arm, seed, epochs) in done or not claim(args.results, f"{recipe}-{arm}-{seed}-{epochs}"):
+            continue
         cmd = [sys.executable, __file__, "child", recipe, arm, str(seed), "--results", args.results,
                "--revision", rev] + (["--epochs", str(args.epochs)] if args.epochs else [])
         proc = subprocess.run(cmd, env=env)
         if proc.returncode:
             print(f"{recipe} {arm} seed {seed}: failed (exit {proc.returncode})", flush=True)
+
+
+def claim(results, job):
+    """True if this process may run `job`: it created the claim file, or the claimer is gone."""
+    folder = results + ".claims"
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, job)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            with open(path) as f:
+                pid = int(f.read().strip())
+            if pid <= 0:
+                raise ValueError(pid)
+            os.kill(pid, 0)                                 # the claimer still runs: its job
+            return False
+        except (ProcessLookupError, ValueError):            # it died: take the job over
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+            return True
+        except PermissionError:
+            return False
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def quartiles(values):
@@ -292,7 +320,6 @@ def main():
     p_run.add_argument("--arms", default=DEFAULT_ARMS)
     p_run.add_argument("--seeds", type=int, default=20)
     p_run.add_argument("--first-seed", type=int, default=0)
-    p_run.add_argument("--shard", default="0/1", help="K/N: run every N-th job starting at K")
     p_report = sub.add_parser("report")
     p_report.add_argument("--recipes", default="simple_rnn,bilstm")
     p_report.add_argument("--arms", default=None)

@@ -7,15 +7,22 @@ window), a Dense net, a Conv1D net, LSTM, LSTM with dropout, stacked GRU with
 dropout, bidirectional LSTM, each written as in the book with the functional API
 (``inputs = keras.Input(...)``, ``x = layer(...)(x)``, ``keras.Model(inputs, outputs)``)
 against ``minirnn.keras``, so ``--keras`` runs the very same code in Keras.  Prints one table
-of validation and test MAE in degrees, saves the training curves to OUTPUT_DIR.
+of validation and test MAE in degrees next to the naive forecast's, saves the training curves
+(the naive MAE drawn in each) to OUTPUT_DIR.
 
-    python examples/jena_forecast.py                                 # downloads the data once
-    python examples/jena_forecast.py --data seattle --epochs 10      # offline: hourly Seattle 2010
-    python examples/jena_forecast.py --data seattle --epochs 10 --keras   # the same with Keras
+    python examples/jena_forecast.py                       # Jena (downloaded once); offline: the TMY3 year
+    python examples/jena_forecast.py --data tmy3           # offline: a year of hourly weather in Greensboro
+    python examples/jena_forecast.py --data tmy3 --keras   # the same models in Keras
+    python examples/jena_forecast.py --json results.json   # also {model: {"val_mae", "test_mae"}}
     python examples/jena_forecast.py --data my_copy.csv.zip --models naive,lstm --max-batches 5
 
-`--data jena` needs the download (or a copy in the cache, see minirnn.datasets);
-`--data seattle` needs `pip install vega_datasets` (the `weather` extra).
+`--data jena` needs the download (or a copy in the cache, see minirnn.datasets); with no
+`--data` and no network the script says so and uses the TMY3 year instead.  `--data tmy3` is
+real hourly weather that the pvlib package ships (`pip install ".[weather]"`): 14 quantities
+(pressure, temperature, dew point, humidity, wind, cloud, visibility, water vapour, sunshine)
+at Greensboro, North Carolina, each month a measured month of one year from 1980-2003.  It is
+hourly already, so no row is skipped; its split is the chapter's (half, a quarter, a quarter:
+January-June, July-September, October-December).
 """
 import argparse
 import json
@@ -37,8 +44,9 @@ BATCH_SIZE = 256
 TRAIN_FRACTION, VAL_FRACTION = 0.5, 0.25      # the rest is the test split
 TARGET_COLUMN = "T (degC)"
 SEED = 42
-# The Seattle series is already hourly, with one column.
-SEATTLE = dict(sampling_rate=1, sequence_length=120, horizon=24)
+# The TMY3 year is hourly already: the same 5-day windows and 24-hour horizon, no row skipped.
+TMY3 = dict(sampling_rate=1, sequence_length=120, horizon=24)
+TMY3_TARGET = "Dry-bulb (C)"
 # Epochs the chapter trains each model for (--epochs overrides them all).
 BOOK_EPOCHS = {"dense": 10, "conv": 10, "lstm": 10, "lstm_dropout": 50, "gru_stacked": 50, "bilstm": 10}
 OPTIMIZER, LOSS, METRICS = "rmsprop", "mse", ["mae"]
@@ -93,11 +101,22 @@ ALL_MODELS = ["naive", *MODELS]
 
 # -- data -------------------------------------------------------------------------------------------
 def load(data):
-    """(values float32 (N, C), column names, target column index, description, settings)."""
+    """(values float32 (N, C), column names, target column index, description, settings).
+
+    ``data`` None: Jena if it is cached or can be downloaded, else (offline) the TMY3 year."""
     from minirnn import datasets
-    if data == "seattle":
-        _, values, columns = datasets.load_seattle_temps()
-        return values, columns, 0, "Seattle 2010 hourly temperatures (vega_datasets)", dict(SEATTLE)
+    if data is None:
+        try:
+            return load("jena")
+        except ConnectionError as error:
+            print(f"{error}\n\nNo network: using the offline data instead (--data tmy3).\n", file=sys.stderr)
+            print("offline: Jena climate not available, using the TMY3 year of hourly weather at Greensboro "
+                  "(shipped by pvlib)")
+            return load("tmy3")
+    if data == "tmy3":
+        _, values, columns = datasets.load_tmy3()
+        return (values, columns, columns.index(TMY3_TARGET),
+                "Greensboro NC hourly weather, TMY3 (12 measured months of 1980-2003, pvlib)", dict(TMY3))
     settings = dict(sampling_rate=SAMPLING_RATE, sequence_length=SEQUENCE_LENGTH, horizon=HORIZON)
     if data == "jena":
         _, values, columns = datasets.load_jena_climate()
@@ -242,7 +261,9 @@ def side_by_side(ours, theirs):
     return "\n".join(lines)
 
 
-def plot_curves(path, title, histories):
+def plot_curves(path, title, histories, naive=None):
+    """Training and validation MAE per epoch, one panel per model, with the naive forecast's
+    validation MAE as a line (the mark a model has to get under)."""
     if not histories:
         return
     cols = min(3, len(histories))
@@ -252,6 +273,9 @@ def plot_curves(path, title, histories):
         epochs = np.arange(1, len(h["mae"]) + 1)
         ax.plot(epochs, h["mae"], "o-", label="training MAE")
         ax.plot(epochs, h["val_mae"], "s-", label="validation MAE")
+        if naive is not None:
+            ax.axhline(naive["val_mae"], color="black", linestyle="--",
+                       label=f"naive, validation MAE {naive['val_mae']:.2f}")
         ax.set(title=kind, xlabel="epoch", ylabel="MAE (degrees)")
         ax.grid(True)
         ax.legend()
@@ -265,7 +289,8 @@ def plot_curves(path, title, histories):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="jena", help="jena, seattle, or a path to a Jena-format .csv/.zip")
+    parser.add_argument("--data", default=None,
+                        help="jena, tmy3, or a path to a Jena-format .csv/.zip (default: jena, tmy3 offline)")
     parser.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated, of {ALL_MODELS}")
     parser.add_argument("--epochs", type=int, default=None, help="for every model (default: the chapter's)")
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="training batches per epoch")
@@ -274,16 +299,20 @@ def main(argv=None):
     parser.add_argument("--keras", action="store_true", help="train the same models with Keras instead")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     parser.add_argument("--output-dir", default=OUTPUT_DIR)
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help='write {model: {"val_mae": ..., "test_mae": ...}} to PATH')
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(ALL_MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {ALL_MODELS}")
+    kinds = ["naive"] + [k for k in kinds if k != "naive"]      # always: the mark every model is held to
     framework = "keras" if args.keras else "minirnn"
     os.makedirs(args.output_dir, exist_ok=True)
 
     try:
         values, columns, target_index, name, settings = load(args.data)
+        data = args.data or ("jena" if name.startswith("Jena") else "tmy3")
     except (ConnectionError, FileNotFoundError, ImportError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -320,13 +349,13 @@ def main(argv=None):
         r = results[kind]
         print(f"{kind}: validation MAE {r['val_mae']:.3f}, test MAE {r['test_mae']:.3f}, {r['seconds']:.1f} s")
 
-    run = dict(data=args.data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+    run = dict(data=data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                max_batches=args.max_batches)
-    label = "seattle" if args.data == "seattle" else ("jena" if args.data == "jena" else
-                                                      os.path.splitext(os.path.basename(args.data))[0])
-    plot_curves(os.path.join(args.output_dir, f"forecast_{label}_{framework}_curves.png"), title, histories)
-    with open(os.path.join(args.output_dir, f"forecast_{label}_{framework}.json"), "w") as f:
-        json.dump({"title": title, "run": run, "results": results, "histories": histories}, f, indent=1)
+    label = data if data in ("jena", "tmy3") else os.path.splitext(os.path.basename(data))[0]
+    plot_curves(os.path.join(args.output_dir, f"forecast_{label}_{framework}_curves.png"), title, histories,
+                results.get("naive"))
+    write_json(os.path.join(args.output_dir, f"forecast_{label}_{framework}.json"),
+               {"title": title, "run": run, "results": results, "histories": histories})
     print()
     print(table(results, f"Mean absolute error in degrees ({framework}; best epoch by validation loss)"))
     other = os.path.join(args.output_dir, f"forecast_{label}_{'minirnn' if args.keras else 'keras'}.json")
@@ -338,8 +367,20 @@ def main(argv=None):
             print()
             print("side by side with the last run of the other framework (same data and settings):")
             print(side_by_side(ours, theirs))
-    print(f"curves and results written to {args.output_dir}")
+    if args.json:
+        write_json(args.json, {kind: {"val_mae": r["val_mae"], "test_mae": r["test_mae"]}
+                               for kind, r in results.items()})
+    print(f"curves and results written to {args.output_dir}" + (f", MAEs to {args.json}" if args.json else ""))
     return results
+
+
+def write_json(path, obj):
+    """Through a temporary file in the same folder, so a reader never sees half of it."""
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(path + ".part", path)
 
 
 if __name__ == "__main__":
