@@ -26,6 +26,7 @@ January-June, July-September, October-December).
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -44,9 +45,14 @@ BATCH_SIZE = 256
 TRAIN_FRACTION, VAL_FRACTION = 0.5, 0.25      # the rest is the test split
 TARGET_COLUMN = "T (degC)"
 SEED = 42
-# The TMY3 year is hourly already: the same 5-day windows and 24-hour horizon, no row skipped.
-TMY3 = dict(sampling_rate=1, sequence_length=120, horizon=24)
+# The TMY3 year is hourly already: the same 5-day windows and 24-hour horizon, no row skipped.  It is
+# an eighth of Jena's hours, so batches of 32 give an epoch about as many steps per window.
+TMY3 = dict(sampling_rate=1, sequence_length=120, horizon=24, batch_size=32)
 TMY3_TARGET = "Dry-bulb (C)"
+# Its twelve months were measured in twelve different years, so "the future" is no split here; split by
+# month instead, each split holding every season (train January-February, May-June, September-October;
+# validation March, July, November; test April, August, December), windows never crossing a split.
+TMY3_MONTHS = {"train": (1, 2, 5, 6, 9, 10), "val": (3, 7, 11), "test": (4, 8, 12)}
 # Epochs the chapter trains each model for (--epochs overrides them all).
 BOOK_EPOCHS = {"dense": 10, "conv": 10, "lstm": 10, "lstm_dropout": 50, "gru_stacked": 50, "bilstm": 10}
 OPTIMIZER, LOSS, METRICS = "rmsprop", "mse", ["mae"]
@@ -114,10 +120,12 @@ def load(data):
                   "(shipped by pvlib)")
             return load("tmy3")
     if data == "tmy3":
-        _, values, columns = datasets.load_tmy3()
+        timestamps, values, columns = datasets.load_tmy3()
         return (values, columns, columns.index(TMY3_TARGET),
-                "Greensboro NC hourly weather, TMY3 (12 measured months of 1980-2003, pvlib)", dict(TMY3))
-    settings = dict(sampling_rate=SAMPLING_RATE, sequence_length=SEQUENCE_LENGTH, horizon=HORIZON)
+                "Greensboro NC hourly weather, TMY3 (12 measured months of 1980-2003, pvlib)",
+                dict(TMY3, parts=month_parts(timestamps, TMY3_MONTHS)))
+    settings = dict(sampling_rate=SAMPLING_RATE, sequence_length=SEQUENCE_LENGTH, horizon=HORIZON,
+                    batch_size=BATCH_SIZE)
     if data == "jena":
         _, values, columns = datasets.load_jena_climate()
         name = "Jena climate 2009-2016"
@@ -127,47 +135,83 @@ def load(data):
     return values, columns, columns.index(TARGET_COLUMN), name, settings
 
 
-class Split:
-    """The chapter's preparation: normalise with the training split, windows with targets `delay` later."""
+def month_parts(timestamps, months):
+    """{split: [(first row, end row), ...]}: the runs of consecutive rows whose month is the split's.
+    A timestamp is the end of its hour, so 24:00 on the 31st still belongs to that month."""
+    month = (timestamps - np.timedelta64(1, "h")).astype("datetime64[M]").astype(int) % 12 + 1
+    parts = {}
+    for part, chosen in months.items():
+        rows = np.nonzero(np.isin(month, chosen))[0]
+        runs = np.split(rows, np.nonzero(np.diff(rows) > 1)[0] + 1)
+        parts[part] = [(int(r[0]), int(r[-1]) + 1) for r in runs]
+    return parts
 
-    def __init__(self, values, target_index, sampling_rate, sequence_length, horizon):
+
+class Split:
+    """The chapter's preparation: normalise with the training split, windows with targets `delay` later.
+
+    ``parts`` None: the chapter's split, the first half, the next quarter and the last quarter, as
+    lazy datasets.  Else ``{split: [(first row, end row), ...]}``, windows within each run of rows,
+    as arrays (the TMY3 year is small)."""
+
+    def __init__(self, values, target_index, sampling_rate, sequence_length, horizon, batch_size, parts=None):
         self.sampling_rate, self.sequence_length = sampling_rate, sequence_length
+        self.batch_size = batch_size
         self.horizon = horizon
         self.delay = sampling_rate * (sequence_length + horizon - 1)
         self.target_index = target_index
         n = len(values)
-        self.num_train = int(TRAIN_FRACTION * n)
-        self.num_val = int(VAL_FRACTION * n)
+        self.by_rows = parts is not None
+        if parts is None:
+            num_train, num_val = int(TRAIN_FRACTION * n), int(VAL_FRACTION * n)
+            parts = {"train": [(0, num_train)], "val": [(num_train, num_train + num_val)],
+                     "test": [(num_train + num_val, n)]}
+        self.parts = parts
+        self.rows = {part: sum(b - a for a, b in runs) for part, runs in parts.items()}
         self.temperature = np.ascontiguousarray(values[:, target_index])        # raw degrees: the targets
-        self.mean = values[:self.num_train].mean(axis=0)
-        self.std = values[:self.num_train].std(axis=0)
+        train_rows = np.concatenate([np.arange(a, b) for a, b in parts["train"]])
+        self.mean = values[train_rows].mean(axis=0)
+        self.std = values[train_rows].std(axis=0)
         self.std[self.std == 0] = 1.0
         self.raw = ((values - self.mean) / self.std).astype(np.float32)
         span = (sequence_length - 1) * sampling_rate
-        test_start = self.num_train + self.num_val
-        if test_start + span >= n - self.delay or self.num_val <= span:
-            raise SystemExit(f"{n} rows are too few for windows spanning {span + 1} rows with targets "
-                             f"{self.delay} rows later: each of the validation and test quarters "
-                             f"needs more than {span + self.delay} rows")
+        for part in ("val", "test"):
+            if max(b - a for a, b in parts[part]) <= span + self.delay:
+                raise SystemExit(f"{n} rows are too few for windows spanning {span + 1} rows with targets "
+                                 f"{self.delay} rows later: each of the validation and test quarters "
+                                 f"needs more than {span + self.delay} rows")
         self.input_shape = (sequence_length, values.shape[1])
 
+    def arrays(self, part):
+        """(x (N, sequence_length, C), y (N,)) of every window inside the part's runs of rows."""
+        steps = np.arange(self.sequence_length) * self.sampling_rate
+        starts = np.concatenate([np.arange(a, b - self.delay) for a, b in self.parts[part]])
+        return self.raw[starts[:, None] + steps], self.temperature[starts + self.delay]
+
     def kwargs(self, part):
-        bounds = {"train": (0, self.num_train), "val": (self.num_train, self.num_train + self.num_val),
-                  "test": (self.num_train + self.num_val, None)}[part]
+        (start, end), = self.parts[part]
         return dict(sequence_length=self.sequence_length, sampling_rate=self.sampling_rate,
-                    batch_size=BATCH_SIZE, shuffle=True, seed=SEED, start_index=bounds[0],
-                    end_index=bounds[1])
+                    batch_size=self.batch_size, shuffle=True, seed=SEED, start_index=start,
+                    end_index=None if end == len(self.raw) else end)
 
     def datasets(self, make):
-        """(train, val, test) from `make` = minirnn's or Keras's timeseries_dataset_from_array."""
+        """(train, val, test): datasets from `make` = minirnn's or Keras's timeseries_dataset_from_array,
+        or (x, y) arrays when split by rows."""
+        if self.by_rows:
+            return tuple(self.arrays(part) for part in ("train", "val", "test"))
         data, targets = self.raw[:-self.delay], self.temperature[self.delay:]
         return tuple(make(data, targets, **self.kwargs(part)) for part in ("train", "val", "test"))
 
+    def num_batches(self, data):
+        return math.ceil(len(data[1]) / self.batch_size) if isinstance(data, tuple) else len(data)
 
-def limit(dataset, n, framework):
+
+def limit(dataset, n, framework, batch_size):
     """At most `n` batches of `dataset` per epoch (a new shuffle each time): for smoke runs."""
     if n is None:
         return dataset
+    if isinstance(dataset, tuple):
+        return tuple(a[:n * batch_size] for a in dataset)
     if framework == "keras":
         return dataset.take(n)
     from minirnn.data import take
@@ -177,7 +221,7 @@ def limit(dataset, n, framework):
 def naive_mae(dataset, split):
     """MAE of 'the temperature in 24 h is the last one of the window', in degrees."""
     total, count = 0.0, 0
-    for x, y in dataset:
+    for x, y in [dataset] if isinstance(dataset, tuple) else dataset:
         predicted = x[:, -1, split.target_index] * split.std[split.target_index] + split.mean[split.target_index]
         total += float(np.abs(predicted - y).sum())
         count += len(y)
@@ -229,11 +273,16 @@ def train(kind, split, sets, framework, epochs, verbose):
     model = build(kind, split.input_shape, framework)
     model.compile(optimizer=OPTIMIZER, loss=LOSS, metrics=METRICS)
     best = best_weights_callback(framework)
-    history = model.fit(train_set, epochs=epochs, validation_data=val_set, callbacks=[best], verbose=verbose,
-                        shuffle=False)             # the datasets shuffle themselves
+    if isinstance(train_set, tuple):                # arrays: fit shuffles them every epoch
+        history = model.fit(*train_set, batch_size=split.batch_size, epochs=epochs, validation_data=val_set,
+                            callbacks=[best], verbose=verbose, shuffle=True)
+        test = model.evaluate(*test_set, batch_size=split.batch_size, verbose=0, return_dict=True)
+    else:
+        history = model.fit(train_set, epochs=epochs, validation_data=val_set, callbacks=[best], verbose=verbose,
+                            shuffle=False)             # the datasets shuffle themselves
+        test = model.evaluate(test_set, verbose=0, return_dict=True)
     history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     val_mae = history["val_mae"][best.best_epoch] if best.best_epoch is not None else float("nan")
-    test = model.evaluate(test_set, verbose=0, return_dict=True)
     return model, history, (best.best_epoch or 0) + 1, val_mae, float(test["mae"])
 
 
@@ -293,6 +342,7 @@ def main(argv=None):
                         help="jena, tmy3, or a path to a Jena-format .csv/.zip (default: jena, tmy3 offline)")
     parser.add_argument("--models", default=",".join(ALL_MODELS), help=f"comma-separated, of {ALL_MODELS}")
     parser.add_argument("--epochs", type=int, default=None, help="for every model (default: the chapter's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 256 (Jena), 32 (TMY3)")
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="training batches per epoch")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="at most this many batches of every split (smoke runs)")
@@ -316,21 +366,24 @@ def main(argv=None):
     except (ConnectionError, FileNotFoundError, ImportError) as error:
         print(error, file=sys.stderr)
         return 2
+    if args.batch_size:
+        settings["batch_size"] = args.batch_size
     split = Split(values, target_index, **settings)
     sets = split.datasets(keras_module(framework).utils.timeseries_dataset_from_array)
     train_limit = min(x for x in (args.steps_per_epoch, args.max_batches, 10**12) if x is not None)
-    sets = (limit(sets[0], None if train_limit == 10**12 else train_limit, framework),
-            limit(sets[1], args.max_batches, framework), limit(sets[2], args.max_batches, framework))
+    b = split.batch_size
+    sets = (limit(sets[0], None if train_limit == 10**12 else train_limit, framework, b),
+            limit(sets[1], args.max_batches, framework, b), limit(sets[2], args.max_batches, framework, b))
     from minirnn.data import timeseries_dataset_from_array
-    naive_sets = [limit(d, args.max_batches, "minirnn") for d in split.datasets(timeseries_dataset_from_array)]
+    naive_sets = [limit(d, args.max_batches, "minirnn", b) for d in split.datasets(timeseries_dataset_from_array)]
 
     title = (f"{name}: {len(values):,} rows x {values.shape[1]}; windows of {split.sequence_length} steps "
              f"of {split.sampling_rate} row(s), target '{columns[target_index]}' {split.horizon} steps after "
              f"the window's last one; {framework}")
     print(title)
-    print(f"splits: train {split.num_train:,} / val {split.num_val:,} / test "
-          f"{len(values) - split.num_train - split.num_val:,} rows; batches of {BATCH_SIZE}: "
-          f"{len(sets[0])} / {len(sets[1])} / {len(sets[2])} per epoch")
+    print(f"splits: train {split.rows['train']:,} / val {split.rows['val']:,} / test {split.rows['test']:,} rows"
+          f"{' (by month: ' + str(TMY3_MONTHS) + ')' if split.by_rows else ''}; batches of {split.batch_size}: "
+          f"{' / '.join(str(split.num_batches(d)) for d in sets)} per epoch")
 
     results, histories = {}, {}
     for kind in kinds:

@@ -137,17 +137,22 @@ def offline(monkeypatch, tmp_path):
 
 def tmy3_validation_windows():
     """(last temperature of each validation window, its target), from pvlib's own TMY3 reader: the
-    chapter's split, windows of 120 hourly rows, target 24 hours after the window's last one."""
+    validation months (March, July, November), windows of 120 hourly rows inside each month,
+    target 24 hours after the window's last one."""
     from pvlib.iotools import read_tmy3
 
     from minirnn.datasets import tmy3_path
     frame, _ = read_tmy3(tmy3_path(), map_variables=False)
     t = frame["Dry-bulb (C)"].to_numpy(np.float64)
-    n, length = len(t), 120
-    delay = length + 24 - 1
-    num_train, num_val = n // 2, n // 4
-    starts = np.arange(num_train, num_train + num_val - (length - 1))
-    return t[starts + length - 1], t[starts + delay]
+    month = frame["Date (MM/DD/YYYY)"].str[:2].astype(int).to_numpy()    # 24:00 rows keep their date's month
+    length, delay = 120, 120 + 24 - 1
+    last, target = [], []
+    for m in (3, 7, 11):
+        rows = np.nonzero(month == m)[0]
+        starts = np.arange(rows[0], rows[-1] + 1 - delay)
+        last.append(t[starts + length - 1])
+        target.append(t[starts + delay])
+    return np.concatenate(last), np.concatenate(target)
 
 
 def test_jena_offline_uses_the_tmy3_year_and_says_so(tmp_path, monkeypatch, capsys):
