@@ -4,6 +4,7 @@
                                       [--seeds 20] [--first-seed 0] [--epochs E]
     python benchmarks/seed_gap.py report [--recipes ...] [--arms ...]
     python benchmarks/seed_gap.py arms                  # what each arm is
+    python benchmarks/seed_gap.py orders                # the batch order of 3 epochs of fit(shuffle=True)
 
 Each (recipe, arm, seed) trains in its own process with one thread (BLAS, Numba, TensorFlow's
 intra- and inter-op pools), and appends one JSON line to --results (default
@@ -312,6 +313,51 @@ def report(args):
                           f"at epoch {shown} (seeds {seeds[0]}..{seeds[-1]})")
 
 
+ORDER_PROBE = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+lib_name, seeded = sys.argv[1], sys.argv[2] == "seeded"
+x = np.arange(10, dtype="float32")[:, None]        # each sample's value is its index
+if lib_name == "keras":
+    import keras
+    if seeded:
+        keras.utils.set_random_seed(0)
+    seen = []
+    def record(batch):
+        seen.extend(np.asarray(batch)[:, 0].astype(int).tolist())
+        return batch
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Lambda(lambda b: (record(b), b)[1]),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)     # eager: record() sees every batch
+    model.fit(x, x, batch_size=4, epochs=3, shuffle=True, verbose=0)
+    epochs = [seen[k:k + 10] for k in range(0, 30, 10)]
+else:
+    import minirnn
+    from minirnn.data_adapters import get_data_adapter              # what fit() iterates
+    if seeded:
+        minirnn.set_random_seed(0)
+    adapter = get_data_adapter(x, x, batch_size=4, shuffle=True)
+    epochs = [sum((xb[:, 0].astype(int).tolist() for xb, _ in adapter), []) for _ in range(3)]
+print(epochs)
+"""
+
+
+def orders(args):
+    """fit(shuffle=True) on 10 samples, batches of 4, 3 epochs: the sample order of each epoch."""
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": REPO}
+    for lib in ("keras", "minirnn"):
+        for seeded in ("seeded", "unseeded"):
+            out = subprocess.run([sys.executable, "-c", ORDER_PROBE, lib, seeded], env=env, capture_output=True,
+                                 text=True)
+            epochs = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+            if epochs is None:
+                print(f"{lib:8s} {seeded:9s} failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            same = "the same order every epoch" if all(e == epochs[0] for e in epochs) else "a new order each epoch"
+            print(f"{lib:8s} {seeded:9s} {' | '.join(' '.join(map(str, e)) for e in epochs)}   -> {same}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -329,6 +375,7 @@ def main():
     p_child.add_argument("seed", type=int)
     p_child.add_argument("--revision", default="unknown")
     sub.add_parser("arms")
+    sub.add_parser("orders")
     for p in (p_run, p_report, p_child):
         p.add_argument("--results", default=RESULTS)
         p.add_argument("--epochs", type=int, default=None, help="instead of the recipe's (a shorter study)")
@@ -337,7 +384,7 @@ def main():
         for arm, (lib, init, order) in ARMS.items():
             print(f"{arm:24s} {lib} trains from {init}'s initial weights, batch order {order}")
         return
-    {"run": run, "report": report, "child": child}[args.command](args)
+    {"run": run, "report": report, "child": child, "orders": orders}[args.command](args)
 
 
 if __name__ == "__main__":

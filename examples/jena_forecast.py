@@ -47,7 +47,7 @@ TARGET_COLUMN = "T (degC)"
 SEED = 42
 # The TMY3 year is hourly already: the same 5-day windows and 24-hour horizon, no row skipped.  It is
 # an eighth of Jena's hours, so batches of 32 give an epoch about as many steps per window.
-TMY3 = dict(sampling_rate=1, sequence_length=120, horizon=24, batch_size=32)
+TMY3 = dict(sampling_rate=1, sequence_length=120, horizon=24, batch_size=32, standard_targets=True)
 TMY3_TARGET = "Dry-bulb (C)"
 # Its twelve months were measured in twelve different years, so "the future" is no split here; split by
 # month instead, each split holding every season (train January-February, May-June, September-October;
@@ -154,7 +154,8 @@ class Split:
     lazy datasets.  Else ``{split: [(first row, end row), ...]}``, windows within each run of rows,
     as arrays (the TMY3 year is small)."""
 
-    def __init__(self, values, target_index, sampling_rate, sequence_length, horizon, batch_size, parts=None):
+    def __init__(self, values, target_index, sampling_rate, sequence_length, horizon, batch_size, parts=None,
+                 standard_targets=False):
         self.sampling_rate, self.sequence_length = sampling_rate, sequence_length
         self.batch_size = batch_size
         self.horizon = horizon
@@ -174,6 +175,10 @@ class Split:
         self.std = values[train_rows].std(axis=0)
         self.std[self.std == 0] = 1.0
         self.raw = ((values - self.mean) / self.std).astype(np.float32)
+        # Targets in degrees (the chapter's), or standardised like the inputs: then one unit of the
+        # model's output is `unit` degrees.
+        self.unit = float(self.std[target_index]) if standard_targets else 1.0
+        self.offset = float(self.mean[target_index]) if standard_targets else 0.0
         span = (sequence_length - 1) * sampling_rate
         for part in ("val", "test"):
             if max(b - a for a, b in parts[part]) <= span + self.delay:
@@ -186,7 +191,8 @@ class Split:
         """(x (N, sequence_length, C), y (N,)) of every window inside the part's runs of rows."""
         steps = np.arange(self.sequence_length) * self.sampling_rate
         starts = np.concatenate([np.arange(a, b - self.delay) for a, b in self.parts[part]])
-        return self.raw[starts[:, None] + steps], self.temperature[starts + self.delay]
+        y = (self.temperature[starts + self.delay] - self.offset) / self.unit
+        return self.raw[starts[:, None] + steps], y.astype(np.float32)
 
     def kwargs(self, part):
         (start, end), = self.parts[part]
@@ -223,7 +229,7 @@ def naive_mae(dataset, split):
     total, count = 0.0, 0
     for x, y in [dataset] if isinstance(dataset, tuple) else dataset:
         predicted = x[:, -1, split.target_index] * split.std[split.target_index] + split.mean[split.target_index]
-        total += float(np.abs(predicted - y).sum())
+        total += float(np.abs(predicted - (y * split.unit + split.offset)).sum())
         count += len(y)
     return total / count
 
@@ -281,7 +287,10 @@ def train(kind, split, sets, framework, epochs, verbose):
         history = model.fit(train_set, epochs=epochs, validation_data=val_set, callbacks=[best], verbose=verbose,
                             shuffle=False)             # the datasets shuffle themselves
         test = model.evaluate(test_set, verbose=0, return_dict=True)
-    history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    # In degrees: MAE scales with the target's unit, MSE with its square.
+    scale = {"mae": split.unit, "val_mae": split.unit, "loss": split.unit ** 2, "val_loss": split.unit ** 2}
+    history = {k: [float(v) * scale.get(k, 1.0) for v in vs] for k, vs in history.history.items()}
+    test["mae"] *= split.unit
     val_mae = history["val_mae"][best.best_epoch] if best.best_epoch is not None else float("nan")
     return model, history, (best.best_epoch or 0) + 1, val_mae, float(test["mae"])
 
