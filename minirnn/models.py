@@ -27,8 +27,11 @@ from . import callbacks as callbacks_module
 from . import functional, losses, metrics as metrics_module, optimizers
 from .data_adapters import check_epochs, check_verbose, checked_arrays, get_data_adapter, train_validation_split
 from .layers.base import Layer, trusted_inputs, unique_name
-from .parallel import limits_blas_threads
 from .layers.core import InputLayer
+from .parallel import limits_blas_threads
+from .serialization import deserialize_layer, loading_options, serialize_layer
+from .summary import summary_lines
+from .symbolic import KerasTensor
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,7 +55,7 @@ def _structure(tensors, what):
     else:
         keys, flat, kind = None, [tensors], "single"
     for t in flat:
-        if not isinstance(t, functional.KerasTensor):
+        if not isinstance(t, KerasTensor):
             raise ValueError(f"Model {what} must be symbolic tensors (from Input(...) and layers called "
                              f"on them), received {type(t).__name__}")
     if not flat:
@@ -603,10 +606,10 @@ class Model(Layer):
             raise ValueError(f"Model '{self.name}' predict() received no samples")
         return self._pack([np.concatenate(parts, axis=0) for parts in zip(*outputs)])
 
-    # -- saving (format: see minirnn/saving.py) --------------------------------------------
+    # -- saving (formats: see minirnn/saving/) ---------------------------------------------
     def get_config(self, serialize=None):
         """``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
-        "output_layers"}`` (Keras's functional config); entries by ``saving.serialize_layer``."""
+        "output_layers"}`` (Keras's functional config); entries by ``serialization.serialize_layer``."""
         serialize = serialize or _default_serialize
         config = functional.graph_config(self.layers, self._nodes, self._input_tensors,
                                          self._output_tensors, serialize)
@@ -621,8 +624,6 @@ class Model(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             inputs, outputs = functional.rebuild_graph(config, deserialize_layer)
         if config.get("input_keys"):
@@ -634,36 +635,29 @@ class Model(Layer):
                    name=config.get("name"), trainable=config.get("trainable", True))
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file."""
-        from .saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file
+        (or a Keras ``.keras`` file)."""
+        _file_function("save_model")(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights (and optimizer state, if compiled) to a ``.weights.npz`` file."""
-        from .saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        """Save the weights (and optimizer state, if compiled) to a ``.weights.npz`` file (or a
+        Keras ``.weights.h5`` file)."""
+        _file_function("save_weights")(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Load weights from a ``.weights.npz`` or ``.minirnn`` file (and the optimizer state,
-        if the model is compiled with the same optimizer); counts and shapes are checked."""
-        from .saving import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        if the model is compiled with the same optimizer); counts and shapes are checked.
+        Keras files (``.keras``, ``.weights.h5``, ``.h5``) load too."""
+        _file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
     # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print Keras 3's table: layer (type), output shape, parameters, and for a functional
         model the inputs each layer is connected to; an unbuilt layer shows "0 (unbuilt)"."""
-        from .summary import summary_lines
-
-        print_fn("\n".join(summary_lines(self)))
+        print_fn("\n".join(summary_lines(self, connected=not isinstance(self, Sequential))))
 
 
 def _default_serialize(layer):
-    from .saving import serialize_layer
-
     return serialize_layer(layer, build_config=True)
 
 
@@ -780,8 +774,6 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
         return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))
@@ -789,6 +781,23 @@ class Sequential(Model):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by ``model.save``; see :func:`minirnn.saving.load_model`."""
-    from .saving import load_model as _load_model
+    return _file_function("load_model")(filepath, custom_objects=custom_objects, compile=compile,
+                                        safe_mode=safe_mode)
 
-    return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+# -- files ---------------------------------------------------------------------------------
+# The file formats (minirnn/saving/) make models, so they sit above this module; importing them
+# (``import minirnn`` does) hands the models the functions behind save, load_weights ... here.
+_file_functions = {}
+
+
+def use_file_functions(**functions):
+    """Set the functions ``save_model``, ``load_model``, ``save_weights`` and ``load_weights``
+    that :class:`Model` and :func:`load_model` call (done by :mod:`minirnn.saving`)."""
+    _file_functions.update(functions)
+
+
+def _file_function(name):
+    if name not in _file_functions:
+        raise RuntimeError(f"{name}: minirnn's file formats are not loaded; import minirnn.saving")
+    return _file_functions[name]

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import minirnn as mr
-from minirnn.interop import keras_files
-from minirnn.saving import ModelFileError
+from minirnn import ModelFileError
+from minirnn.saving import keras_files
 
 L = keras.layers
 ATOL = 2e-5     # float32 round-off through a few stacked layers
@@ -410,7 +410,7 @@ def test_shapes_checked_before_anything_is_read(small_keras_file, tmp_path):
 
 
 def test_zip_members_are_bounded(small_keras_file, monkeypatch):
-    monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)     # the limit minirnn.saving sets
+    monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)     # the limit minirnn.saving.readers sets
     with pytest.raises(ModelFileError, match=r"member 'config.json': it holds [\d,]+ bytes, more than the 100"):
         mr.models.load_model(small_keras_file)
 

@@ -14,6 +14,8 @@ from collections import defaultdict
 import numpy as np
 
 from .. import activations, backend, initializers, parallel, registry
+from ..symbolic import call_symbolic
+from ..utils import format_shape  # noqa: F401  (layers import it from here)
 
 _name_counts = defaultdict(int)
 _checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
@@ -46,14 +48,13 @@ def _is_symbolic(x):
 
 def symbolic_aware(call):
     """Wrap a layer's ``__call__``: on symbolic tensors it records a node of the functional graph
-    (see minirnn/functional.py) instead of computing; on arrays it is `call` itself."""
+    (see minirnn/symbolic.py) instead of computing; on arrays it is `call` itself."""
     if getattr(call, "symbolic_aware", False):
         return call
 
     @functools.wraps(call)
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not np.ndarray and _is_symbolic(inputs):
-            from ..functional import call_symbolic
             return call_symbolic(self, inputs, args, kwargs)
         return call(self, inputs, *args, **kwargs)
     __call__.symbolic_aware = True
@@ -70,14 +71,7 @@ def get_layer_class(class_name, custom_objects=None):
     """The Layer subclass a file may name as `class_name`: from `custom_objects`, else the
     registered ``"minirnn>class_name"`` or ``"Custom>class_name"`` (or the full registered
     name), else None."""
-    if not isinstance(class_name, str):
-        return None
-    keys = [class_name] if ">" in class_name else [f"minirnn>{class_name}", f"Custom>{class_name}"]
-    for key in keys:
-        cls = registry.get_registered_object(key, custom_objects)
-        if isinstance(cls, type) and issubclass(cls, Layer):
-            return cls
-    return None
+    return registry.get_registered_class(class_name, "layer", custom_objects)
 
 
 def registered_layer_classes():
@@ -163,10 +157,6 @@ def unique_name(base):
 def snake_case(name):
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def format_shape(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class Layer:
@@ -345,6 +335,9 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+registry.register_base("layer", Layer)
 
 
 class KernelAndBias:

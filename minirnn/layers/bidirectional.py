@@ -10,6 +10,7 @@ Backward splits dL/dy by the merge rule and adds the two halves' dL/dx.
 import numpy as np
 
 from ..parallel import PARALLEL_MIN_MACS, parallel_map
+from ..serialization import deserialize_layer, serialize_layer
 from .base import Layer
 from .rnn import RNN
 
@@ -178,8 +179,6 @@ class Bidirectional(Layer):
     def get_config(self):
         """The wrapped layer's config (named as given, without the ``forward_`` prefix), the
         merge mode and the backward layer's config, each as ``{"class_name", "config"}``."""
-        from ..saving import serialize_layer
-
         config = super().get_config()
         layer = serialize_layer(self.forward_layer)
         name = layer["config"]["name"]
@@ -190,8 +189,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ..saving import deserialize_layer
-
         config = dict(config)
         for key in ("layer", "backward_layer"):
             if isinstance(config.get(key), dict):

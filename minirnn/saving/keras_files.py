@@ -1,0 +1,179 @@
+"""Keras model files, read and written without TensorFlow or Keras.
+
+    model = minirnn.load_model("model.keras")       Keras 3 native file
+    model = minirnn.load_model("model.h5")          legacy Keras 2 / tf.keras HDF5 file
+    model.load_weights("model.weights.h5")           Keras 3 weights file (or a legacy .h5)
+    model.save("model.keras")                        opens in keras.models.load_model (Sequential
+                                                     or functional)
+
+Keras 3 ``.keras`` layout (a ZIP archive)
+-----------------------------------------
+
+``metadata.json``   ``{"keras_version": ..., "date_saved": ...}``
+``config.json``     ``{"module": "keras", "class_name": "Sequential", "config": {"name", "layers":
+                    [{"module", "class_name", "config", "build_config"}, ...]}, "compile_config":
+                    {"optimizer", "loss", "metrics", ...}}``; a functional model is
+                    ``{"class_name": "Functional", "config": {"name", "layers", "input_layers",
+                    "output_layers"}, ...}``, each layer entry with its ``"name"`` and its calls,
+                    ``"inbound_nodes": [{"args": [tensor or [tensors]], "kwargs": {}}, ...]``, a
+                    tensor being ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype",
+                    "keras_history": [layer name, node index, tensor index]}}``; with several
+                    outputs the compile config holds one loss (and metric list) per output
+``model.weights.h5`` HDF5 (also the whole of a ``.weights.h5`` file); a layer's ``<entry>`` is its
+                    class in snake case, numbered from the second of a class on (``lstm``, ``lstm_1``):
+
+    layers/<entry>/vars/<i>                             Dense, Conv1D, Embedding (Keras's order)
+    layers/<entry>/cell/vars/<i>                        SimpleRNN, LSTM, GRU: W, U, b
+    layers/<entry>/forward_layer/cell/vars/<i>          Bidirectional (and backward_layer/)
+    layers/<entry>/layer/vars/<i>                       TimeDistributed
+    layers/<entry>/layers/<inner entry>/...             a Sequential inside a functional model
+    optimizer/vars/0, 1                                 iterations (int64), learning rate
+    optimizer/vars/2...                                 slots, per trainable weight w_k:
+        Adam     m_0 v_0 m_1 v_1 ...                    (interleaved)
+        SGD      momentum_0 momentum_1 ...              (only with momentum)
+        RMSprop  velocity_0..., then momentum_0..., then average_gradient_0...
+
+Weights need no conversion: Keras and minirnn share shapes and gate orders (``i f c o``,
+``z r h``, GRU ``reset_after=True`` bias (2, 3n)).  A legacy ``.h5`` file holds the config
+as the ``model_config`` attribute and weight ``j`` of layer ``L`` at
+``model_weights/<L>/<weight_names[j]>``, the layers with weights matched in order, as Keras
+does; its optimizer state is not read.
+
+Reading is safe for untrusted files: nothing in the file is executed or imported.  Keras
+classes map to minirnn classes through the closed table :data:`LAYERS`; options minirnn does
+not have (regularizers, constraints, mixed precision...) are collected and refused in one error.
+A ``Lambda`` stores Python bytecode, which minirnn never runs, not even with
+``safe_mode=False`` (where Keras would): pass the function as
+``custom_objects={"<layer name>": fn}``.  A custom layer or function named in the file is
+looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  ZIP members and HDF5
+reads are bounded as for minirnn's own files (see :mod:`minirnn.saving.readers`: ``config.json`` by
+``MAX_CONFIG_BYTES``, the weights by twice the weights file's size; ``safe_mode=False`` lifts
+the size limits and nothing else); every dataset's shape and dtype are checked against the
+layer before any data is read; external links, soft links, external storage, virtual
+datasets and references are refused.
+"""
+import datetime
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from ..serialization import ModelFileError
+from ..version import __version__
+from .atomic import atomic_write
+from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
+from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
+                            read_legacy_weights, read_optimizer_state, write_keras_weights)
+from .readers import MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, H5Reader, building_limited, load_json, read_member
+
+
+def _open_keras(path):
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(path, None, "not a .keras file (a ZIP archive written by Keras 3)")
+    return zipfile.ZipFile(path)
+
+
+def _model_from_file(config, path, reader, read_weights, custom_objects, compile):
+    """(model, its layers in Keras's order): translate the config, check and read the weights
+    (a Sequential's before anything is built), build, fill and compile."""
+    if isinstance(config, dict) and config.get("class_name") in ("Functional", "Model"):
+        model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
+        values = read_weights([(layer, layer.build_input_shape) for layer in layers], reader, model_dtype(model))
+    else:
+        name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
+        dtype = np.dtype(layers[0].dtype if layers else "float32")
+        values = read_weights(layer_shapes(layers, input_layer.shape), reader, dtype)
+        with building_limited(reader.stored, reader.limit != float("inf")):
+            model = build_sequential(name, input_layer, layers)
+    assign_weights(layers, values, path)
+    if compiled is not None:
+        optimizer, loss, metrics, loss_weights = compiled
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
+    return model, layers
+
+
+def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A minirnn model from a Keras 3 ``.keras`` file (Sequential or functional), compiled as
+    saved (unless ``compile=False``) with its optimizer state where minirnn has that optimizer.
+    ``safe_mode=False`` lifts the size limits; nothing in a file is ever executed."""
+    path = os.fspath(filepath)
+    with _open_keras(path) as archive:
+        config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
+        weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
+    with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
+        model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
+        if getattr(model, "compiled", False):
+            read_optimizer_state(model, layers, reader)
+    return model
+
+
+def load_keras_weights(model, filepath):
+    """Weights (and optimizer state, when compiled alike) from a ``.keras`` or ``.weights.h5`` file."""
+    path = os.fspath(filepath)
+    source, member = path, None
+    if path.endswith(".keras"):
+        with _open_keras(path) as archive:
+            member = "member 'model.weights.h5'"
+            source = io.BytesIO(read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES))
+    with H5Reader(source, path, member) as reader:
+        assign_weights(model.layers, read_keras_weights(built_shapes(model), reader, model_dtype(model)), path)
+        if getattr(model, "compiled", False):
+            read_optimizer_state(model, model.layers, reader)
+
+
+def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A minirnn model from a legacy Keras 2 / tf.keras ``.h5`` file (config and weights;
+    compile settings without optimizer state)."""
+    path = os.fspath(filepath)
+    with H5Reader(path, path, safe_mode=safe_mode) as reader:
+        text = reader.attribute("/", "model_config")
+        if text is None:
+            raise ModelFileError(path, "attribute 'model_config'", "missing: the file holds weights "
+                                 "only; build the model in code and call model.load_weights")
+        config = load_json(text.encode("utf-8"), path, "attribute 'model_config'")
+        training = reader.attribute("/", "training_config") if compile else None
+        if training:
+            config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
+        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
+
+
+def load_legacy_weights(model, filepath):
+    """Weights from a legacy ``.h5`` file onto a model of the same architecture."""
+    path = os.fspath(filepath)
+    with H5Reader(path, path) as reader:
+        assign_weights(model.layers, read_legacy_weights(built_shapes(model), reader, model_dtype(model)), path)
+
+
+def save_keras(model, filepath, overwrite=True, include_optimizer=True):
+    """Write `model` as a Keras 3 ``.keras`` file (atomically)."""
+
+    path = os.fspath(filepath)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path!r} exists and overwrite=False")
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' has not been built: call it on data or build(input_shape) first")
+    config = json.dumps(keras_config(model, include_optimizer), allow_nan=False)
+    metadata = json.dumps({"keras_version": KERAS_VERSION, "saved_by": f"minirnn {__version__}",
+                           "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+    weights = io.BytesIO()
+    write_keras_weights(model, weights, include_optimizer)
+
+    def write(f):
+        with zipfile.ZipFile(f, "w") as archive:
+            archive.writestr("metadata.json", metadata)
+            archive.writestr("config.json", config)
+            archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
+
+    atomic_write(path, write)
+
+
+def save_keras_weights(model, filepath, overwrite=True):
+    """Write the weights (and optimizer state) as a Keras 3 ``.weights.h5`` file."""
+    path = os.fspath(filepath)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path!r} exists and overwrite=False")
+    weights = io.BytesIO()
+    write_keras_weights(model, weights)
+    atomic_write(path, lambda f: f.write(weights.getvalue()))
