@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, initializers, parallel, registry
+from .. import activations, backend, budget, initializers, parallel, registry
 from ..symbolic import call_symbolic
 from ..utils import format_shape  # noqa: F401  (layers import it from here)
 
@@ -184,6 +184,7 @@ class Layer:
         self.grads = None
         self._cache = None
         self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
+        budget.charge(budget.LAYER_BYTES, f"Layer '{self.name}' ({type(self).__name__})")   # while loading
 
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
@@ -203,6 +204,10 @@ class Layer:
             shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
             try:
                 self.build(shape)
+            except budget.OverBudget as e:         # a load's budget: say whose weight it was
+                if str(e).startswith("Layer '"):
+                    raise
+                raise budget.OverBudget(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
             except MemoryError:
                 raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
                                   f"weights at input shape {shape}; check its size arguments (units, "
