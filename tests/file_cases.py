@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -33,14 +34,41 @@ ROOT = os.path.dirname(HERE)
 
 MEMORY_SLACK = 96 * 2**20         # growth any load may show (parsing, Python objects, the allocator)
 MEMORY_PER_FILE_BYTE = 32         # ... plus this much per byte of the file
-SECONDS = 20.0                    # per case, on a loaded 2-core machine
+MEMORY_PER_JSON_BYTE = 32         # ... and per byte of JSON text in it (parsed: ~20 bytes of objects each)
+SECONDS = 30.0                    # per case, on a loaded 2-core machine
+SECONDS_PER_JSON_MIB = 3.0        # ... plus this per MiB of JSON text (at most 16 MiB a document)
 ADDRESS_SPACE = 3 * 2**30         # the child's address space above its size after warm-up
 BATCH = 2                         # samples predicted after a file loads; unknown time steps are 3
 
 
-def allowance(nbytes):
-    """Peak memory growth a load of a file of `nbytes` may cause, in this harness's measure."""
-    return MEMORY_SLACK + MEMORY_PER_FILE_BYTE * nbytes
+def allowance(nbytes, json_bytes=0):
+    """Peak memory growth a load of a file of `nbytes`, `json_bytes` of them JSON text once
+    inflated, may cause, in this harness's measure."""
+    return MEMORY_SLACK + MEMORY_PER_FILE_BYTE * nbytes + MEMORY_PER_JSON_BYTE * json_bytes
+
+
+def json_bytes(path):
+    """Bytes of JSON text a loader of `path` parses at most (each document capped at the 16 MiB
+    minirnn reads): config.json and weights manifests of archives, configs of an HDF5 file, a
+    safetensors header."""
+    cap = 16 * 2**20
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return sum(min(info.file_size, cap) for info in archive.infolist()
+                           if info.filename.endswith((".json", ".npz")))
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if path.endswith(".safetensors"):
+            return min(struct.unpack("<Q", head)[0], cap) if len(head) == 8 else 0
+        import h5py
+        from minirnn.saving.readers import no_plugin_search
+
+        with no_plugin_search(), h5py.File(path, "r") as f:    # HDF5 may look for plugins to open a file
+            return sum(min(f.attrs.get_id(k).get_storage_size(), cap) for k in ("model_config", "training_config")
+                       if k in f.attrs)
+    except Exception:                # a damaged file: no text to allow for
+        return 0
 
 
 # -- legitimate files ------------------------------------------------------------------------------
@@ -362,11 +390,13 @@ def child_main(seeds_dir, address_space, seconds):
         case = json.loads(line)
         watched = sorted({work, os.path.dirname(case["path"]), tempfile.gettempdir()})
         before = (dict(os.environ), _listing(watched), _plugin_paths(), set(sys.modules))
-        result = {"id": case["id"], "path": case["path"], "size": os.path.getsize(case["path"])}
+        result = {"id": case["id"], "path": case["path"], "size": os.path.getsize(case["path"]),
+                  "json": json_bytes(case["path"])}
+        result["limit"] = seconds + SECONDS_PER_JSON_MIB * result["json"] / 2**20
         _reset_peak()
         base = _status()["VmRSS"]
         start = time.perf_counter()
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, result["limit"])
         try:
             model, predictions = _load(case, seeds)
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -422,8 +452,9 @@ def run_cases(cases, seeds_dir, address_space=ADDRESS_SPACE, seconds=SECONDS, lo
     """{case id: result} of every case, loaded in child processes (a new one after a crash or a
     timeout the child could not report itself); `env`: variables added to the children's."""
     results, pending = {}, list(cases)
+    private = tempfile.mkdtemp(prefix="minirnn-cases-tmp-")     # the children's temporary directory
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": private, **(env or {})}
     script = CHILD.format(here=HERE, seeds=os.path.abspath(seeds_dir), address_space=address_space, seconds=seconds)
     while pending:
         child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -437,13 +468,14 @@ def run_cases(cases, seeds_dir, address_space=ADDRESS_SPACE, seconds=SECONDS, lo
                 case = pending[0]
                 child.stdin.write(json.dumps(case) + "\n")
                 child.stdin.flush()
-                line = _readline(child, seconds * 3 + 30)
+                line = _readline(child, 3 * (seconds + SECONDS_PER_JSON_MIB * 16) + 60)
                 if line is None:
                     child.kill()
                     child.wait()
                     results[case["id"]] = {"id": case["id"], "path": case["path"], "status": "crashed",
                                            "message": child.stderr.read()[-2000:], "side_effects": [],
-                                           "growth": 0, "seconds": 0, "size": os.path.getsize(case["path"])}
+                                           "growth": 0, "seconds": 0, "size": os.path.getsize(case["path"]),
+                                           "json": 0, "limit": seconds}
                     pending.pop(0)
                     break
                 results[case["id"]] = json.loads(line)
@@ -454,6 +486,7 @@ def run_cases(cases, seeds_dir, address_space=ADDRESS_SPACE, seconds=SECONDS, lo
             if child.poll() is None:
                 child.stdin.close()
                 child.wait(timeout=60)
+    shutil.rmtree(private, ignore_errors=True)
     return results
 
 
@@ -471,7 +504,8 @@ def _readline(child, timeout):
 
 def problems(result, expect=None):
     """What is wrong with one result: anything but a load or a ModelFileError naming the file;
-    memory growth past :func:`allowance`; more than SECONDS; a side effect; a neutral forgery
+    memory growth past :func:`allowance`; more than its time limit (SECONDS, plus SECONDS_PER_JSON_MIB
+    per MiB of JSON); a side effect; a neutral forgery
     that loads with other predictions.  `expect`: a regex the ModelFileError must match
     (``"loads"`` when the file must load)."""
     import re
@@ -495,10 +529,11 @@ def problems(result, expect=None):
             out.append("loaded with predictions other than the original's")
     else:
         out.append(f"{status}: {result.get('message', '')[:500]}")
-    if result["growth"] > allowance(result["size"]):
-        out.append(f"memory grew by {result['growth'] / 2**20:,.0f} MiB, more than the "
-                   f"{allowance(result['size']) / 2**20:,.0f} MiB allowed for a file of {result['size']:,} bytes")
-    if result["seconds"] > SECONDS:
-        out.append(f"took {result['seconds']:.1f} s")
+    allowed = allowance(result["size"], result["json"])
+    if result["growth"] > allowed:
+        out.append(f"memory grew by {result['growth'] / 2**20:,.0f} MiB, more than the {allowed / 2**20:,.0f} MiB "
+                   f"allowed for a file of {result['size']:,} bytes ({result['json']:,} of JSON)")
+    if result["seconds"] > result["limit"]:
+        out.append(f"took {result['seconds']:.1f} s, more than {result['limit']:.0f} s")
     out.extend(result["side_effects"])
     return out

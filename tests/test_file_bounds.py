@@ -113,9 +113,12 @@ def empty_weights_h5():
     return buffer.getvalue()
 
 
-def empty_weights_npz():
+def empty_weights_npz(layers):
+    """The weights of a model without weights: its layers [(name, class name)], in order."""
+    entries = [{"name": name, "class_name": cls, "input_shape": None, "shapes": [], "dtypes": []}
+               for name, cls in layers]
     manifest = json.dumps({"format": "minirnn.weights", "format_version": 1, "input_shape": [None, 2],
-                           "layers": [], "optimizer": None}).encode()
+                           "layers": entries, "optimizer": None}).encode()
     buffer = io.BytesIO()
     np.savez(buffer, __manifest__=np.frombuffer(manifest, np.uint8))
     return buffer.getvalue()
@@ -127,8 +130,11 @@ def write_graph(target, config):
     if str(target).endswith(".keras"):
         files = [("config.json", fc.RawMember.of(text, zipfile.ZIP_DEFLATED)), (H5, empty_weights_h5())]
     else:
+        entries = config["model"]["config"]["layers"]             # model.layers of a chain: in order
+        layers = sorted(((e["name"], e["class_name"]) for e in entries),
+                        key=lambda item: -1 if item[0] == "x" else int(item[0][1:] or 0))
         files = [("config.json", fc.RawMember.of(text, zipfile.ZIP_DEFLATED)),
-                 ("model.weights.npz", empty_weights_npz())]
+                 ("model.weights.npz", empty_weights_npz(layers))]
     with open(target, "wb") as f:
         f.write(fc.zip_bytes(files))
     return target
@@ -248,17 +254,18 @@ for _suffix in (".minirnn", ".keras"):
         return with_config(repeat_model(tmp, suffix), tmp / f"repeat_huge{suffix}", edit)
 
 # Graph size and shape, each config under the 16 MiB limit: 20k layers listed last first; one
-# layer called 900k times (120k in Keras's longer form); a chain of 100k layers (60k).  Refused by
+# layer called 900k times (120k in Keras's longer form); one layer called 50k times, each call on
+# the previous one's output (a chain 50 times deeper than Python's recursion limit).  Refused by
 # the budget; loaded in linear time, without recursion, when trusted (safe_mode=False).
-GRAPHS = {".minirnn": {"reverse": 20_000, "calls": 900_000, "chain": 100_000},
-          ".keras": {"reverse": 20_000, "calls": 120_000, "chain": 60_000}}
+GRAPHS = {".minirnn": {"reverse": 20_000, "calls": 900_000, "chain": 50_000},
+          ".keras": {"reverse": 20_000, "calls": 120_000, "chain": 50_000}}
 for _suffix, _sizes in GRAPHS.items():
     def _graph(kind, suffix=_suffix):
         def build(seeds, tmp):
             target = tmp / f"{kind}{suffix}"
             if not target.exists():
                 keras, n = suffix == ".keras", GRAPHS[suffix][kind]
-                write_graph(target, dropout_chain(n, keras, reverse=kind == "reverse", calls_of_one=kind == "calls"))
+                write_graph(target, dropout_chain(n, keras, reverse=kind == "reverse", calls_of_one=kind != "reverse"))
             return target
         return build
     _n = {k: f"{v:,}" for k, v in _sizes.items()}
@@ -266,8 +273,8 @@ for _suffix, _sizes in GRAPHS.items():
     hostile(f"{_n['reverse']} layers in reverse order {_suffix}, safe_mode=False", "loads", how="trusted model")(
         _graph("reverse"))
     hostile(f"one layer called {_n['calls']} times {_suffix}", r"budget|MiB")(_graph("calls"))
-    hostile(f"a chain of {_n['chain']} layers {_suffix}", r"budget|MiB")(_graph("chain"))
-    hostile(f"a chain of {_n['chain']} layers {_suffix}, safe_mode=False", "loads", how="trusted model")(
+    hostile(f"a chain of {_n['chain']} calls {_suffix}", r"budget|MiB")(_graph("chain"))
+    hostile(f"a chain of {_n['chain']} calls {_suffix}, safe_mode=False", "loads", how="trusted model")(
         _graph("chain"))
 
 
@@ -485,6 +492,14 @@ def _(seeds, tmp):
     target = tmp / "filter.keras"
     rezip(seed(seeds, "sequential.keras"), target,
           {H5: lambda data: patch_filter(fc.edit_h5(data, unknown_filter))})
+    return target
+
+
+@hostile("a .h5 file that is not HDF5, a plugin on HDF5_PLUGIN_PATH", r"garbage\.h5")
+def _(seeds, tmp):
+    plugin_directory(tmp)          # HDF5 1.14 looks for a plugin that can open a file it cannot
+    target = tmp / "garbage.h5"
+    target.write_bytes(b"this is not an HDF5 file" * 100)
     return target
 
 

@@ -66,27 +66,45 @@ from .atomic import atomic_write
 from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
 from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
-from .readers import MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, H5Reader, building_limited, load_json, read_member
+from . import schema
+from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
+                      read_weights_member, reading)
+
+WEIGHTS_MEMBER = "model.weights.h5"
 
 
 def _open_keras(path):
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(path, None, "not a .keras file (a ZIP archive written by Keras 3)")
-    return zipfile.ZipFile(path)
+    with reading(path, None):
+        if not zipfile.is_zipfile(path):
+            raise ModelFileError(path, None, "not a .keras file (a ZIP archive written by Keras 3)")
+    return open_archive(path, path, "the .keras archive")
 
 
 def _model_from_file(config, path, reader, read_weights, custom_objects, compile):
     """(model, its layers in Keras's order): translate the config, check and read the weights
-    (a Sequential's before anything is built), build, fill and compile."""
-    if isinstance(config, dict) and config.get("class_name") in ("Functional", "Model"):
-        model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
-        values = read_weights([(layer, layer.build_input_shape) for layer in layers], reader, model_dtype(model))
-    else:
-        name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
-        dtype = np.dtype(layers[0].dtype if layers else "float32")
-        values = read_weights(layer_shapes(layers, input_layer.shape), reader, dtype)
-        with building_limited(reader.stored, reader.limit != float("inf")):
-            model = build_sequential(name, input_layer, layers)
+    (a Sequential's before anything is built), build, fill and compile; all within the budget
+    of the file (layers, graph nodes, output shapes and weights, see minirnn.budget)."""
+    with building_limited(reader.stored, reader.limit != float("inf")):
+        if config.get("class_name") in ("Functional", "Model"):
+            model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
+            shaped = [(layer, layer.build_input_shape) for layer in layers]
+            values = read_weights(shaped, reader, model_dtype(model))
+        else:
+            name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
+            dtype = np.dtype(layers[0].dtype if layers else "float32")
+            try:
+                shaped = layer_shapes(layers, input_layer.shape)
+            except (TypeError, ValueError, IndexError) as e:
+                raise ModelFileError(path, "the model config", f"the layers do not fit together "
+                                                               f"({type(e).__name__}: {e})") from None
+            values = read_weights(shaped, reader, dtype)
+            try:
+                model = build_sequential(name, input_layer, layers)
+            except ModelFileError:
+                raise
+            except (TypeError, ValueError, IndexError) as e:
+                raise ModelFileError(path, "the model config", f"the model cannot be made "
+                                                               f"({type(e).__name__}: {e})") from None
     assign_weights(layers, values, path)
     if compiled is not None:
         optimizer, loss, metrics, loss_weights = compiled
@@ -101,8 +119,9 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
     path = os.fspath(filepath)
     with _open_keras(path) as archive:
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
-        weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
-    with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
+        schema.check_keras(config, path)
+        weights, stored = read_weights_member(archive, WEIGHTS_MEMBER, path, safe_mode)
+    with H5Reader(io.BytesIO(weights), path, f"member {WEIGHTS_MEMBER!r}", safe_mode, stored) as reader:
         model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, layers, reader)
@@ -112,12 +131,13 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
 def load_keras_weights(model, filepath):
     """Weights (and optimizer state, when compiled alike) from a ``.keras`` or ``.weights.h5`` file."""
     path = os.fspath(filepath)
-    source, member = path, None
+    source, member, stored = path, None, None
     if path.endswith(".keras"):
         with _open_keras(path) as archive:
-            member = "member 'model.weights.h5'"
-            source = io.BytesIO(read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES))
-    with H5Reader(source, path, member) as reader:
+            member = f"member {WEIGHTS_MEMBER!r}"
+            data, stored = read_weights_member(archive, WEIGHTS_MEMBER, path)
+            source = io.BytesIO(data)
+    with H5Reader(source, path, member, stored=stored) as reader:
         assign_weights(model.layers, read_keras_weights(built_shapes(model), reader, model_dtype(model)), path)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, model.layers, reader)
@@ -133,9 +153,11 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
             raise ModelFileError(path, "attribute 'model_config'", "missing: the file holds weights "
                                  "only; build the model in code and call model.load_weights")
         config = load_json(text.encode("utf-8"), path, "attribute 'model_config'")
+        schema.check_keras(config, path, "attribute 'model_config'")
         training = reader.attribute("/", "training_config") if compile else None
         if training:
             config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
+            schema.check_keras_training(config["compile_config"], path)
         return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
 
 
