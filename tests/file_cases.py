@@ -331,9 +331,8 @@ def _inputs(model):
     """Arrays for every input of `model`: batch BATCH, unknown sizes 3, fixed values."""
     rng = np.random.default_rng(5)
     shapes = [t.shape for t in model._input_tensors]
-    arrays = [rng.standard_normal([BATCH] + [3 if d is None else d for d in s[1:]]).astype(model.layers[0].dtype
-                                                                                           if model.layers else "float32")
-              for s in shapes]
+    dtype = model.layers[0].dtype if model.layers else "float32"
+    arrays = [rng.standard_normal([BATCH] + [3 if d is None else d for d in s[1:]]).astype(dtype) for s in shapes]
     return arrays if len(arrays) > 1 else arrays[0]
 
 
@@ -353,7 +352,7 @@ def _load(case, seeds):
         model = mr.models.Sequential([mr.layers.Input(shape=(None, layers[0].cell.input_dim)), *layers])
     else:
         raise ValueError(how)
-    if model.input_shape is None and not model._input_tensors:
+    if not getattr(model, "_input_tensors", None):         # a Sequential without an input: nothing to feed
         return model, None
     return model, model.predict(_inputs(model), verbose=0)
 
@@ -397,6 +396,7 @@ def child_main(seeds_dir, address_space, seconds):
         base = _status()["VmRSS"]
         start = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, result["limit"])
+        model = predictions = None
         try:
             model, predictions = _load(case, seeds)
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -416,7 +416,7 @@ def child_main(seeds_dir, address_space, seconds):
             signal.setitimer(signal.ITIMER_REAL, 0)
         result["seconds"] = time.perf_counter() - start
         result["growth"] = _status()["VmHWM"] - base
-        model = predictions = None
+        del model, predictions                       # freed before the next case is measured
         environ, listing, plugins, modules = before
         effects = []
         if dict(os.environ) != environ:

@@ -12,7 +12,7 @@ legitimate file (tests/file_cases.py's seeds) with one to three edits of its str
     safetensors:  dtypes, shapes, offsets, the header's length, duplicate keys, truncation
     bytes:  flipped bits, truncation
 
-``draw_case(data, seeds, directory, number)`` writes one mutated file and returns its case
+``draw_case(data, seed, directory, number)`` writes one mutated file of `seed` and returns its case
 (``neutral`` when no edit can change what the file means, so it must predict exactly what its
 seed predicts when it loads).
 """
@@ -338,7 +338,8 @@ def _inner_npy(data, name, content):
         array = np.load(io.BytesIO(content))
         what = data.draw(st.sampled_from(["shape", "dtype", "header"]), label="npy edit")
         if what == "shape":
-            array = np.zeros(tuple(d + 1 for d in array.shape) + ((1,) if data.draw(st.booleans()) else ()), array.dtype)
+            extra = (1,) if data.draw(st.booleans(), label="add axis") else ()
+            array = np.zeros(tuple(d + 1 for d in array.shape) + extra, array.dtype)
         elif what == "dtype":
             array = array.astype(data.draw(st.sampled_from(["f2", "f8", "i4", "u1", "?", "c8"]), label="dtype"))
         else:
@@ -348,9 +349,8 @@ def _inner_npy(data, name, content):
     return buffer.getvalue(), f"npy {what}"
 
 
-def draw_case(data, seeds, directory, number):
-    """Write one mutated file into `directory`; its case (see tests/file_cases.py)."""
-    seed = seeds[data.draw(st.sampled_from(sorted(seeds)), label="seed")]
+def draw_case(data, seed, directory, number):
+    """Write one mutated file of `seed` into `directory`; its case (see tests/file_cases.py)."""
     with open(seed.path, "rb") as f:
         raw = f.read()
     edits, neutral = [], True
@@ -384,22 +384,26 @@ def draw_case(data, seeds, directory, number):
 
 
 def draw_cases(seeds, directory, count, derandomize=False, start=0):
-    """`count` mutated files of the seeds, drawn by hypothesis (no shrinking: the files are run
-    later, in child processes)."""
+    """`count` mutated files, an equal share of each seed's (in turn), drawn by hypothesis (no
+    shrinking: the files are run later, in child processes)."""
     from hypothesis import HealthCheck, Phase, given, settings
 
-    cases = []
+    cases, names = [], sorted(seeds)
+    for k, name in enumerate(names):
+        share = count // len(names) + (k < count % len(names))
+        mine = []
 
-    @settings(max_examples=count, database=None, deadline=None, derandomize=derandomize, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(data=st.data())
-    def draw(data):
-        if len(cases) < count:
-            cases.append(draw_case(data, seeds, directory, start + len(cases)))
+        @settings(max_examples=share, database=None, deadline=None, derandomize=derandomize,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def draw(data):
+            if len(mine) < share:
+                mine.append(draw_case(data, seeds[name], directory, start + len(cases) + len(mine)))
 
-    while len(cases) < count:           # hypothesis may stop early when it thinks it has seen enough
-        before = len(cases)
-        draw()
-        if len(cases) == before:
-            break
+        while len(mine) < share:        # hypothesis may stop early when it thinks it has seen enough
+            before = len(mine)
+            draw()
+            if len(mine) == before:
+                break
+        cases += mine
     return cases

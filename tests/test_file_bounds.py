@@ -194,7 +194,8 @@ def member_bomb(seeds, tmp):
     return target
 
 
-hostile("keras weights member: valid HDF5 then 256 MiB of zeros", r"member 'model\.weights\.h5'.*more than")(member_bomb)
+hostile("keras weights member: valid HDF5 then 256 MiB of zeros", r"member 'model\.weights\.h5'.*more than")(
+    member_bomb)
 hostile("the same through load_weights", r"member 'model\.weights\.h5'.*more than", how="weights:sequential")(
     member_bomb)
 
@@ -242,7 +243,8 @@ def repeat_model(tmp, suffix):
 
 
 for _suffix in (".minirnn", ".keras"):
-    hostile(f"RepeatVector(2) {_suffix} (legitimate)", "loads")(lambda seeds, tmp, suffix=_suffix: repeat_model(tmp, suffix))
+    hostile(f"RepeatVector(2) {_suffix} (legitimate)", "loads")(
+        lambda seeds, tmp, suffix=_suffix: repeat_model(tmp, suffix))
 
     @hostile(f"RepeatVector(10**8) {_suffix}", r"repeat_vector.*RepeatVector")
     def _(seeds, tmp, suffix=_suffix):
@@ -348,7 +350,8 @@ FUNCTIONAL_CONFUSIONS = {
 }
 for _k, (_what, _edit) in enumerate(CONFUSIONS.items()):
     hostile(f"Keras config: {_what}", r"config\.json|the model config")(
-        lambda seeds, tmp, k=_k, edit=_edit: with_config(seed(seeds, "sequential.keras"), tmp / f"confused{k}.keras", edit))
+        lambda seeds, tmp, k=_k, edit=_edit: with_config(seed(seeds, "sequential.keras"), tmp / f"confused{k}.keras",
+                                                         edit))
 for _k, (_what, _edit) in enumerate(FUNCTIONAL_CONFUSIONS.items()):
     hostile(f"Keras functional config: {_what}", r"config\.json|the model config")(
         lambda seeds, tmp, k=_k, edit=_edit: with_config(seed(seeds, "functional.keras"), tmp / f"fconfused{k}.keras",

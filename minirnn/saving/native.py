@@ -272,7 +272,12 @@ def load_weights(model, filepath, skip_mismatch=False):
                          f"'{MODEL_SUFFIX}' files (from save), received {path!r}")
     weights = WeightsArchive(source, path)
     with weights.archive, building_limited(stored):
-        apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
+        try:
+            apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
+        except ModelFileError:
+            raise
+        except ValueError as e:                     # the file's weights do not fit this model
+            raise ModelFileError(path, "manifest", str(e)) from None
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
