@@ -13,9 +13,10 @@ Outside a ``limited`` block nothing is counted.  What is charged:
 * a layer, :data:`LAYER_BYTES`, and each call of a layer a functional config lists,
   :data:`NODE_BYTES` (charged as the config is read, so a config of a million calls is refused
   after the first few thousand; both about twice what they take in CPython);
-* the output of every call (graph node, inputs included) for a batch of sequences, its bytes
-  with every unknown size (the batch, the steps) counted as :data:`UNKNOWN_SIZE`: what
-  predicting a batch of three costs, and what a ``Lambda`` probing its output shape allocates.
+* the output of every call (graph node, inputs included) for a batch of one, its bytes with
+  every other unknown size (the steps) counted as :data:`UNKNOWN_SIZE`: what predicting one
+  sequence of three steps costs, and a third of what a ``Lambda`` probing its output shape
+  (on batches of 2 and 3) allocates.
 """
 import contextlib
 import math
@@ -63,6 +64,10 @@ def describe(nbytes):
     return f"{nbytes:,} bytes" if nbytes < 2**20 else f"{nbytes / 2**20:,.1f} MiB"
 
 
-def shape_bytes(shape, dtype):
-    """Bytes of an array of `shape` (``None`` sizes counted as :data:`UNKNOWN_SIZE`)."""
-    return math.prod(UNKNOWN_SIZE if d is None else max(int(d), 0) for d in shape) * np.dtype(dtype).itemsize
+def shape_bytes(shape, dtype, batch=False):
+    """Bytes of an array of `shape`, ``None`` sizes counted as :data:`UNKNOWN_SIZE`; with
+    `batch`, the first axis is a batch and an unknown one counts as 1."""
+    sizes = [UNKNOWN_SIZE if d is None else max(int(d), 0) for d in shape]
+    if batch and shape and shape[0] is None:
+        sizes[0] = 1
+    return math.prod(sizes) * np.dtype(dtype).itemsize

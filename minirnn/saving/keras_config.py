@@ -53,6 +53,8 @@ class Translator:
         self.problems = []
 
     def problem(self, where, message):
+        if message.startswith(f"{where}: "):           # a layer's own error names it already
+            message = message[len(where) + 2:]
         self.problems.append(f"{where}: {message}")
 
     def arguments(self, cls, config, where, renamed=None):
