@@ -45,12 +45,15 @@ not have (regularizers, constraints, mixed precision...) are collected and refus
 A ``Lambda`` stores Python bytecode, which minirnn never runs, not even with
 ``safe_mode=False`` (where Keras would): pass the function as
 ``custom_objects={"<layer name>": fn}``.  A custom layer or function named in the file is
-looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  ZIP members and HDF5
-reads are bounded as for minirnn's own files (see :mod:`minirnn.saving.readers`: ``config.json`` by
-``MAX_CONFIG_BYTES``, the weights by twice the weights file's size; ``safe_mode=False`` lifts
-the size limits and nothing else); every dataset's shape and dtype are checked against the
-layer before any data is read; external links, soft links, external storage, virtual
-datasets and references are refused.
+looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  The config is checked
+(:mod:`minirnn.saving.schema`) before anything is built, and everything is bounded as for
+minirnn's own files (:mod:`minirnn.saving.readers`): ``config.json`` by ``MAX_CONFIG_BYTES``;
+the weights member by its compressed size; what the config makes (layers, calls, output shapes,
+weights) and what HDF5 decompresses (chunks included) by the budget of the weights' size on
+disk; ``safe_mode=False`` lifts the size limits and nothing else.  Every dataset's shape, dtype
+and storage are checked against the layer before any data is read; filters other than gzip,
+shuffle and fletcher32, external links, soft links, external storage, virtual datasets and
+references are refused, and no HDF5 plugin is searched for while the file is open.
 """
 import datetime
 import io
