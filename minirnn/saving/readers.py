@@ -477,7 +477,7 @@ def read_safetensors(path, max_bytes=None):
             raise ModelFileError(path, where, f"expected {{'dtype', 'shape', 'data_offsets'}}, "
                                               f"received {str(entry)[:200]}")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in SAFETENSORS_DTYPES:
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
             why = " (NumPy has no 8-bit floats)" if isinstance(dtype, str) and dtype.startswith("F8") else ""
             raise ModelFileError(path, where, f"dtype {str(dtype)[:40]!r} is not read{why}; "
                                               f"read are {', '.join(SAFETENSORS_DTYPES)}")
