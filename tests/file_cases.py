@@ -36,7 +36,7 @@ MEMORY_SLACK = 96 * 2**20         # growth any load may show (parsing, Python ob
 MEMORY_PER_FILE_BYTE = 32         # ... plus this much per byte of the file
 MEMORY_PER_JSON_BYTE = 32         # ... and per byte of JSON text in it (parsed: ~20 bytes of objects each)
 SECONDS = 30.0                    # per case, on a loaded 2-core machine
-SECONDS_PER_JSON_MIB = 3.0        # ... plus this per MiB of JSON text (at most 16 MiB a document)
+SECONDS_PER_JSON_MIB = 6.0        # ... plus this per MiB of JSON text (at most 16 MiB a document)
 ADDRESS_SPACE = 3 * 2**30         # the child's address space above its size after warm-up
 BATCH = 2                         # samples predicted after a file loads; unknown time steps are 3
 

@@ -420,6 +420,8 @@ hostile("safetensors: a header length past the end", None, how="torch")(
 hostile("safetensors: BF16 tensors (legitimate)", "loads", how="torch")(_tensors("bf16", _all("BF16", bf16)))
 hostile("safetensors: F8_E4M3 tensors", "F8_E4M3", how="torch")(
     _tensors("f8", _all("F8_E4M3", lambda shape: bytes(int(np.prod(shape))))))
+hostile("safetensors: a dtype that is an object", "weight_ih_l0", how="torch")(
+    _tensors("dtype_object", header_edit=lambda h: h["weight_ih_l0"].update(dtype={"F32": 1})))
 hostile("safetensors: a 0-d weight", "weight_ih_l0", how="torch")(
     _tensors("scalar", lambda t: t.update(weight_ih_l0=("F32", [], bytes(4)))))
 hostile("safetensors: data_offsets outside the data", "weight_hh_l0", how="torch")(
