@@ -27,6 +27,7 @@ import contextlib
 import io
 import json
 import math
+import mmap
 import os
 import re
 import struct
@@ -264,12 +265,13 @@ class H5Reader:
 
     def __init__(self, source, path, member=None, safe_mode=True, stored=None):
         h5py = require_h5py()
-        self.path, self.member = path, member
-        size = source.getbuffer().nbytes if isinstance(source, io.BytesIO) else os.path.getsize(source)
+        self.path, self.member, self.source, self.safe_mode = path, member, source, safe_mode
+        self.size = size = source.getbuffer().nbytes if isinstance(source, io.BytesIO) else os.path.getsize(source)
         self.stored = size if stored is None else stored
         self.limit = weight_budget(self.stored) if safe_mode else float("inf")
         self.read_bytes = 0
         self._checked = set()
+        self._lengths = {}
         self._plugins = no_plugin_search()
         self._plugins.__enter__()
         try:
@@ -419,14 +421,107 @@ class H5Reader:
                 return []
             if attr.get_storage_size() > MAX_CONFIG_BYTES:
                 raise self.error(at, f"attribute is larger than {MAX_CONFIG_BYTES} bytes")
-            if h5py.check_dtype(ref=attr.dtype) or attr.dtype.kind not in "SUO":
+            if math.prod(attr.shape or ()) > MAX_ATTRIBUTE_ITEMS:
+                raise self.error(at, f"attribute has {math.prod(attr.shape):,} entries")
+            text = h5py.check_string_dtype(attr.dtype)
+            if h5py.check_dtype(ref=attr.dtype) or attr.dtype.kind not in "SUO" or (
+                    attr.dtype.kind == "O" and text is None):
                 raise self.error(at, f"attribute dtype {attr.dtype} is refused")
+            if text is not None and text.length is None and self.safe_mode:
+                self._check_variable_length(at, name)
             value = obj.attrs[name]
             if isinstance(value, np.ndarray):
-                if value.size > 100_000:
-                    raise self.error(at, f"attribute has {value.size} entries")
                 return [_text(v) for v in value.ravel()]
             return _text(value)
+
+    def _check_variable_length(self, at, name):
+        """HDF5 allocates (and clears) as many bytes as a variable-length string's stored length
+        says, before it finds the string is not that long: check those lengths first, in every
+        attribute message named `name` in the file's bytes (:func:`_variable_lengths`)."""
+        if name not in self._lengths:
+            sizes = self.file.id.get_create_plist().get_sizes()
+            if isinstance(self.source, io.BytesIO):
+                self._lengths[name] = _variable_lengths(self.source.getvalue(), name, *sizes)
+            else:
+                with open(self.source, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as image:
+                    self._lengths[name] = _variable_lengths(image, name, *sizes)
+        lengths = self._lengths[name]
+        if lengths is None:
+            raise self.error(at, "its variable-length strings cannot be checked before HDF5 reads them "
+                                 "(an attribute stored in a way minirnn does not read); if you trust the file, "
+                                 "load it with safe_mode=False")
+        longest = max(lengths, default=0)
+        if longest > min(self.size, MAX_CONFIG_BYTES):
+            raise self.error(at, f"a string of {longest:,} bytes is claimed in a file of {self.size:,} bytes")
+
+
+MAX_ATTRIBUTE_ITEMS = 100_000
+
+
+def _variable_lengths(data, name, sizeof_addr, sizeof_size):
+    """The lengths the variable-length elements of every attribute message named `name` in the
+    HDF5 file image `data` (bytes or mmap) claim, all in one list; None if one of them cannot
+    be read here (a shared datatype, an unknown layout) or none is variable-length.
+
+    An attribute message (versions 1-3) is ``version, flags, name size, datatype size, dataspace
+    size[, encoding], name, datatype, dataspace, data`` (version 1 pads the last four to 8
+    bytes); its data holds, per element, a 4-byte length and a global heap ID."""
+    key = name.encode("utf-8") + b"\0"
+    lengths, variable, at = [], False, data.find(key)
+    while at != -1:
+        found = _attribute_lengths(data, at, len(key), sizeof_addr, sizeof_size)
+        if found is None:
+            return None
+        if found is not _NOT_VARIABLE:
+            lengths += found
+            variable = True
+        at = data.find(key, at + 1)
+    return lengths if variable else None
+
+
+_NOT_VARIABLE = object()
+
+
+def _attribute_lengths(data, at, name_size, sizeof_addr, sizeof_size):
+    def pad(n, padded):
+        return -(-n // 8) * 8 if padded else n
+
+    for version, header, padded in ((1, 8, True), (2, 8, False), (3, 9, False)):
+        start = at - header
+        if start < 0 or data[start] != version or struct.unpack_from("<H", data, start + 2)[0] != name_size:
+            continue
+        # A shared datatype or dataspace (flags of the message, or of its object header prefix:
+        # version 1 headers put them 4 bytes before the message, version 2 ones 1 or 3) is
+        # stored elsewhere: not read here.
+        shared = data[start + 1] & 3 if version > 1 else 0
+        for kind, flags in ((-8, -4), (-4, -1), (-6, -3)):
+            if start + kind >= 0 and data[start + kind] == 0x0C:
+                shared |= data[start + flags] & 2
+        dt_size, ds_size = struct.unpack_from("<HH", data, start + 4)
+        dt = at + pad(name_size, padded)
+        ds = dt + pad(dt_size, padded)
+        values = ds + pad(ds_size, padded)
+        if shared or values > len(data) or dt_size < 8 or ds_size < 4:
+            return None
+        if data[dt] & 0x0F != 9:                 # not variable-length: nothing HDF5 would allocate
+            return _NOT_VARIABLE
+        if data[ds] == 1:                        # dataspace version 1: rank, flags, 5 reserved bytes
+            rank, dims = data[ds + 1], ds + 8
+        elif data[ds] == 2:                      # version 2: rank, flags, type (2: null)
+            rank, dims = (0 if data[ds + 3] == 2 else data[ds + 1]), ds + 4
+            if data[ds + 3] == 2:
+                return []
+        else:
+            return None
+        if rank > 32 or dims + rank * sizeof_size > values:
+            return None
+        count = math.prod(int.from_bytes(data[dims + k * sizeof_size:dims + (k + 1) * sizeof_size], "little")
+                          for k in range(rank))
+        element = 4 + sizeof_addr + 4
+        if count > MAX_ATTRIBUTE_ITEMS or values + count * element > len(data):
+            return None
+        return [struct.unpack_from("<I", data, values + k * element)[0] for k in range(count)]
+    return _NOT_VARIABLE            # the name, but not in an attribute message (a link, some text)
 
 
 def _text(value):
