@@ -20,6 +20,7 @@ A layer with several inputs (the merge layers) takes a list: ``call(list of arra
 """
 import collections
 
+from . import budget
 from .layers.core import InputLayer
 from .symbolic import KerasTensor, Node, call_symbolic  # noqa: F401  (the graph's parts, by their old address)
 from .utils import format_shape
@@ -35,20 +36,30 @@ def map_graph(inputs, outputs):
     ``model.layers`` follow it."""
     order, first_seen, done, active = [], {}, set(), set()
 
-    def visit(tensor):
-        node = tensor.node
-        if node in done:
-            return
+    def enter(node):
         if node in active:
             raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'")
         first_seen.setdefault(node.layer, len(first_seen))
         active.add(node)
-        if not _is_input_node(node):
-            for t in node.inputs:
-                visit(t)
-        active.discard(node)
-        done.add(node)
-        order.append(node)
+        return node, iter(() if _is_input_node(node) else node.inputs)
+
+    def visit(tensor):
+        """Depth first from `tensor` back to the inputs, nodes appended after their inputs
+        (an explicit stack: a graph may be deeper than Python's recursion limit)."""
+        if tensor.node in done:
+            return
+        stack = [enter(tensor.node)]
+        while stack:
+            node, pending = stack[-1]
+            for t in pending:
+                if t.node not in done:
+                    stack.append(enter(t.node))
+                    break
+            else:
+                stack.pop()
+                active.discard(node)
+                done.add(node)
+                order.append(node)
 
     for t in outputs:
         visit(t)
@@ -204,9 +215,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     default the list of ``[layer name, node index, tensor index]`` of its inputs, else
     ``call_form(node, ref)`` with ``ref(tensor)`` giving that triple), ``input_layers`` and
     ``output_layers``.  Node indices count only the calls inside this graph, as Keras's do."""
-    index = {}                                     # node -> index among its layer's nodes here
+    index, own = {}, collections.defaultdict(list)  # node -> index among its layer's nodes here
     for node in nodes:
-        index[node] = sum(1 for n in index if n.layer is node.layer)
+        index[node] = len(own[node.layer])
+        own[node.layer].append(node)
 
     def ref(t):
         return [t.node.layer.name, index.get(t.node, 0), t.index]
@@ -216,10 +228,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     for layer in layers:
         entry = serialize(layer)
         entry["name"] = layer.name
-        own = [node for node in nodes if node.layer is layer]
-        entry["inbound_nodes"] = [call_form(node, ref) for node in own]
-        if any(node.n_states for node in own):       # the last n inputs are initial states
-            entry["inbound_states"] = [node.n_states for node in own]
+        calls = own.get(layer, [])
+        entry["inbound_nodes"] = [call_form(node, ref) for node in calls]
+        if any(node.n_states for node in calls):     # the last n inputs are initial states
+            entry["inbound_states"] = [node.n_states for node in calls]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -227,9 +239,9 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
 
 def rebuild_graph(config, deserialize):
     """(input tensors, output tensors) from :func:`graph_config`'s output: the layers are
-    created, then called in an order where each call's inputs exist."""
-
-    layers, pending, tensors = {}, [], {}
+    created, then each call is made once the tensors it reads exist (and, for a layer called
+    several times, after its previous call), in time linear in the number of calls."""
+    layers, tensors, calls = {}, {}, []
     for entry in config.get("layers", []):
         layer = deserialize(entry)
         name = entry.get("name", layer.name)
@@ -238,23 +250,36 @@ def rebuild_graph(config, deserialize):
             tensors[(name, 0)] = [layer.output]
         n_states = entry.get("inbound_states") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
-            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0))
-    while pending:
-        progress = False
-        for item in list(pending):
-            name, k, call, n_states = item
-            if all((ref[0], ref[1]) in tensors for ref in call):
-                args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-                if n_states:
-                    out = layers[name](args[0], initial_state=args[1:])
-                else:
-                    out = layers[name](args[0] if len(args) == 1 else args)
-                tensors[(name, k)] = out if isinstance(out, list) else [out]
-                pending.remove(item)
-                progress = True
-        if not progress:
-            raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
-                             f"{pending[0][0]!r} are never computed")
+            budget.charge(budget.NODE_BYTES, f"Layer {name!r}: call {k} of the config")     # while loading
+            calls.append((name, k, call, n_states[k] if k < len(n_states) else 0))
+    waiting = collections.defaultdict(list)      # (layer, node index) -> the calls that need it
+    missing, ready = [], collections.deque()
+    for i, (name, k, call, _) in enumerate(calls):
+        needs = {(ref[0], ref[1]) for ref in call} | ({(name, k - 1)} if k else set())
+        needs -= tensors.keys()
+        missing.append(len(needs))
+        for key in needs:
+            waiting[key].append(i)
+        if not needs:
+            ready.append(i)
+    made = 0
+    while ready:
+        name, k, call, n_states = calls[ready.popleft()]
+        args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
+        if n_states:
+            out = layers[name](args[0], initial_state=args[1:])
+        else:
+            out = layers[name](args[0] if len(args) == 1 else args)
+        tensors[(name, k)] = out if isinstance(out, list) else [out]
+        made += 1
+        for j in waiting.pop((name, k), ()):
+            missing[j] -= 1
+            if not missing[j]:
+                ready.append(j)
+    if made < len(calls):
+        stuck = next(call for call, count in zip(calls, missing) if count)
+        raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
+                         f"{stuck[0]!r} are never computed")
 
     def lookup(refs, what):
         try:

@@ -26,14 +26,11 @@ import threading
 import numpy as np
 
 from . import registry
+from .budget import OverBudget  # noqa: F401  (raised by loads that pass their budget)
 
 PYTHON_FUNCTION = "__python_function__"
 MAX_INPUT_ITEMS = 2**22              # elements of an input shape (unknown sizes as 3), in safe mode
 LAYER_DTYPES = ("float32", "float64")
-
-
-class OverBudget(ValueError):
-    """A weight a file's config asks for that is larger than the file allows."""
 
 
 class ModelFileError(ValueError):

@@ -74,8 +74,7 @@ def read_keras_weights(shaped, reader, dtype):
         items = []
         for group, shapes in weight_groups(layer, shape):
             where = f"{entry}/{group}"
-            found = reader.get(where) if shapes else None
-            keys = sorted(found.keys()) if found is not None else []
+            keys = sorted(reader.group_keys(where) or []) if shapes else []
             if shapes and keys != sorted(str(i) for i in range(len(shapes))):
                 raise reader.error(where, f"layer '{layer.name}' ({type(layer).__name__}) has "
                                           f"{len(shapes)} weights, the file holds {keys[:10]}")
@@ -162,9 +161,9 @@ def slot_order(optimizer, count):
 def read_optimizer_state(model, layers, reader):
     """Restore iterations, learning rate and slots from ``optimizer/vars`` (slots in the order
     of `layers`' trainable weights) when the model's optimizer has as many (else leave it fresh)."""
-    group = reader.get("optimizer/vars")
+    keys = reader.group_keys("optimizer/vars")
     count = 2 + len(slot_order(model.optimizer, len(trainable_weights(layers))))
-    if group is None or sorted(group.keys(), key=int) != [str(i) for i in range(count)]:
+    if keys is None or sorted(keys) != sorted(str(i) for i in range(count)):
         return False
     return restore_optimizer_state(model, layers, reader, [f"optimizer/vars/{i}" for i in range(count)])
 
