@@ -17,7 +17,7 @@ MAX_LINES = 700
 # A name stands for that module and, unless a more specific name is listed, the modules under it.
 LAYERS = [
     ("foundation", ["minirnn.backend", "minirnn.blas", "minirnn.memory", "minirnn.parallel",
-                    "minirnn.registry", "minirnn.utils", "minirnn.version"]),
+                    "minirnn.registry", "minirnn.utils", "minirnn.version", "minirnn.budget"]),
     ("objects", ["minirnn.activations", "minirnn.initializers", "minirnn.ops", "minirnn.losses",
                  "minirnn.metrics", "minirnn.optimizers", "minirnn.callbacks", "minirnn.data",
                  "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic",
