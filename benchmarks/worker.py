@@ -51,6 +51,13 @@ def make_data(case):
             x, y = np.tile(x, (reps, 1, 1))[: case["N"]], np.tile(y, (reps, 1))[: case["N"]]
         return np.array(x, order="C"), np.array(y, order="C")     # writable copies
     n = case.get("N", case["batch"])
+    if case.get("vocab"):
+        # Reviews: token ids in [1, vocab), lengths uniform in [min_length, T], padded with 0 at
+        # the end (so PyTorch can pack them); labels 0 / 1.
+        lengths = rng.integers(case["min_length"], case["T"] + 1, n)
+        ids = rng.integers(1, case["vocab"], (n, case["T"]))
+        ids[np.arange(case["T"]) >= lengths[:, None]] = 0
+        return ids.astype("int32"), rng.integers(0, 2, (n, 1)).astype("float32")
     x = rng.standard_normal((n, case["T"], case["D"])).astype("float32")
     y = rng.standard_normal((n, 1)).astype("float32")
     return x, y
@@ -102,11 +109,15 @@ class Minirnn(KerasStyleCalls):
     def build(self, case):
         mr, L = self.mr, self.mr.layers
         cell = {"simple_rnn": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}[case["cell"]]
-        layers = [mr.Input(shape=(case["T"], case["D"]))]
+        if case.get("vocab"):
+            layers = [mr.Input(shape=(case["T"],)), L.Embedding(case["vocab"], case["D"], mask_zero=case["mask"])]
+        else:
+            layers = [mr.Input(shape=(case["T"], case["D"]))]
         for k, n in enumerate(case["units"]):
             layer = cell(n, return_sequences=k < len(case["units"]) - 1)
             layers.append(L.Bidirectional(layer) if case["bidir"] else layer)
-        model = mr.Sequential(layers + [L.Dense(1)])
+        head = L.Dense(1, activation="sigmoid" if case["loss"] == "binary_crossentropy" else None)
+        model = mr.Sequential(layers + [head])
         model.compile(optimizer=mr.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=case["loss"])
         return model
 
@@ -136,12 +147,17 @@ class Keras(KerasStyleCalls):
         keras = self.keras
         cell = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
                 "gru": keras.layers.GRU}[case["cell"]]
-        layers = [keras.Input(shape=(case["T"], case["D"]))]
+        if case.get("vocab"):
+            layers = [keras.Input(shape=(case["T"],), dtype="int32"),
+                      keras.layers.Embedding(case["vocab"], case["D"], mask_zero=case["mask"])]
+        else:
+            layers = [keras.Input(shape=(case["T"], case["D"]))]
         for k, n in enumerate(case["units"]):
             layer = cell(n, return_sequences=k < len(case["units"]) - 1)
             layers.append(keras.layers.Bidirectional(layer) if case["bidir"] else layer)
-        model = keras.Sequential(layers + [keras.layers.Dense(1)])
-        loss = keras.losses.Huber() if case["loss"] == "huber" else "mse"
+        head = keras.layers.Dense(1, activation="sigmoid" if case["loss"] == "binary_crossentropy" else None)
+        model = keras.Sequential(layers + [head])
+        loss = keras.losses.Huber() if case["loss"] == "huber" else case["loss"]
         model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=loss)
         self.jit_compile = str(getattr(model, "jit_compile", None))
         return model
@@ -172,6 +188,8 @@ class Torch:
             def __init__(self):
                 super().__init__()
                 d_in, self.rnns = case["D"], nn.ModuleList()
+                self.embedding = nn.Embedding(case["vocab"], case["D"]) if case.get("vocab") else None
+                self.packed = bool(case.get("mask"))
                 for n in case["units"]:
                     self.rnns.append(rnn(d_in, n, batch_first=True, bidirectional=case["bidir"]))
                     d_in = dirs * n
@@ -179,6 +197,12 @@ class Torch:
                 self.is_lstm = rnn is nn.LSTM
 
             def forward(self, x):
+                if self.embedding is not None:
+                    ids = x
+                    x = self.embedding(ids)
+                    if self.packed:         # the masked case: each review read up to its length
+                        lengths = (ids != 0).sum(dim=1)
+                        x = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
                 for layer in self.rnns[:-1]:
                     x, _ = layer(x)
                 _, h = self.rnns[-1](x)
@@ -188,7 +212,8 @@ class Torch:
 
         net = Net()
         net.opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-        net.loss = nn.HuberLoss(delta=1.0) if case["loss"] == "huber" else nn.MSELoss()
+        net.loss = {"huber": nn.HuberLoss(delta=1.0), "mse": nn.MSELoss(),
+                    "binary_crossentropy": nn.BCEWithLogitsLoss()}[case["loss"]]   # = sigmoid head + BCE
         return net
 
     def to_tensors(self, x, y):
@@ -284,6 +309,12 @@ def measure(lib_name, case, samples, min_sample_time):
         model = lib.build(case)
         lib.step(model, x, y)
         if case["memory_phase"] == "first":
+            peak = peak_rss_bytes()
+        elif case["memory_phase"] == "epoch":
+            lib.fit_epoch(model, x, y, case["batch"])
+            reset_peak_rss()
+            rss_before = current_rss_bytes()
+            lib.fit_epoch(model, x, y, case["batch"])
             peak = peak_rss_bytes()
         else:
             reset_peak_rss()
