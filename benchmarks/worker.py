@@ -67,6 +67,9 @@ def make_data(case):
 class KerasStyleCalls:
     """fit / train_on_batch / predict, spelled the same in minirnn and Keras."""
 
+    def settle(self):
+        """Nothing to wait for after the warm-up (see Minirnn.settle)."""
+
     def fit_epoch(self, model, x, y, batch):
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
 
@@ -89,6 +92,12 @@ class Minirnn(KerasStyleCalls):
         self.threads_module = getattr(mr, "parallel", mr.backend)
         self.threads_module.set_large_work_threads(THREADS)
         self.mr = mr
+
+    def settle(self):
+        """Wait for the kernels compiling in the background (revisions without that: nothing)."""
+        wait = getattr(self.mr.backend, "wait_for_compiled", None)
+        if wait is not None:
+            wait()
 
     def info(self):
         import numba
@@ -165,6 +174,9 @@ class Keras(KerasStyleCalls):
 
 class Torch:
     name = "torch"
+
+    def settle(self):
+        """Nothing to wait for after the warm-up."""
 
     def setup(self):
         import torch
@@ -244,14 +256,17 @@ LIBS = {"minirnn": Minirnn, "keras": Keras, "torch": Torch}
 
 
 # ---------------------------------------------------------------------------- timing
-def repeat_timed(fn, samples, min_sample_time, warmup):
+def repeat_timed(fn, samples, min_sample_time, warmup, settle=None):
     """Warm up, then `samples` timings; each sample repeats fn k times (k chosen so a sample
-    lasts at least min_sample_time) and records the time per call."""
+    lasts at least min_sample_time) and records the time per call.  `settle()` runs after the
+    warm-up (minirnn: wait until the compiled kernels have replaced the NumPy ones)."""
     start = time.perf_counter()
     for k in range(warmup):
         fn()
         if k >= 1 and time.perf_counter() - start > WARMUP_MAX_TIME:   # slow calls: 2 warm-ups suffice
             break
+    if settle is not None:
+        settle()
     start = time.perf_counter()
     fn()
     once = time.perf_counter() - start
@@ -340,13 +355,15 @@ def measure(lib_name, case, samples, min_sample_time):
                      numba_cache_dir=os.environ.get("NUMBA_CACHE_DIR"))
         return [first], extra, lib.info()
     if kind == "fit":
-        times, _ = repeat_timed(lambda: lib.fit_epoch(model, x, y, case["batch"]), samples, 0, warmup=1)
+        times, _ = repeat_timed(lambda: lib.fit_epoch(model, x, y, case["batch"]), samples, 0, warmup=1,
+                                settle=lib.settle)
     elif kind == "step":
-        times, k = repeat_timed(lambda: lib.step(model, x, y), samples, min_sample_time, WARMUP_STEPS)
+        times, k = repeat_timed(lambda: lib.step(model, x, y), samples, min_sample_time, WARMUP_STEPS,
+                                settle=lib.settle)
         extra["calls_per_sample"] = k
     elif kind == "predict":
         times, k = repeat_timed(lambda: lib.predict(model, x, case["batch"]), samples, min_sample_time,
-                                WARMUP_STEPS)
+                                WARMUP_STEPS, settle=lib.settle)
         extra["calls_per_sample"] = k
     else:
         raise ValueError(f"unknown kind {kind!r}")

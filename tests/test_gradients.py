@@ -306,9 +306,9 @@ def test_sequential_bidirectional_lstm_sequences_mse():
 
 
 # -- the checker must catch a broken backward ---------------------------------------
-def _no_recurrent_grad(dM, UT, R):
+def _no_recurrent_grad(dM, U, R, out):
     """dh_next without its dM U^T term (B3): truncated backpropagation through time."""
-    return np.zeros((dM.shape[0], UT.shape[1]), dM.dtype)
+    out[...] = 0
 
 
 def _tanh_derivative_everywhere(y, code):
@@ -359,7 +359,7 @@ BREAKAGES = {   # name: (layer factory, patch)
     "simple_rnn_no_dh_next": (
         lambda: make_rnn("SimpleRNNCell", 3, return_sequences=True),
         lambda mp: (mr.set_backend("numpy"),                    # the compiled kernel cannot be patched
-                    mp.setattr(simple_rnn_module, "recurrent_grad", _no_recurrent_grad))),
+                    mp.setattr(simple_rnn_module, "recurrent_grad_into", _no_recurrent_grad))),
     "lstm_flipped_dU": (
         lambda: make_rnn("LSTMCell", 3, return_sequences=True),
         lambda mp: mp.setattr(LSTMCell, "backward_phases", _edit_cell_grads(LSTMCell, "recurrent_kernel", _negate))),

@@ -62,29 +62,51 @@ from ..blas import column_sums, gemm
 from ..utils import is_positive_int
 
 
-@kernel
-def recurrent_product(h, U, R):
-    """h U, or with recurrent dropout [(h * R_g) U_g for each gate block g]."""
+@kernel(bitwise=True)
+def recurrent_product_into(h, U, R, out):
+    """out = h U, or with recurrent dropout (h * R_g) U_g in each gate block g: (B, G*n).
+
+    The loops of both backends make these products through :func:`~minirnn.blas.gemm`."""
     if R.shape[0] == 0:
-        return h @ U
+        gemm(h, U, out, 0.0)
+        return
     n = h.shape[1]
-    out = np.empty((h.shape[0], U.shape[1]), h.dtype)
     for g in range(U.shape[1] // n):
-        out[:, g * n:(g + 1) * n] = (h * R[g]) @ np.ascontiguousarray(U[:, g * n:(g + 1) * n])
+        gemm(h * R[g], U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 0.0)
+
+
+@kernel(bitwise=True)
+def recurrent_grad_into(dM, U, R, out):
+    """out = dL/dh from dM = dL/d(h U): dM U^T (B, n), or with recurrent dropout
+    sum_g (dM_g U_g^T) * R_g.  U^T is read in place (BLAS's transpose flag)."""
+    if R.shape[0] == 0:
+        gemm(dM, U.T, out, 0.0)
+        return
+    n = U.shape[0]
+    part = np.empty_like(out)
+    for g in range(U.shape[1] // n):
+        gemm(dM[:, g * n:(g + 1) * n], U[:, g * n:(g + 1) * n].T, part, 0.0)
+        if g == 0:
+            out[:, :] = part * R[0]
+        else:
+            out += part * R[g]
+
+
+@kernel(bitwise=True)
+def recurrent_product(h, U, R):
+    """h U, or with recurrent dropout [(h * R_g) U_g for each gate block g], as a new array."""
+    out = np.empty((h.shape[0], U.shape[1]), h.dtype)
+    recurrent_product_into(h, U, R, out)
     return out
 
 
-@kernel
+@kernel(bitwise=True)
 def recurrent_grad(dM, UT, R):
-    """dL/dh from dL/d(h U), given UT = U^T (contiguous, made once per sequence):
-    dM U^T, or with recurrent dropout sum_g (dM_g U_g^T) * R_g."""
-    if R.shape[0] == 0:
-        return dM @ UT
-    n = UT.shape[1]
-    dh = np.zeros((dM.shape[0], n), dM.dtype)
-    for g in range(UT.shape[0] // n):
-        dh += (np.ascontiguousarray(dM[:, g * n:(g + 1) * n]) @ UT[g * n:(g + 1) * n]) * R[g]
-    return dh
+    """dL/dh from dL/d(h U), given UT = U^T, as a new array: dM U^T, or with recurrent dropout
+    sum_g (dM_g U_g^T) * R_g."""
+    out = np.empty((dM.shape[0], UT.shape[1]), dM.dtype)
+    recurrent_grad_into(dM, UT.T, R, out)
+    return out
 
 
 def empty_masks(dtype):
