@@ -1,7 +1,7 @@
 """Matrix products written into arrays that already exist: C = A B + beta C.
 
-The time loops make one small product per step (h_{t-1} U); the out-of-loop
-products are a handful of large ones.  All go through :func:`gemm`, which calls
+The time loops make one small product per step (h_{t-1} U), and x_t W + b is one
+large product before them.  These go through :func:`gemm`, which calls
 BLAS's sgemm/dgemm directly: the BLAS that SciPy ships, through the entry point
 Numba itself uses for ``np.dot``.  The result lands in place, nothing is
 allocated per step, transposed operands need no copy, and beta = 1 adds the
@@ -134,13 +134,3 @@ def gemm_blas(A, B, C, beta):
                      A.ctypes, lda, scalars[1:].ctypes, C.ctypes, ldc)
     if status != 0:
         raise RuntimeError("gemm: BLAS is not available (Numba finds it through SciPy)")
-
-
-
-def column_sums(A):
-    """A.sum(axis=0) of a 2-D array as the product 1^T A (a bias gradient): one pass through
-    BLAS, several times faster than NumPy's reduction down the rows of a tall array."""
-    ones = np.ones((1, A.shape[0]), A.dtype)
-    out = np.empty((1, A.shape[1]), A.dtype)
-    gemm(ones, A, out, 0.0)
-    return out[0]

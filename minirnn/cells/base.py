@@ -58,7 +58,7 @@ import numpy as np
 
 from .. import activations, initializers, registry
 from ..backend import kernel
-from ..blas import column_sums, gemm
+from ..blas import gemm
 from ..utils import is_positive_int
 
 
@@ -213,15 +213,15 @@ class Cell:
                 gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
         return XW.reshape(T, B, -1)
 
+    # The products after the loop run in both backends alike, so they use NumPy's own BLAS,
+    # measured faster than SciPy's on these tall, narrow shapes (the loops must call SciPy's).
     def input_grad(self, dXW, input_masks=None):
         """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k])."""
         T, B, width = dXW.shape
         D = self.input_dim
         flat = dXW.reshape(T * B, width)
         if input_masks is None:
-            dX = np.empty((T * B, D), dXW.dtype)
-            gemm(flat, self.kernel.T, dX, 0.0)
-            return dX.reshape(T, B, D)
+            return np.matmul(flat, self.kernel.T).reshape(T, B, D)
         dX = np.zeros((T, B, D), dXW.dtype)
         for cols, m in self.column_blocks(input_masks):
             dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
@@ -231,13 +231,13 @@ class Cell:
         """dW = sum_t x_t^T dXW_t and db = sum_t dXW_t (the input bias's gradient)."""
         T, B, D = X.shape
         flat = dXW.reshape(T * B, -1)
-        dW = np.empty_like(self.kernel)
         if input_masks is None:
-            gemm(X.reshape(T * B, D).T, flat, dW, 0.0)
+            dW = np.matmul(X.reshape(T * B, D).T, flat)
         else:
+            dW = np.empty_like(self.kernel)
             for cols, m in self.column_blocks(input_masks):
-                gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
-        return dW, column_sums(flat)
+                np.matmul((X * m).reshape(T * B, D).T, flat[:, cols], out=dW[:, cols])
+        return dW, flat.sum(axis=0)
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
@@ -247,6 +247,13 @@ class Cell:
         return np.concatenate([self.outer(H_prev * R[g], dM[..., g * n:(g + 1) * n])
                                for g in range(dM.shape[-1] // n)], axis=1)
 
+    def recurrent_kernel_grad_from_states(self, H, h0, dM, R):
+        """recurrent_kernel_grad from the carried states H and h0 (without a copy of h_{t-1} for
+        every step when there is no recurrent dropout)."""
+        if R.shape[0] == 0:
+            return self.outer_previous(H, h0, dM)
+        return self.recurrent_kernel_grad(self.previous(H, h0), dM, R)
+
     @staticmethod
     def previous(H, h0):
         """h_{t-1} for every step: (T, B, n) with h0 first."""
@@ -255,8 +262,14 @@ class Cell:
     @staticmethod
     def outer(A, dA):
         """sum_t A_t^T dA_t as one product: (T, B, m), (T, B, k) -> (m, k)."""
-        out = np.empty((A.shape[-1], dA.shape[-1]), A.dtype)
-        gemm(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]), out, 0.0)
+        return np.matmul(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]))
+
+    @classmethod
+    def outer_previous(cls, H, h0, dM):
+        """outer(previous(H, h0), dM) without building h_{t-1} for every step: h_0^T dM_1 plus
+        the product of the rest."""
+        out = cls.outer(H[:-1], dM[1:])
+        out += h0.T @ dM[0]
         return out
 
     # -- to be written by each cell (see the contract in the module docstring) ----

@@ -50,7 +50,7 @@ import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from ..blas import column_sums, gemm
+from ..blas import gemm
 from .base import Cell, recurrent_grad_into, recurrent_product_into
 
 
@@ -193,13 +193,13 @@ class GRUCell(Cell):
 
         def weight_grads():
             dW, db = self.kernel_grads(cache.X, dXW, cache.input_masks)         # B8
-            H_prev = self.previous(cache.H, cache.h0)
             n = self.units
             if self.reset_after:
-                dU = self.recurrent_kernel_grad(H_prev, dHU, R)                # B6
-                db = np.stack([db, column_sums(dHU.reshape(-1, 3 * n))])
+                dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dHU, R)     # B6
+                db = np.stack([db, dHU.reshape(-1, 3 * n).sum(axis=0)])
             else:
                 r = cache.gates[:, :, n:2 * n]
+                H_prev = self.previous(cache.H, cache.h0)
                 h_h = H_prev * R[2] if R.shape[0] else H_prev
                 dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
                                      self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)

@@ -153,6 +153,6 @@ class LSTMCell(Cell):
 
         def weight_grads():                                                  # B5
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
-            dU = self.recurrent_kernel_grad(self.previous(cache.H, cache.h0), dA, cache.R)
+            dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
         return self.input_grad(dA, cache.input_masks), [dh0, dc0], weight_grads
