@@ -335,10 +335,13 @@ class Model(Layer):
             d_outputs = [dy] if self._outputs_kind == "single" else list(dy)
         return self._backward(d_outputs)
 
-    def _backward(self, d_outputs):
+    def _backward(self, d_outputs, input_grads=True):
         saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
-            self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
+            self._graph(), self._n_slots, self._output_slots, d_outputs, saved,
+            0 if input_grads else len(shapes))
+        if not input_grads:                    # a training step: dL/d(inputs) is not needed
+            return None
         dx = [np.zeros(shape, self.dtype) if g is None else g
               for g, shape in zip(grads[:len(shapes)], shapes)]
         return dx[0] if len(dx) == 1 else dx
@@ -438,7 +441,7 @@ class Model(Layer):
         with self._lock:
             outputs, out_masks = self._forward(x_flat, True)
             total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
-            self._backward(d_outputs)
+            self._backward(d_outputs, input_grads=False)
             pairs = self._param_grad_pairs()
             self.optimizer.apply_gradients([p for p, _ in pairs], [g for _, g in pairs])
             self._update_metrics(y_flat, outputs, out_masks)

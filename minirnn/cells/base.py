@@ -27,7 +27,9 @@ The contract (what the wrapper calls):
   states; dX (T, B, D), dstates0 the gradients of the initial states, and
   ``weight_grads()`` returns ``{weight name: gradient}``.  The layer below waits for
   dX only, so the wrapper may run ``weight_grads`` on a spare core meanwhile.
-  :meth:`backward` is the same in one call, in the same order.
+  :meth:`backward` is the same in one call, in the same order.  A cell whose class sets
+  ``skips_input_grad = True`` also takes ``input_grad=False`` and then returns None for
+  dX (nothing below needs it: the layer reads the model's input).
 
 Masks and dropout.  The wrapper draws the masks; two reach the time loops as
 arrays, empty (shape (0, 1, 1)) when unused:
@@ -120,6 +122,7 @@ class Cell:
     gates = 1                 # G: blocks of `units` columns in W and U
     gate_names = ()           # names of the blocks of cache.gates, if the cell keeps one
     state_names = ("h",)
+    skips_input_grad = False  # backward_phases takes input_grad=False (see the contract)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -215,8 +218,11 @@ class Cell:
 
     # The products after the loop run in both backends alike, so they use NumPy's own BLAS,
     # measured faster than SciPy's on these tall, narrow shapes (the loops must call SciPy's).
-    def input_grad(self, dXW, input_masks=None):
-        """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k])."""
+    def input_grad(self, dXW, input_masks=None, needed=True):
+        """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k]);
+        None when not `needed`."""
+        if not needed:
+            return None
         T, B, width = dXW.shape
         D = self.input_dim
         flat = dXW.reshape(T * B, width)
@@ -282,7 +288,8 @@ class Cell:
         ``weight_grads()`` computes {weight name: dL/dweight}."""
         raise NotImplementedError
 
-    def backward(self, cache, dH, dstates):
+    def backward(self, cache, dH, dstates, input_grad=True):
         """:meth:`backward_phases` in one call: (dX, dstates0, {weight name: dL/dweight})."""
-        dX, dstates0, weight_grads = self.backward_phases(cache, dH, dstates)
+        dX, dstates0, weight_grads = (self.backward_phases(cache, dH, dstates) if input_grad else
+                                      self.backward_phases(cache, dH, dstates, input_grad=False))
         return dX, dstates0, weight_grads()

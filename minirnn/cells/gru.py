@@ -156,6 +156,7 @@ class GRUCell(Cell):
     """One GRU step, run over whole sequences by the loops above."""
 
     gates = 3
+    skips_input_grad = True
     gate_names = ("z", "r", "g")
     state_names = ("h",)
 
@@ -185,7 +186,7 @@ class GRUCell(Cell):
                                       h0, self.activation, self.recurrent_activation, self.reset_after, mask, R)
         return H, [H[-1]], GRUCache(X, h0, gates, HU_h, H, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
         R = cache.R
         dXW, dHU, dh0 = backward_loop(cache.gates, cache.HU_h, cache.H, cache.h0, self.recurrent_kernel, dH, dh_T,
@@ -204,4 +205,4 @@ class GRUCell(Cell):
                 dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
                                      self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dXW, cache.input_masks), [dh0], weight_grads
+        return self.input_grad(dXW, cache.input_masks, input_grad), [dh0], weight_grads

@@ -126,6 +126,7 @@ class LSTMCell(Cell):
     """One LSTM step, run over whole sequences by the loops above."""
 
     gates = 4
+    skips_input_grad = True
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
 
@@ -146,7 +147,7 @@ class LSTMCell(Cell):
                                           self.activation, self.recurrent_activation, mask, R)
         return H, [H[-1], C[-1]], LSTMCache(X, h0, c0, gates, C, phi_C, H, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         dh_T, dc_T = dstates
         dA, dh0, dc0 = backward_loop(cache.gates, cache.C, cache.phi_C, cache.c0, self.recurrent_kernel, dH,
                                      dh_T, dc_T, self.activation, self.recurrent_activation, cache.mask, cache.R)
@@ -155,4 +156,4 @@ class LSTMCell(Cell):
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
             dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dA, cache.input_masks), [dh0, dc0], weight_grads
+        return self.input_grad(dA, cache.input_masks, input_grad), [dh0, dc0], weight_grads

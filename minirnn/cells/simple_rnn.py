@@ -85,6 +85,7 @@ class SimpleRNNCell(Cell):
     """One SimpleRNN step, run over whole sequences by the loops above."""
 
     gates = 1
+    skips_input_grad = True
     state_names = ("h",)
 
     def forward(self, X, states, mask, R, input_masks=None):
@@ -92,7 +93,7 @@ class SimpleRNNCell(Cell):
         H, A = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, self.activation, mask, R)
         return H, [H[-1]], SimpleRNNCache(X, h0, H, A, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
         dA, dh0 = backward_loop(cache.A, self.recurrent_kernel, dH, dh_T, self.activation, cache.mask, cache.R)
 
@@ -100,4 +101,4 @@ class SimpleRNNCell(Cell):
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
             dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dA, cache.input_masks), [dh0], weight_grads
+        return self.input_grad(dA, cache.input_masks, input_grad), [dh0], weight_grads
