@@ -479,3 +479,22 @@ def test_first_fit_runs_numpy_while_compiling_with_the_same_numbers(tmp_path):
     for name, run in runs.items():
         assert run["first"] == background["first"], f"{name}: first fit differs"
         assert run["second"] == background["first"], f"{name}: second fit differs"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_scatter_backends_agree(dtype, restore_numerics):
+    """Embedding's gradient: the compiled scatter adds the rows in np.add.at's order (ids repeat)."""
+    from minirnn.layers.embedding import rows_added
+
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 7, 300)
+    rows = (rng.standard_normal((300, 5)) * 10 ** rng.uniform(-4, 4, (300, 5))).astype(dtype)
+    results = {}
+    for which in ("numpy", "numba"):
+        mr.set_backend(which)
+        table = np.zeros((7, 5), dtype)
+        rows_added(table, idx, rows)
+        results[which] = table
+    np.testing.assert_array_equal(results["numba"], results["numpy"], strict=True)
+    expected = np.stack([rows[idx == i].astype(np.float64).sum(axis=0) for i in range(7)])
+    np.testing.assert_allclose(results["numpy"], expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-3)
