@@ -169,9 +169,11 @@ def _accumulate(grads, slot, g):
     grads[slot] = g if grads[slot] is None else grads[slot] + g     # never in place: g may be shared
 
 
-def run_backward(steps, n_slots, output_slots, d_outputs, saved):
+def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_needed=0):
     """dL/d(every slot) from dL/d(outputs), nodes in reverse order; returns (slot gradients,
-    {shared layer: summed weight gradients}, layers no gradient reached)."""
+    {shared layer: summed weight gradients}, layers no gradient reached).  Slots below
+    `n_inputs_not_needed` (the model's inputs, in a training step) need no gradient: a layer
+    that reads only those and ``skips_input_grad`` is asked for none."""
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
@@ -191,7 +193,10 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
-        dx = layer.backward(dy)
+        if getattr(layer, "skips_input_grad", False) and all(s < n_inputs_not_needed for s in step.inputs):
+            dx = layer.backward(dy, input_grad=False)
+        else:
+            dx = layer.backward(dy)
         if step.shared and layer.weights:
             own = layer.grads
             previous = shared_grads.get(layer)

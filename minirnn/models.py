@@ -323,10 +323,13 @@ class Model(Trainer, Layer):
             d_outputs = [dy] if self._outputs_kind == "single" else list(dy)
         return self._backward(d_outputs)
 
-    def _backward(self, d_outputs):
+    def _backward(self, d_outputs, input_grads=True):
         saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
-            self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
+            self._graph(), self._n_slots, self._output_slots, d_outputs, saved,
+            0 if input_grads else len(shapes))
+        if not input_grads:                    # a training step: dL/d(inputs) is not needed
+            return None
         dx = [np.zeros(shape, self.dtype) if g is None else g
               for g, shape in zip(grads[:len(shapes)], shapes)]
         return dx[0] if len(dx) == 1 else dx

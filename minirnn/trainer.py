@@ -138,7 +138,7 @@ class Trainer:
         with self._lock:
             outputs, out_masks = self._forward(x_flat, True)
             total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
-            self._backward(d_outputs)
+            self._backward(d_outputs, input_grads=False)
             pairs = self._param_grad_pairs()
             self.optimizer.apply_gradients([p for p, _ in pairs], [g for _, g in pairs])
             self._update_metrics(y_flat, outputs, out_masks)

@@ -1,0 +1,12 @@
+"""The fused twin of layers/embedding.py's gradient scatter (np.add.at is ~10x slower on the
+(batch * time, output_dim) rows of a text model): the same additions in the same order."""
+from ..layers.embedding import rows_added
+
+
+@rows_added.fused
+def rows_added_loop(table, idx, rows):
+    """rows_added for Numba."""
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        for d in range(rows.shape[1]):
+            table[i, d] += rows[k, d]
