@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import initializers
 from ..backend import kernel
+from ..kernels.embedding import rows_added_loop
 from ._utils import positive_int, serialize_initializer
 from .base import Layer
 
@@ -19,6 +20,9 @@ from .base import Layer
 def rows_added(table, idx, rows):
     """table[idx[k]] += rows[k] for every k in order (repeated ids add up), in place."""
     np.add.at(table, idx, rows)
+
+
+rows_added.fused(rows_added_loop)
 
 
 class Embedding(Layer):
