@@ -373,6 +373,10 @@ def child_main(seeds_dir, address_space, seconds):
     import minirnn
     from minirnn.interop import keras_files, torch_weights  # noqa: F401
 
+    # Kernels compile during the warm-up, not on the background thread while a case is measured
+    # (that thread imports Numba's own dependencies, which no file asked for).
+    minirnn.backend.compile_in_background(False)
+
     warnings.simplefilter("ignore")
     seeds = {}
     for name in sorted(os.listdir(seeds_dir)):          # warm-up: kernels compiled, modules imported
