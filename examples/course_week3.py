@@ -80,9 +80,9 @@ def pick_rate(rates, losses):
     over SMOOTHING epochs) and cut where it stops being finite; every epoch whose smoothed
     loss L is below VALLEY times the lowest L* weighs log(VALLEY L* / L); the rate is the
     weighted mean of log-rate, the middle of the low part of the curve in the plot's log scale.
-    (Measured on 14 sweeps of the SimpleRNN that differ only by round-off (both backends, 1 or 2
+    (Measured on 15 sweeps of the SimpleRNN that differ only by round-off (both backends, 1 or 2
     threads, another BLAS kernel, initial weights nudged by 1e-7): the rate at the lowest point
-    of a 5-epoch average spread 6.3x, this centre 1.35x; on 11 BiLSTM sweeps 4.5x and 1.2x.)"""
+    of a 5-epoch average spread 6.3x, this centre 1.35x; on 13 BiLSTM sweeps 4.5x and 1.2x.)"""
     rates, losses = np.asarray(rates, float), np.asarray(losses, float)
     finite = np.isfinite(losses) & (losses > 0)
     stop = max(len(losses) if finite.all() else int(np.argmin(finite)), 1)
