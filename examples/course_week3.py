@@ -80,9 +80,9 @@ def pick_rate(rates, losses):
     over SMOOTHING epochs) and cut where it stops being finite; every epoch whose smoothed
     loss L is below VALLEY times the lowest L* weighs log(VALLEY L* / L); the rate is the
     weighted mean of log-rate, the middle of the low part of the curve in the plot's log scale.
-    (Measured on 14 sweeps of the SimpleRNN that differ only by round-off (both backends, 1 or 2
+    (Measured on 15 sweeps of the SimpleRNN that differ only by round-off (both backends, 1 or 2
     threads, another BLAS kernel, initial weights nudged by 1e-7): the rate at the lowest point
-    of a 5-epoch average spread 6.3x, this centre 1.35x; on 11 BiLSTM sweeps 4.5x and 1.2x.)"""
+    of a 5-epoch average spread 6.3x, this centre 1.35x; on 13 BiLSTM sweeps 4.5x and 1.2x.)"""
     rates, losses = np.asarray(rates, float), np.asarray(losses, float)
     finite = np.isfinite(losses) & (losses > 0)
     stop = max(len(losses) if finite.all() else int(np.argmin(finite)), 1)
@@ -175,7 +175,7 @@ def main():
     parser.add_argument("--output-dir", default=OUTPUT_DIR)
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
 
     time_steps, series = synthetic_series(seed=SEED)
     time_valid, x_valid = time_steps[SPLIT_TIME:], series[SPLIT_TIME:]
@@ -200,7 +200,7 @@ def main():
     mr.backend.compile_notice(lambda: print(mr.backend.COMPILING_MESSAGE, flush=True))
     results = {}
     for kind in args.models.split(","):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         epochs = args.epochs or EPOCHS[kind]
         rates, losses = lr_sweep(kind, train_set(), max(args.sweep_epochs, 1))
         centre, smoothed, _ = pick_rate(rates, losses)
@@ -229,9 +229,10 @@ def main():
               f"validation MAE median {median:.2f} over {args.seeds} seeds "
               f"({', '.join(f'{m:.2f}' for m in maes)}; naive {naive_mae:.2f}); inside the training range "
               f"{np.median(maes_seen):.2f} (naive {naive_seen:.2f}); mean error {np.median(biases):+.2f}; "
-              f"{time.perf_counter() - start:.0f} s")
+              f"{time.perf_counter() - start:.0f} s ({time.process_time() - start_cpu:.0f} s of CPU)")
     model.summary()
-    print(f"plots written to {args.output_dir}; {time.perf_counter() - started:.0f} s in all")
+    print(f"plots written to {args.output_dir}; {time.perf_counter() - started:.0f} s in all "
+          f"({time.process_time() - started_cpu:.0f} s of CPU)")
     return results
 
 
