@@ -29,6 +29,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 
 import matplotlib
@@ -345,7 +346,7 @@ def plot_curves(path, title, histories, naive=None):
         ax.legend()
     for ax in list(axes.flat)[len(histories):]:
         ax.axis("off")
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(f"{title} (seed {SEED})", 150), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -181,14 +181,15 @@ def test_jena_explicit_download_offline_fails_with_the_message(tmp_path, monkeyp
 
 
 def test_jena_tmy3_gru_beats_every_constant_forecast(tmp_path):
-    """Three epochs of the stacked GRU on the TMY3 year forecast the validation months better
-    than the best constant forecast (the targets' median, computed here) by a clear margin."""
+    """One epoch of the stacked GRU on the TMY3 year forecasts the validation months far better
+    than the best constant forecast (the targets' median, computed here: ~8.0 degrees; one
+    epoch gives ~3.1)."""
     jena = load_example("jena_forecast")
-    results = jena.main(["--data", "tmy3", "--models", "gru_stacked", "--epochs", "3", "--verbose", "0",
+    results = jena.main(["--data", "tmy3", "--models", "gru_stacked", "--epochs", "1", "--verbose", "0",
                          "--output-dir", str(tmp_path)])
     _, target = tmy3_validation_windows()
     best_constant = np.mean(np.abs(target - np.median(target)))
-    assert results["gru_stacked"]["val_mae"] < 0.8 * best_constant, (results["gru_stacked"], best_constant)
+    assert results["gru_stacked"]["val_mae"] < 0.6 * best_constant, (results["gru_stacked"], best_constant)
     assert os.path.exists(tmp_path / "forecast_tmy3_minirnn_curves.png")
 
 
