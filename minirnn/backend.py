@@ -11,11 +11,16 @@ tests/test_backends.py checks the two agree).
 Select the backend with the environment variable ``MINIRNN_BACKEND``
 (``numba``, the default, or ``numpy``) or at run time with :func:`set_backend`.
 
+Compiling a kernel the first time (Numba's cache on disk keeps it afterwards) takes
+seconds: :func:`compile_seconds` counts that time, so progress bars can leave it out of
+their step times, and :func:`compile_notice` names who says "compiling kernels" when it starts.
+
 Cores and BLAS threads are :mod:`minirnn.parallel`'s job; the C allocator,
 :mod:`minirnn.memory`'s.
 """
 import os
 import threading
+import time
 import types
 
 import numpy as np
@@ -28,6 +33,10 @@ _floatx = "float32"
 
 JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _compile_lock = threading.RLock()   # re-entrant: compiling a kernel compiles the kernels it calls
+COMPILING_MESSAGE = "compiling kernels (first use, cached afterwards)\u2026"
+# Numba compiles under its global lock, one kernel at a time; a kernel compiles the kernels it calls
+# inside its own compilation, so only the outermost one is timed.
+_compiling = dict(listening=False, depth=0, started=0.0, seconds=0.0, announced=False, notice=None)
 
 
 def backend():
@@ -59,6 +68,40 @@ def set_floatx(dtype):
     _floatx = dtype
 
 
+def compile_seconds():
+    """Seconds this process has spent compiling kernels (cache misses only: loading a
+    compiled kernel from Numba's cache is not compiling)."""
+    return _compiling["seconds"] + (time.perf_counter() - _compiling["started"] if _compiling["depth"] else 0.0)
+
+
+def compile_notice(announce):
+    """Make `announce()` (or nobody, for None) the one to call when kernels start to compile;
+    it is called once per process.  Returns the previous one."""
+    previous, _compiling["notice"] = _compiling["notice"], announce
+    return previous
+
+
+def _listen_to_compilation():
+    from numba.core import event
+
+    class CompileClock(event.Listener):
+        def on_start(self, _event):
+            _compiling["depth"] += 1
+            if _compiling["depth"] == 1:
+                _compiling["started"] = time.perf_counter()
+                if not _compiling["announced"] and _compiling["notice"] is not None:
+                    _compiling["announced"] = True
+                    _compiling["notice"]()
+
+        def on_end(self, _event):
+            _compiling["depth"] -= 1
+            if _compiling["depth"] == 0:
+                _compiling["seconds"] += time.perf_counter() - _compiling["started"]
+
+    event.register("numba:compile", CompileClock())
+    _compiling["listening"] = True
+
+
 class Kernel:
     """A NumPy function that also runs compiled by Numba.
 
@@ -87,6 +130,8 @@ class Kernel:
     def _compile(self):
         import numba
 
+        if not _compiling["listening"]:
+            _listen_to_compilation()
         func = self.source
         scope = dict(func.__globals__)
         for name in func.__code__.co_names:

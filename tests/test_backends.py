@@ -22,11 +22,13 @@ from minirnn.layers import RNN
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
-# Every cell minirnn registers, and GRU's other reset form.
+# Every cell minirnn registers with a fused twin, and GRU's other reset form (the ConvLSTM cells
+# run their reference loops only: tests/test_conv_lstm.py).
 CELL_OPTIONS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
                 for name in registry.registered_names("minirnn")
                 if isinstance(registry.get_registered_object(name), type)       # ops are functions
-                and issubclass(registry.get_registered_object(name), Cell)}
+                and issubclass(registry.get_registered_object(name), Cell)
+                and not getattr(registry.get_registered_object(name), "reads_frames", False)}
 CELL_OPTIONS["GRUCell_reset_before"] = (CELL_OPTIONS["GRUCell"][0], dict(reset_after=False))
 CELLS = sorted(CELL_OPTIONS)
 FLAGS = {   # name: (layer arguments, call options)

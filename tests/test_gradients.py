@@ -25,9 +25,11 @@ BROKEN = 1e-2       # a broken backward must be at least this wrong
 
 SMOOTH = ("tanh", "sigmoid", "linear")      # no kinks, so finite differences apply everywhere
 # Every cell minirnn registers, and GRU's other reset form: {kind: (cell class, its options)}
+# (ConvLSTM cells read frames, not vectors: tests/test_conv_lstm.py checks them.)
 KINDS = {name.partition(">")[2]: (obj, {})
          for name, obj in ((n, registry.get_registered_object(n)) for n in registry.registered_names("minirnn"))
-         if isinstance(obj, type) and issubclass(obj, Cell)}          # ops are registered functions
+         if isinstance(obj, type) and issubclass(obj, Cell)          # ops are registered functions
+         and not getattr(obj, "reads_frames", False)}
 KINDS["GRUCell_reset_before"] = (GRUCell, dict(reset_after=False))
 RNN_KINDS = sorted(KINDS)
 

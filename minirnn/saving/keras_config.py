@@ -9,6 +9,7 @@ layer or function named in a file is looked up only in ``custom_objects`` and
 :mod:`minirnn.registry`.  The file layout is described in :mod:`minirnn.saving.keras_files`.
 """
 from .. import functional, initializers, losses, metrics as metrics_module, optimizers, registry
+from .. import layers as layers_module
 from ..layers import (GRU, LSTM, Add, Average, Bidirectional, Concatenate, Conv1D, Dense, Dot, Dropout,
                       Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda,
                       Masking, Maximum, MaxPooling1D, Minimum, Multiply, Permute, RepeatVector, Rescaling,
@@ -27,6 +28,11 @@ LAYERS = {cls.__name__: cls for cls in (
     MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, Flatten, TimeDistributed, Lambda,
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Reshape, Permute, RepeatVector,
     Rescaling)}
+LAYERS.update({name: getattr(layers_module, name) for name in (
+    "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Conv2D",
+    "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "StringLookup", "IntegerLookup", "TextVectorization")})
 OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 
 # Keras options minirnn does not have, accepted only at the value that means "off".
@@ -38,10 +44,12 @@ _OFF = {
     "weight_decay": None, "use_ema": False, "loss_scale_factor": None, "amsgrad": False,
     "gradient_accumulation_steps": None, "ema_overwrite_frequency": None, "sample_weight": None,
     "reduction": "sum_over_batch_size", "axis": -1, "batch_size": None,
+    "synchronized": False, "renorm": False, "renorm_clipping": None, "rms_scaling": False,
 }
 # Keras options with no effect on the numbers minirnn computes.
 _IGNORED = {"trainable", "dtype", "implementation", "use_cudnn", "ema_momentum", "autocast",
-            "registered_name", "module", "shared_object_id", "input_dim_fixed"}
+            "registered_name", "module", "shared_object_id", "input_dim_fixed",
+            "renorm_momentum"}            # BatchNormalization: used only with renorm=True
 
 
 # -- Keras config -> minirnn -------------------------------------------------------------

@@ -37,7 +37,8 @@ Weights need no conversion: Keras and minirnn share shapes and gate orders (``i 
 ``z r h``, GRU ``reset_after=True`` bias (2, 3n)).  A legacy ``.h5`` file holds the config
 as the ``model_config`` attribute and weight ``j`` of layer ``L`` at
 ``model_weights/<L>/<weight_names[j]>``, the layers with weights matched in order, as Keras
-does; its optimizer state is not read.
+does; its optimizer state (``optimizer_weights``) is read when the model's optimizer has as many
+variables.  minirnn writes legacy files too (:mod:`minirnn.saving.keras_legacy`).
 
 Reading is safe for untrusted files: nothing in the file is executed or imported.  Keras
 classes map to minirnn classes through the closed table :data:`LAYERS`; options minirnn does
@@ -66,8 +67,9 @@ import numpy as np
 from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
+from .keras_legacy import read_legacy_optimizer_state
 from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
-from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
+from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
 from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
@@ -127,11 +129,25 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
         schema.check_keras(config, path)
         weights, stored = read_weights_member(archive, WEIGHTS_MEMBER, path, safe_mode)
+        vocabularies = {name: read_member(archive, name, path, MAX_CONFIG_BYTES) for name in archive.namelist()
+                        if name.startswith("assets/") and name.endswith("/vocabulary.txt")}
     with H5Reader(io.BytesIO(weights), path, f"member {WEIGHTS_MEMBER!r}", safe_mode, stored) as reader:
         model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, layers, reader)
+    _load_vocabularies(layers, vocabularies, path)
     return model
+
+
+def _load_vocabularies(layers, vocabularies, path):
+    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``)."""
+    for layer, entry in zip(layers, keras_paths(layers)):
+        name = f"assets/{entry}/vocabulary.txt"
+        if hasattr(layer, "load_vocabulary_asset") and name in vocabularies:
+            try:
+                layer.load_vocabulary_asset(vocabularies[name].decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
 
 
 def load_keras_weights(model, filepath):
@@ -164,7 +180,10 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
         if training:
             config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
             schema.check_keras_training(config["compile_config"], path)
-        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
+        model, layers = _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)
+        if getattr(model, "compiled", False) and reader.get("optimizer_weights") is not None:
+            read_legacy_optimizer_state(model, layers, reader)
+        return model
 
 
 def load_legacy_weights(model, filepath):

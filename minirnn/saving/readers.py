@@ -414,7 +414,16 @@ class H5Reader:
         obj = self.file if where in ("", "/") else self.get(where)
         at = f"{where}@{name}"
         with reading(self.path, self._where(at)):
-            if obj is None or name not in obj.attrs:
+            if obj is None:
+                return None
+            if name not in obj.attrs and f"{name}0" in obj.attrs:
+                parts, k = [], 0              # a long list Keras split into <name>0, <name>1, ...
+                while f"{name}{k}" in obj.attrs and k < 1000:
+                    part = self.attribute(where, f"{name}{k}")
+                    parts += part if isinstance(part, list) else [part]
+                    k += 1
+                return parts
+            if name not in obj.attrs:
                 return None
             attr = obj.attrs.get_id(name)
             if attr.shape and 0 in attr.shape:              # Keras writes [] for "no weights"
