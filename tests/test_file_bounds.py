@@ -352,6 +352,8 @@ for _k, (_what, _edit) in enumerate(CONFUSIONS.items()):
     hostile(f"Keras config: {_what}", r"config\.json|the model config")(
         lambda seeds, tmp, k=_k, edit=_edit: with_config(seed(seeds, "sequential.keras"), tmp / f"confused{k}.keras",
                                                          edit))
+hostile("Keras config: loss an empty list", "compile_config")(lambda seeds, tmp: with_config(
+    seed(seeds, "sequential.keras"), tmp / "empty_loss.keras", lambda c: c["compile_config"].update(loss=[])))
 for _k, (_what, _edit) in enumerate(FUNCTIONAL_CONFUSIONS.items()):
     hostile(f"Keras functional config: {_what}", r"config\.json|the model config")(
         lambda seeds, tmp, k=_k, edit=_edit: with_config(seed(seeds, "functional.keras"), tmp / f"fconfused{k}.keras",

@@ -113,7 +113,10 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
     assign_weights(layers, values, path)
     if compiled is not None:
         optimizer, loss, metrics, loss_weights = compiled
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
+        try:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
+        except (TypeError, ValueError) as e:         # settings that do not fit the model (or each other)
+            raise ModelFileError(path, "compile_config", f"cannot compile the model ({e})") from None
     return model, layers
 
 
