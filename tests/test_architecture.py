@@ -20,7 +20,7 @@ LAYERS = [
                     "minirnn.registry", "minirnn.utils", "minirnn.version", "minirnn.budget"]),
     ("objects", ["minirnn.activations", "minirnn.initializers", "minirnn.ops", "minirnn.losses",
                  "minirnn.metrics", "minirnn.optimizers", "minirnn.callbacks", "minirnn.data",
-                 "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic",
+                 "minirnn.data_adapters", "minirnn.datasets", "minirnn.scatter", "minirnn.serialization", "minirnn.symbolic",
                  "minirnn.convolution", "minirnn.downloads", "minirnn.keras_datasets"]),
     ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru",
                "minirnn.cells.conv_lstm"]),
