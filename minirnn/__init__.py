@@ -11,11 +11,12 @@ from . import (activations, backend, callbacks, cells, data, initializers, layer
                optimizers, parallel, registry, saving, utils)
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Model, Sequential, load_model
-from .saving import ModelFileError
+from .models import Model, Sequential
+from .saving import load_model
+from .serialization import ModelFileError
 from .utils import set_random_seed
+from .version import __version__  # noqa: F401
 
-__version__ = "0.1.0"
 __all__ = ["Model", "Sequential", "load_model", "Input", "Dense", "Lambda", "SimpleRNN", "LSTM", "GRU",
            "Bidirectional", "set_random_seed", "set_backend", "ModelFileError", "activations", "backend",
            "callbacks", "cells", "data", "initializers", "layers", "losses", "memory", "metrics", "models",
@@ -29,3 +30,7 @@ from . import inspect  # noqa: E402
 from .gradcheck import gradcheck  # noqa: E402  (the function; the module stays importable as minirnn.gradcheck)
 
 __all__ += ["gradcheck", "inspect"]
+from . import fits  # noqa: E402
+from .fits import FitJob, FitResult, fit_many  # noqa: E402
+
+__all__ += ["fits", "FitJob", "FitResult", "fit_many"]

@@ -573,8 +573,9 @@ class TerminateOnNaN(Callback):
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Save the model (``model.save``, a ``.minirnn`` or Keras ``.keras`` path) or its weights
-    (``save_weights_only``, a ``.weights.npz`` or Keras ``.weights.h5`` path) every epoch, or every `save_freq` batches (Keras semantics).
+    """Save the model (``model.save``: a ``.minirnn``, Keras ``.keras`` or legacy Keras ``.h5`` path) or
+    its weights (``save_weights_only``: ``.weights.npz``, Keras ``.weights.h5`` or legacy ``.h5``) every
+    epoch, or every `save_freq` batches (Keras semantics).
 
     `filepath` may hold format fields filled from the epoch (1-based), the batch (1-based,
     batch saving) and the logs: ``"ckpt-{epoch:02d}-{val_loss:.2f}.minirnn"``.  With
@@ -595,7 +596,7 @@ class ModelCheckpoint(MonitorCallback):
         if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool)):
             raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are 'epoch' or "
                              f"integer values")
-        suffix = (".weights.npz", ".weights.h5") if save_weights_only else (".minirnn", ".keras")
+        suffix = (".weights.npz", ".weights.h5", ".h5") if save_weights_only else (".minirnn", ".keras", ".h5", ".hdf5")
         if not self.filepath.endswith(suffix):
             kind = "with save_weights_only=True " if save_weights_only else ""
             raise ValueError(f"ModelCheckpoint {kind}needs a filepath ending in {' or '.join(map(repr, suffix))}. "

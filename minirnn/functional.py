@@ -1,8 +1,8 @@
-"""The functional graph: symbolic tensors, nodes, and running a graph forward and backward.
+"""The functional graph: the nodes between inputs and outputs, run forward and backward.
 
     inputs = Input(shape=(None, 1))      a KerasTensor: shape (None, None, 1), dtype, no data
     x = LSTM(16)(inputs)                 calling a layer on symbolic tensors records a Node
-    outputs = Dense(1)(x)
+    outputs = Dense(1)(x)                (both in minirnn/symbolic.py, below the layers)
     model = Model(inputs, outputs)       the nodes between them, in topological order
 
 Forward runs the nodes in order.  Backward runs them in reverse, each through its layer's own
@@ -20,128 +20,10 @@ A layer with several inputs (the merge layers) takes a list: ``call(list of arra
 """
 import collections
 
-import numpy as np
-
-from .layers.base import format_shape
+from . import budget
 from .layers.core import InputLayer
-
-
-class KerasTensor:
-    """A symbolic tensor: the shape (batch axis first, ``None`` where unknown) and dtype of a
-    value that the graph will compute, and the node (layer call) that computes it."""
-
-    is_symbolic = True
-    __slots__ = ("shape", "dtype", "node", "index")
-
-    def __init__(self, shape, dtype, node=None, index=0):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
-        self.node = node            # the Node whose output this is
-        self.index = index          # which of that node's outputs
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def name(self):
-        return self.node.layer.name if self.node is not None else "keras_tensor"
-
-    @property
-    def keras_history(self):
-        """(layer, node index, tensor index), as Keras names a tensor: ``lstm[1][0]``."""
-        return self.node.layer, self.node.layer._inbound_nodes.index(self.node), self.index
-
-    def history_name(self):
-        layer, node_index, index = self.keras_history
-        return f"{layer.name}[{node_index}][{index}]"
-
-    def __repr__(self):
-        return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.name}>"
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError(f"{self!r} is symbolic (from Input(...)): it has no values. Build a model with "
-                        f"Model(inputs, outputs) and call the model on arrays")
-
-
-class Node:
-    """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
-
-    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0):
-        self.layer = layer
-        self.inputs = list(inputs)          # KerasTensors, in call order (initial states last)
-        self.single = single                # called on one tensor, not on a list
-        self.kwargs = dict(kwargs or {})
-        self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
-        shapes = output_shape if isinstance(output_shape, list) else [output_shape]
-        self.multi_output = isinstance(output_shape, list)
-        dtype = getattr(layer, "output_dtype", None) or layer.dtype
-        self.outputs = [KerasTensor(shape, dtype, self, k) for k, shape in enumerate(shapes)]
-        layer._inbound_nodes.append(self)
-
-    @property
-    def parents(self):
-        return [t.node for t in self.inputs]
-
-    def output_structure(self):
-        return list(self.outputs) if self.multi_output else self.outputs[0]
-
-
-def call_symbolic(layer, inputs, args, kwargs):
-    """``layer(inputs)`` on symbolic tensors: build the layer from their shapes, record a Node
-    and return its output tensor(s)."""
-
-    what = f"Layer '{layer.name}' ({type(layer).__name__})"
-    if isinstance(layer, InputLayer):
-        raise ValueError(f"{what} cannot be called on a tensor; Input(...) is already a tensor")
-    single = isinstance(inputs, KerasTensor)
-    flat = [inputs] if single else list(inputs.values() if isinstance(inputs, dict) else inputs)
-    for t in flat:
-        if not isinstance(t, KerasTensor):
-            raise ValueError(f"{what} was called on a mix of symbolic tensors and {type(t).__name__}; "
-                             f"in a functional model every input of a layer comes from Input(...) or "
-                             f"another layer")
-    if args:
-        raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
-                         f"received {len(args)} positional argument(s) after the inputs")
-    static, states = {}, []
-    for key, value in kwargs.items():
-        if key == "training":
-            continue
-        if key == "initial_state" and _has_symbolic(value) and single:
-            states = [value] if isinstance(value, KerasTensor) else list(value)
-            if not hasattr(layer, "initial_state_grads") or not all(isinstance(t, KerasTensor) for t in states):
-                raise ValueError(f"{what}: a symbolic initial_state needs a recurrent layer (SimpleRNN, LSTM, "
-                                 f"GRU) and a list of symbolic tensors, received {value!r}")
-            continue
-        if _has_symbolic(value):
-            raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
-                             f"model (only the first argument can)")
-        if key == "mask" and value is not None:
-            raise ValueError(f"{what}: in a functional model masks flow from layer to layer; "
-                             f"do not pass mask= on symbolic tensors")
-        static[key] = value
-    shape = flat[0].shape if single else [t.shape for t in flat]
-    if single:
-        built = getattr(layer, "build_input_shape", None) if layer.built else None
-        if built is not None and all(isinstance(d, (int, type(None))) for d in built):
-            # A shared layer: the feature axis must match; all axes when the ranks do.
-            pairs = zip(shape[1:], built[1:]) if len(built) == len(shape) else [(shape[-1], built[-1])]
-            for got, want in pairs:
-                if got is not None and want is not None and got != want:
-                    raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
-                                     f"received a tensor of shape {format_shape(shape)}")
-    layer.ensure_built(shape)
-    output_shape = layer.compute_output_shape(shape)
-    return Node(layer, flat + states, single, output_shape, static, len(states)).output_structure()
-
-
-def _has_symbolic(value):
-    if isinstance(value, (list, tuple)):
-        return any(_has_symbolic(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_symbolic(v) for v in value.values())
-    return isinstance(value, KerasTensor)
+from .symbolic import KerasTensor, Node, call_symbolic  # noqa: F401  (the graph's parts, by their old address)
+from .utils import format_shape
 
 
 # -- the graph between inputs and outputs ------------------------------------------------
@@ -154,20 +36,30 @@ def map_graph(inputs, outputs):
     ``model.layers`` follow it."""
     order, first_seen, done, active = [], {}, set(), set()
 
-    def visit(tensor):
-        node = tensor.node
-        if node in done:
-            return
+    def enter(node):
         if node in active:
             raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'")
         first_seen.setdefault(node.layer, len(first_seen))
         active.add(node)
-        if not _is_input_node(node):
-            for t in node.inputs:
-                visit(t)
-        active.discard(node)
-        done.add(node)
-        order.append(node)
+        return node, iter(() if _is_input_node(node) else node.inputs)
+
+    def visit(tensor):
+        """Depth first from `tensor` back to the inputs, nodes appended after their inputs
+        (an explicit stack: a graph may be deeper than Python's recursion limit)."""
+        if tensor.node in done:
+            return
+        stack = [enter(tensor.node)]
+        while stack:
+            node, pending = stack[-1]
+            for t in pending:
+                if t.node not in done:
+                    stack.append(enter(t.node))
+                    break
+            else:
+                stack.pop()
+                active.discard(node)
+                done.add(node)
+                order.append(node)
 
     for t in outputs:
         visit(t)
@@ -277,9 +169,11 @@ def _accumulate(grads, slot, g):
     grads[slot] = g if grads[slot] is None else grads[slot] + g     # never in place: g may be shared
 
 
-def run_backward(steps, n_slots, output_slots, d_outputs, saved):
+def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_needed=0):
     """dL/d(every slot) from dL/d(outputs), nodes in reverse order; returns (slot gradients,
-    {shared layer: summed weight gradients}, layers no gradient reached)."""
+    {shared layer: summed weight gradients}, layers no gradient reached).  Slots below
+    `n_inputs_not_needed` (the model's inputs, in a training step) need no gradient: a layer
+    that reads only those and ``skips_input_grad`` is asked for none."""
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
@@ -299,7 +193,10 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
-        dx = layer.backward(dy)
+        if getattr(layer, "skips_input_grad", False) and all(s < n_inputs_not_needed for s in step.inputs):
+            dx = layer.backward(dy, input_grad=False)
+        else:
+            dx = layer.backward(dy)
         if step.shared and layer.weights:
             own = layer.grads
             previous = shared_grads.get(layer)
@@ -323,9 +220,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     default the list of ``[layer name, node index, tensor index]`` of its inputs, else
     ``call_form(node, ref)`` with ``ref(tensor)`` giving that triple), ``input_layers`` and
     ``output_layers``.  Node indices count only the calls inside this graph, as Keras's do."""
-    index = {}                                     # node -> index among its layer's nodes here
+    index, own = {}, collections.defaultdict(list)  # node -> index among its layer's nodes here
     for node in nodes:
-        index[node] = sum(1 for n in index if n.layer is node.layer)
+        index[node] = len(own[node.layer])
+        own[node.layer].append(node)
 
     def ref(t):
         return [t.node.layer.name, index.get(t.node, 0), t.index]
@@ -335,10 +233,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     for layer in layers:
         entry = serialize(layer)
         entry["name"] = layer.name
-        own = [node for node in nodes if node.layer is layer]
-        entry["inbound_nodes"] = [call_form(node, ref) for node in own]
-        if any(node.n_states for node in own):       # the last n inputs are initial states
-            entry["inbound_states"] = [node.n_states for node in own]
+        calls = own.get(layer, [])
+        entry["inbound_nodes"] = [call_form(node, ref) for node in calls]
+        if any(node.n_states for node in calls):     # the last n inputs are initial states
+            entry["inbound_states"] = [node.n_states for node in calls]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -346,9 +244,9 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
 
 def rebuild_graph(config, deserialize):
     """(input tensors, output tensors) from :func:`graph_config`'s output: the layers are
-    created, then called in an order where each call's inputs exist."""
-
-    layers, pending, tensors = {}, [], {}
+    created, then each call is made once the tensors it reads exist (and, for a layer called
+    several times, after its previous call), in time linear in the number of calls."""
+    layers, tensors, calls = {}, {}, []
     for entry in config.get("layers", []):
         layer = deserialize(entry)
         name = entry.get("name", layer.name)
@@ -357,23 +255,36 @@ def rebuild_graph(config, deserialize):
             tensors[(name, 0)] = [layer.output]
         n_states = entry.get("inbound_states") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
-            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0))
-    while pending:
-        progress = False
-        for item in list(pending):
-            name, k, call, n_states = item
-            if all((ref[0], ref[1]) in tensors for ref in call):
-                args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-                if n_states:
-                    out = layers[name](args[0], initial_state=args[1:])
-                else:
-                    out = layers[name](args[0] if len(args) == 1 else args)
-                tensors[(name, k)] = out if isinstance(out, list) else [out]
-                pending.remove(item)
-                progress = True
-        if not progress:
-            raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
-                             f"{pending[0][0]!r} are never computed")
+            budget.charge(budget.NODE_BYTES, f"Layer {name!r}: call {k} of the config")     # while loading
+            calls.append((name, k, call, n_states[k] if k < len(n_states) else 0))
+    waiting = collections.defaultdict(list)      # (layer, node index) -> the calls that need it
+    missing, ready = [], collections.deque()
+    for i, (name, k, call, _) in enumerate(calls):
+        needs = {(ref[0], ref[1]) for ref in call} | ({(name, k - 1)} if k else set())
+        needs -= tensors.keys()
+        missing.append(len(needs))
+        for key in needs:
+            waiting[key].append(i)
+        if not needs:
+            ready.append(i)
+    made = 0
+    while ready:
+        name, k, call, n_states = calls[ready.popleft()]
+        args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
+        if n_states:
+            out = layers[name](args[0], initial_state=args[1:])
+        else:
+            out = layers[name](args[0] if len(args) == 1 else args)
+        tensors[(name, k)] = out if isinstance(out, list) else [out]
+        made += 1
+        for j in waiting.pop((name, k), ()):
+            missing[j] -= 1
+            if not missing[j]:
+                ready.append(j)
+    if made < len(calls):
+        stuck = next(call for call, count in zip(calls, missing) if count)
+        raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
+                         f"{stuck[0]!r} are never computed")
 
     def lookup(refs, what):
         try:

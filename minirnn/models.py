@@ -1,34 +1,23 @@
 """Models: ``Model(inputs, outputs)`` over a graph of layers, and ``Sequential``, a stack.
 
-One training step is forward, loss, backward, update:
-
-    y_hat = graph(x)                       forward, node by node, each layer keeping its cache
-    L = sum_k w_k L_k(y_k, y_hat_k)        one loss per output (loss_weights w_k)
-    dL/dx = graph.backward(dL/dy_hat)      nodes in reverse order; grads land in layer.grads
-    optimizer.apply_gradients(weights, grads)
-
-``Sequential([...])`` is a ``Model`` whose graph is a chain; both share one compile / fit /
-evaluate / predict / summary / saving implementation.
-
-Threads: ``fit``, ``train_on_batch``, ``evaluate`` and ``predict`` on one model may run in
-different threads: each takes the model's lock for one batch at a time, so a ``predict`` while
-``fit`` runs waits for the current training step and sees whole updates.  Calling the model or
-its layers directly (``model(x)``, ``layer(x)``, ``backward``) takes no lock, and a layer shared
-by two models is not protected across them.
+``Sequential([...])`` is a ``Model`` whose graph is a chain; both share one forward / backward /
+summary / saving implementation, and the training loops (``compile``, ``fit``, ``evaluate``,
+``predict``), which a model inherits from :class:`minirnn.trainer.Trainer`.  The graph itself
+(nodes in order, run forward and backward) is :mod:`minirnn.functional`'s.
 """
-import copy
 import functools
 import inspect
-import threading
 
 import numpy as np
 
-from . import callbacks as callbacks_module
-from . import functional, losses, metrics as metrics_module, optimizers
-from .data_adapters import check_epochs, check_verbose, checked_arrays, get_data_adapter, train_validation_split
+from . import functional
 from .layers.base import Layer, trusted_inputs, unique_name
-from .parallel import limits_blas_threads
 from .layers.core import InputLayer
+from .parallel import limits_blas_threads
+from .serialization import deserialize_layer, loading_options, serialize_layer
+from .summary import summary_lines
+from .symbolic import KerasTensor
+from .trainer import Trainer
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,7 +41,7 @@ def _structure(tensors, what):
     else:
         keys, flat, kind = None, [tensors], "single"
     for t in flat:
-        if not isinstance(t, functional.KerasTensor):
+        if not isinstance(t, KerasTensor):
             raise ValueError(f"Model {what} must be symbolic tensors (from Input(...) and layers called "
                              f"on them), received {type(t).__name__}")
     if not flat:
@@ -60,7 +49,7 @@ def _structure(tensors, what):
     return kind, keys, flat
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A graph of layers from symbolic inputs to outputs::
 
         inputs = Input(shape=(None, 1))
@@ -80,14 +69,9 @@ class Model(Layer):
             raise ValueError("Model(inputs, outputs) needs both: the Input(...) tensors and the tensors "
                              "computed from them. Subclassed models (a call() method) are not supported; "
                              "build the same graph with the functional API or Sequential")
-        super().__init__(name=name or unique_name(self._default_name), trainable=trainable)
-        self.optimizer = self.loss = None
-        self.compiled = False
-        self.stop_training = False
-        self.history = None
-        self.metrics = []
+        Layer.__init__(self, name=name or unique_name(self._default_name), trainable=trainable)
+        Trainer.__init__(self)
         self._steps = None
-        self._lock = threading.RLock()
         self._shared_grads, self._skipped = {}, set()
         self._last_output_mask = None
         if inputs is not None:
@@ -202,6 +186,9 @@ class Model(Layer):
     def compute_mask(self, inputs, mask=None):
         return self._last_output_mask
 
+    def _require_layers(self, what):
+        """A functional model always has its layers (a Sequential may have none yet)."""
+
     # -- weights -------------------------------------------------------------------------
     @property
     def weights(self):
@@ -260,8 +247,9 @@ class Model(Layer):
                 pairs += layer._param_grad_pairs(with_grads)
                 continue
             grads = (layer.grads if plain else self._layer_grads(layer)) if with_grads else [None] * len(weights)
-            if isinstance(layer, Model):             # summed as a whole: keep its trainable part
-                keep = {id(w) for w in layer.trainable_weights}
+            trainable = layer.trainable_weights
+            if len(trainable) != len(weights):       # a model summed as a whole, BatchNormalization's statistics
+                keep = {id(w) for w in trainable}
                 pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
             else:
                 pairs += zip(weights, grads)
@@ -335,280 +323,21 @@ class Model(Layer):
             d_outputs = [dy] if self._outputs_kind == "single" else list(dy)
         return self._backward(d_outputs)
 
-    def _backward(self, d_outputs):
+    def _backward(self, d_outputs, input_grads=True):
         saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
-            self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
+            self._graph(), self._n_slots, self._output_slots, d_outputs, saved,
+            0 if input_grads else len(shapes))
+        if not input_grads:                    # a training step: dL/d(inputs) is not needed
+            return None
         dx = [np.zeros(shape, self.dtype) if g is None else g
               for g, shape in zip(grads[:len(shapes)], shapes)]
         return dx[0] if len(dx) == 1 else dx
 
-    # -- compiling ---------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
-        """Set the optimizer, the loss (one for every output, or a list / dict by output name),
-        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict)."""
-        if loss is None:
-            raise ValueError(f"Model '{self.name}': compile() needs a loss, e.g. loss='mse'")
-        names = self.output_names
-        try:
-            self.optimizer = optimizers.get(optimizer)
-            per_output = self._per_output(loss, names, "loss", allow_none=True)
-            self._losses = [None if spec is None else losses.get(spec) for spec in per_output]
-            weights = self._per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
-            self._loss_weights = [1.0 if w is None else float(w) for w in weights]
-            self._output_metrics = self._metric_trackers(metrics, names)
-        except ValueError as error:
-            raise ValueError(f"Model '{self.name}' compile(): {error}") from None
-        if all(fn is None for fn in self._losses):
-            raise ValueError(f"Model '{self.name}' compile(): every output's loss is None")
-        self.loss = self._losses[0] if len(self._losses) == 1 else list(self._losses)
-        self.loss_weights = list(self._loss_weights)
-        self.metrics = [m for _, m, _ in self._output_metrics]
-        self.compiled = True
-
-    def metrics_per_output(self):
-        """The compiled metric trackers, one list per output."""
-        return [[m for _, m, k in self._output_metrics if k == i] for i in range(len(self._losses))]
-
-    @staticmethod
-    def _per_output(spec, names, what, allow_none=False):
-        """One entry per output from one value (used for all), a list, or a dict by output name."""
-        if isinstance(spec, dict):
-            unknown = [k for k in spec if k not in names]
-            if unknown:
-                raise ValueError(f"{what} names {unknown}, which are not outputs {names}")
-            return [spec.get(n) for n in names]
-        if isinstance(spec, (list, tuple)) and not (what == "loss" and len(names) == 1 and len(spec) != 1):
-            if len(spec) != len(names):
-                raise ValueError(f"{what} has {len(spec)} entries for {len(names)} outputs {names}")
-            return list(spec)
-        return [spec] * len(names)
-
-    def _metric_trackers(self, metrics, names):
-        """[(log name, tracker, output index)]: Keras's names, ``mae`` or ``<output>_mae``."""
-        if metrics is None:
-            return []
-        if isinstance(metrics, (str, metrics_module.Mean)) or callable(metrics):
-            raise ValueError(f"metrics must be a list such as ['mae'], received {metrics!r}")
-        if isinstance(metrics, dict):
-            per_output = self._per_output(metrics, names, "metrics")
-        elif len(names) > 1 and any(isinstance(m, (list, tuple)) for m in metrics):
-            per_output = self._per_output(list(metrics), names, "metrics")
-        else:
-            per_output = [metrics] * len(names)
-        trackers = []
-        for k, (name, specs) in enumerate(zip(names, per_output)):
-            if specs is None:
-                continue
-            for spec in (specs if isinstance(specs, (list, tuple)) else [specs]):
-                tracker = metrics_module.tracker(spec)
-                if len(names) > 1 and any(t is tracker for _, t, _ in trackers):
-                    tracker = copy.deepcopy(tracker)
-                log = tracker.name if len(names) == 1 else f"{name}_{tracker.name}"
-                trackers.append((log, tracker, k))
-        return trackers
-
-    def _require_compiled(self, what):
-        if not self.compiled:
-            raise RuntimeError(f"Model '{self.name}' must be compiled before {what}(): "
-                               f"call model.compile(optimizer=..., loss=...) first")
-
-    # -- one batch ------------------------------------------------------------------------
-    def _losses_of(self, y_flat, outputs, out_masks, with_grad):
-        """(total loss, per-output losses, per-output gradients)."""
-        total, parts, d_outputs = 0.0, [], []
-        for loss_fn, weight, y, y_pred, mask in zip(self._losses, self._loss_weights, y_flat, outputs, out_masks):
-            if loss_fn is None:
-                parts.append(None)
-                d_outputs.append(None)
-                continue
-            value, grad = loss_fn.value_and_gradient(y, y_pred, **({} if mask is None else {"mask": mask}),
-                                                     with_grad=with_grad)
-            parts.append(value)
-            total += weight * value
-            d_outputs.append(grad if weight == 1.0 or grad is None else grad * grad.dtype.type(weight))
-        return total, parts, d_outputs
-
-    def _update_metrics(self, y_flat, outputs, out_masks):
-        for _, metric, k in self._output_metrics:
-            metric.update_state(y_flat[k], outputs[k], sample_weight=out_masks[k])
-
-    def _train_step(self, x_flat, y_flat):
-        """Forward, loss, backward, update on checked arrays: (total loss, per-output losses)."""
-        with self._lock:
-            outputs, out_masks = self._forward(x_flat, True)
-            total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
-            self._backward(d_outputs)
-            pairs = self._param_grad_pairs()
-            self.optimizer.apply_gradients([p for p, _ in pairs], [g for _, g in pairs])
-            self._update_metrics(y_flat, outputs, out_masks)
-        return total, parts
-
-    @limits_blas_threads
-    def train_on_batch(self, x, y):
-        """One step: forward, loss, backward, update.  Returns the batch loss."""
-        self._require_compiled("train_on_batch")
-        x, y = checked_arrays(x, y, "fit", self.name)
-        return self._train_step(*self._batch_arrays(x, y))[0]
-
-    def _logs(self, loss_tracker, part_trackers):
-        logs = {"loss": loss_tracker.result()}
-        for name, tracker in part_trackers:
-            logs[f"{name}_loss"] = tracker.result()
-        logs.update((log, metric.result()) for log, metric, _ in self._output_metrics)
-        return logs
-
-    def _loss_trackers(self):
-        names = self.output_names
-        parts = [(n, metrics_module.Mean(f"{n}_loss")) for n, fn in zip(names, self._losses)
-                 if fn is not None] if len(names) > 1 else []
-        return metrics_module.Mean("loss"), parts
-
-    # -- data ----------------------------------------------------------------------------
-    def _batch_arrays(self, xb, yb):
-        """Flat input and target arrays of a batch the data adapter has checked already
-        (numbers, finite, one sample count): the Input layers check rank and shape."""
-        with trusted_inputs():
-            x_flat = self._checked_inputs(xb)
-        if yb is None:
-            return x_flat, None
-        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
-
-    def _adapter(self, x, y, batch_size, shuffle, steps, what):
-        if isinstance(self, Sequential) and not self._stack:
-            raise ValueError(f"Model '{self.name}' has no layers: add layers before {what}()")
-        return get_data_adapter(x, y, batch_size=batch_size, shuffle=shuffle, steps_per_epoch=steps,
-                                what=what, owner=self.name)
-
-    # -- training --------------------------------------------------------------------------
-    @limits_blas_threads
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            steps_per_epoch=None):
-        """Train; returns the History.  `x` may be arrays (or a list / dict of them) with `y`,
-        or a dataset, PyDataset or generator of (x, y) batches (see minirnn.data_adapters).
-
-        A loss that becomes NaN or inf stops training with an error naming the epoch and batch,
-        unless a callback (TerminateOnNaN) is there to handle it."""
-        self._require_compiled("fit")
-        verbose = check_verbose(verbose, "fit", self.name)
-        epochs, initial_epoch = check_epochs(epochs, initial_epoch, "fit", self.name)
-        if validation_split:
-            (x, y), validation_data = train_validation_split(x, y, validation_split)
-        adapter = self._adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit")
-        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose > 0, model=self,
-                                            epochs=epochs, steps=adapter.num_batches, verbose=verbose)
-        handles_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)
-        self.stop_training = False
-        loss_tracker, part_trackers = self._loss_trackers()
-        cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            if adapter.exhausted:               # a generator used up: Keras's warning, then stop
-                adapter.warn_ran_out()
-                break
-            loss_tracker.reset_state()
-            for _, tracker in part_trackers:
-                tracker.reset_state()
-            for metric in self.metrics:
-                metric.reset_state()
-            cbs.on_epoch_begin(epoch)
-            logs = {}
-            for step, (xb, yb) in enumerate(adapter):
-                x_flat, y_flat = self._batch_arrays(xb, yb)
-                cbs.on_train_batch_begin(step)
-                loss, parts = self._train_step(x_flat, y_flat)
-                n = len(x_flat[0])
-                loss_tracker.update_state(loss, sample_weight=n)
-                for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
-                    tracker.update_state(value, sample_weight=n)
-                logs = self._logs(loss_tracker, part_trackers)
-                if not handles_nan and not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"Model '{self.name}': the loss became {loss} at epoch {epoch + 1}, batch {step + 1} "
-                        f"(the inputs and targets are finite, so the model computed it: lower the learning "
-                        f"rate, clip gradients (clipnorm=...) or check the activations); pass "
-                        f"callbacks=[TerminateOnNaN()] to stop training quietly instead")
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:          # e.g. TerminateOnNaN, mid-epoch as in Keras
-                    break
-            if validation_data is not None:
-                val = self.evaluate(*self._split_validation(validation_data), batch_size=batch_size,
-                                    verbose=0, return_dict=True)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end()
-        self.history = cbs.history
-        return cbs.history
-
-    @staticmethod
-    def _split_validation(validation_data):
-        if isinstance(validation_data, tuple):
-            if len(validation_data) != 2:
-                raise ValueError(f"validation_data must be (x_val, y_val) or a dataset, "
-                                 f"received a tuple of {len(validation_data)}")
-            return validation_data
-        return validation_data, None
-
-    @limits_blas_threads
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", steps=None, return_dict=False):
-        """Loss (and metrics) over the data: a float, a list, or a dict with return_dict;
-        ``verbose=1`` prints Keras's progress bar."""
-        self._require_compiled("evaluate")
-        verbose = check_verbose(verbose, "evaluate", self.name)
-        adapter = self._adapter(x, y, batch_size, False, steps, "evaluate")
-        loss_tracker, part_trackers = self._loss_trackers()
-        for metric in self.metrics:
-            metric.reset_state()
-        progbar = callbacks_module.progbar_for(verbose, adapter.num_batches)
-        logs = None
-        for step, (xb, yb) in enumerate(adapter):
-            x_flat, y_flat = self._batch_arrays(xb, yb)
-            with self._lock:
-                outputs, out_masks = self._forward(x_flat, False)
-                loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
-                self._update_metrics(y_flat, outputs, out_masks)
-            n = len(x_flat[0])
-            loss_tracker.update_state(loss, sample_weight=n)
-            for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
-                tracker.update_state(value, sample_weight=n)
-            logs = self._logs(loss_tracker, part_trackers)
-            if progbar is not None:
-                progbar.on_train_batch_end(step, logs)
-        if logs is None:
-            raise ValueError(f"Model '{self.name}' evaluate() received no samples")
-        if progbar is not None:
-            progbar.on_epoch_end(0, logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
-
-    @limits_blas_threads
-    def predict(self, x, batch_size=None, verbose="auto", steps=None):
-        """Outputs for every sample, computed in batches (32 by default); ``verbose=1`` prints
-        Keras's progress bar."""
-        verbose = check_verbose(verbose, "predict", self.name)
-        adapter = self._adapter(x, None, batch_size, False, steps, "predict")
-        progbar = callbacks_module.progbar_for(verbose, adapter.num_batches)
-        outputs = []
-        for step, (xb, _) in enumerate(adapter):
-            x_flat, _ = self._batch_arrays(xb, None)
-            with self._lock:
-                outputs.append(self._forward(x_flat, False)[0])
-            if progbar is not None:
-                progbar.on_train_batch_end(step)
-        if not outputs:
-            raise ValueError(f"Model '{self.name}' predict() received no samples")
-        if progbar is not None:
-            progbar.on_epoch_end(0)
-        return self._pack([np.concatenate(parts, axis=0) for parts in zip(*outputs)])
-
-    # -- saving (format: see minirnn/saving.py) --------------------------------------------
+    # -- saving (formats: see minirnn/saving/) ---------------------------------------------
     def get_config(self, serialize=None):
         """``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
-        "output_layers"}`` (Keras's functional config); entries by ``saving.serialize_layer``."""
+        "output_layers"}`` (Keras's functional config); entries by ``serialization.serialize_layer``."""
         serialize = serialize or _default_serialize
         config = functional.graph_config(self.layers, self._nodes, self._input_tensors,
                                          self._output_tensors, serialize)
@@ -623,8 +352,6 @@ class Model(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             inputs, outputs = functional.rebuild_graph(config, deserialize_layer)
         if config.get("input_keys"):
@@ -636,36 +363,34 @@ class Model(Layer):
                    name=config.get("name"), trainable=config.get("trainable", True))
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file."""
-        from .saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        """Save architecture, weights and compile state (optimizer included) to a ``.minirnn`` file
+        (or a Keras ``.keras`` file)."""
+        _file_function("save_model")(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights (and optimizer state, if compiled) to a ``.weights.npz`` file."""
-        from .saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        """Save the weights (and optimizer state, if compiled) to a ``.weights.npz`` file (or a
+        Keras ``.weights.h5`` file)."""
+        _file_function("save_weights")(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Load weights from a ``.weights.npz`` or ``.minirnn`` file (and the optimizer state,
-        if the model is compiled with the same optimizer); counts and shapes are checked."""
-        from .saving import load_weights
+        if the model is compiled with the same optimizer); counts and shapes are checked.
+        Keras files (``.keras``, ``.weights.h5``, ``.h5``) load too."""
+        _file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+    def export(self, filepath, format="onnx", **kwargs):
+        """Write the model for serving, as Keras 3's ``export``: ``format="onnx"`` only (keyword
+        arguments: see :func:`minirnn.onnx.export`)."""
+        _file_function("export")(self, filepath, format=format, **kwargs)
 
     # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print Keras 3's table: layer (type), output shape, parameters, and for a functional
         model the inputs each layer is connected to; an unbuilt layer shows "0 (unbuilt)"."""
-        from .summary import summary_lines
-
-        print_fn("\n".join(summary_lines(self)))
+        print_fn("\n".join(summary_lines(self, connected=not isinstance(self, Sequential))))
 
 
 def _default_serialize(layer):
-    from .saving import serialize_layer
-
     return serialize_layer(layer, build_config=True)
 
 
@@ -765,6 +490,10 @@ class Sequential(Model):
                 self._input.output.shape = (None,) + sample.shape[1:]
         self._graph()
 
+    def _require_layers(self, what):
+        if not self._stack:
+            raise ValueError(f"Model '{self.name}' has no layers: add layers before {what}()")
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         for layer in self._stack:
@@ -782,8 +511,6 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
-        from .saving import deserialize_layer, loading_options
-
         with loading_options(custom_objects):
             layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
         return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))
@@ -791,6 +518,23 @@ class Sequential(Model):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model saved by ``model.save``; see :func:`minirnn.saving.load_model`."""
-    from .saving import load_model as _load_model
+    return _file_function("load_model")(filepath, custom_objects=custom_objects, compile=compile,
+                                        safe_mode=safe_mode)
 
-    return _load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+# -- files ---------------------------------------------------------------------------------
+# The file formats (minirnn/saving/) make models, so they sit above this module; importing them
+# (``import minirnn`` does) hands the models the functions behind save, load_weights ... here.
+_file_functions = {}
+
+
+def use_file_functions(**functions):
+    """Set the functions ``save_model``, ``load_model``, ``save_weights``, ``load_weights`` and ``export``
+    that :class:`Model` and :func:`load_model` call (done by :mod:`minirnn.saving`)."""
+    _file_functions.update(functions)
+
+
+def _file_function(name):
+    if name not in _file_functions:
+        raise RuntimeError(f"{name}: minirnn's file formats are not loaded; import minirnn.saving")
+    return _file_functions[name]

@@ -22,6 +22,7 @@ import threading
 _lock = threading.Lock()
 _by_name = {}       # "package>name" -> object
 _by_id = {}         # id(object) -> "package>name"; objects may be unhashable (a configured instance)
+_bases = {}         # kind ("layer") -> the base class every class of that kind derives from
 
 
 def registered_key(package, name):
@@ -63,6 +64,28 @@ def register_class(cls):
     package ``"minirnn"`` for minirnn's own classes and ``"Custom"`` for everyone else's."""
     package = "minirnn" if cls.__module__.split(".")[0] == "minirnn" else "Custom"
     return register(cls, cls.__name__, package)
+
+
+def register_base(kind, base):
+    """Declare `base` the class every class of `kind` (``"layer"``) derives from, so that code
+    below it (:mod:`minirnn.serialization`) can ask for "a layer class" without importing it."""
+    _bases[kind] = base
+    return base
+
+
+def get_registered_class(class_name, kind, custom_objects=None):
+    """The class of `kind` a file may name as `class_name`: from `custom_objects`, else the
+    registered ``"minirnn>class_name"`` or ``"Custom>class_name"`` (or the full registered
+    name); None when there is none, or it does not derive from the kind's base class."""
+    base = _bases.get(kind)
+    if base is None or not isinstance(class_name, str):
+        return None
+    keys = [class_name] if ">" in class_name else [f"minirnn>{class_name}", f"Custom>{class_name}"]
+    for key in keys:
+        cls = get_registered_object(key, custom_objects)
+        if isinstance(cls, type) and issubclass(cls, base):
+            return cls
+    return None
 
 
 def registered_name(obj):

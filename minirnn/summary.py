@@ -6,7 +6,8 @@ shows ``?`` and ``0 (unbuilt)``.  Once the optimizer has state (after a training
 footer counts it too, as Keras does: its step count, learning rate and slots (momentum, Adam's
 m and v ...), and the total includes them.
 """
-from .layers.base import format_shape
+from .layers.core import InputLayer
+from .utils import format_shape
 
 
 def _shape_text(node):
@@ -32,8 +33,6 @@ def optimizer_variables(optimizer):
 
 def rows(model, connected):
     """[(name (type), output shape, params, [connections])] in the model's layer order."""
-    from .layers.core import InputLayer
-
     nodes = getattr(model, "_nodes", None) if model._steps is not None else None
     out = []
     for layer in model.layers:
@@ -51,10 +50,8 @@ def rows(model, connected):
     return out
 
 
-def summary_lines(model):
-    from .models import Sequential
-
-    connected = not isinstance(model, Sequential)
+def summary_lines(model, connected=True):
+    """The table's lines; `connected` adds the "Connected to" column (a functional model's)."""
     table = rows(model, connected)
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
     minimum = [20, 17, 10, 17] if connected else [31, 22, 13]

@@ -15,6 +15,11 @@ from .backend import floatx
 _rng = np.random.default_rng()
 
 
+def format_shape(shape):
+    """``(None, 5, 3)``: a shape as error messages and summaries print it (Python's tuple form)."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def is_positive_int(value):
     """True for an integer >= 1 (Python or NumPy), False for bools, floats and everything else."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= 1

@@ -3,7 +3,8 @@
 The course demo, the char LM and the classifier train just long enough to beat a baseline the
 test computes itself (any constant forecast, the labels' unigram entropy, the majority class);
 the Jena run trains every model for two batches only, so its numbers are checked elsewhere
-(the naive baseline recomputed, parameter counts against Keras)."""
+(the naive baseline recomputed, parameter counts against Keras, a stacked GRU against the
+best constant forecast on the offline TMY3 year)."""
 import importlib.util
 import json
 import math
@@ -120,6 +121,76 @@ def test_jena_forecast_reports_missing_data(tmp_path, capsys, monkeypatch):
     jena = load_example("jena_forecast")
     assert jena.main(["--data", str(tmp_path / "nope.csv"), "--output-dir", str(tmp_path)]) == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def offline(monkeypatch, tmp_path):
+    """No cached Jena copy and no network: the download fails as urllib fails offline."""
+    import urllib.error
+
+    from minirnn import datasets
+    monkeypatch.setenv("MINIRNN_CACHE", str(tmp_path / "empty-cache"))
+
+    def no_network(url, destination):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+    monkeypatch.setattr(datasets, "_download", no_network)
+
+
+def tmy3_validation_windows():
+    """(last temperature of each validation window, its target), from pvlib's own TMY3 reader: the
+    validation months (March, July, November), windows of 120 hourly rows inside each month,
+    target 24 hours after the window's last one."""
+    from pvlib.iotools import read_tmy3
+
+    from minirnn.datasets import tmy3_path
+    frame, _ = read_tmy3(tmy3_path(), map_variables=False)
+    t = frame["Dry-bulb (C)"].to_numpy(np.float64)
+    month = frame["Date (MM/DD/YYYY)"].str[:2].astype(int).to_numpy()    # 24:00 rows keep their date's month
+    length, delay = 120, 120 + 24 - 1
+    last, target = [], []
+    for m in (3, 7, 11):
+        rows = np.nonzero(month == m)[0]
+        starts = np.arange(rows[0], rows[-1] + 1 - delay)
+        last.append(t[starts + length - 1])
+        target.append(t[starts + delay])
+    return np.concatenate(last), np.concatenate(target)
+
+
+def test_jena_offline_uses_the_tmy3_year_and_says_so(tmp_path, monkeypatch, capsys):
+    """No --data, no network: the real weather pvlib ships, the naive MAE recomputed here from
+    pvlib's reader, and the --json file."""
+    offline(monkeypatch, tmp_path)
+    jena = load_example("jena_forecast")
+    out_json = tmp_path / "r.json"
+    results = jena.main(["--models", "naive", "--verbose", "0", "--output-dir", str(tmp_path),
+                         "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert "offline" in captured.out and "TMY3" in captured.out and "Greensboro" in captured.out
+    assert "Could not download the Jena climate data" in captured.err
+    last, target = tmy3_validation_windows()
+    np.testing.assert_allclose(results["naive"]["val_mae"], np.mean(np.abs(last - target)), rtol=1e-5)
+    assert json.loads(out_json.read_text()) == {"naive": {"val_mae": results["naive"]["val_mae"],
+                                                          "test_mae": results["naive"]["test_mae"]}}
+
+
+def test_jena_explicit_download_offline_fails_with_the_message(tmp_path, monkeypatch, capsys):
+    offline(monkeypatch, tmp_path)
+    jena = load_example("jena_forecast")
+    assert jena.main(["--data", "jena", "--models", "naive", "--output-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Could not download the Jena climate data" in err and "tmy3" in err
+
+
+def test_jena_tmy3_gru_beats_every_constant_forecast(tmp_path):
+    """One epoch of the stacked GRU on the TMY3 year forecasts the validation months far better
+    than the best constant forecast (the targets' median, computed here: ~8.0 degrees; one
+    epoch gives ~3.1)."""
+    jena = load_example("jena_forecast")
+    results = jena.main(["--data", "tmy3", "--models", "gru_stacked", "--epochs", "1", "--verbose", "0",
+                         "--output-dir", str(tmp_path)])
+    _, target = tmy3_validation_windows()
+    best_constant = np.mean(np.abs(target - np.median(target)))
+    assert results["gru_stacked"]["val_mae"] < 0.6 * best_constant, (results["gru_stacked"], best_constant)
+    assert os.path.exists(tmp_path / "forecast_tmy3_minirnn_curves.png")
 
 
 def test_course_week3_smoke(tmp_path, monkeypatch):

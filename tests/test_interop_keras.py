@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import minirnn as mr
-from minirnn.interop import keras_files
-from minirnn.saving import ModelFileError
+from minirnn import ModelFileError
+from minirnn.saving import keras_files
 
 L = keras.layers
 ATOL = 2e-5     # float32 round-off through a few stacked layers
@@ -316,13 +316,13 @@ def test_load_path_needs_neither_tensorflow_nor_keras(keras_saved, tmp_path):
 # -- refused files -------------------------------------------------------------------------------
 def test_unsupported_layers_and_options_listed_in_one_error(tmp_path):
     model = keras.Sequential([keras.Input((5, 3)), L.LSTM(4, kernel_regularizer="l2", return_sequences=True),
-                              L.LayerNormalization(), L.GRU(2), L.Dense(1)])
+                              L.UnitNormalization(), L.GRU(2), L.Dense(1)])
     model.save(tmp_path / "model.keras")
     with pytest.raises(ModelFileError) as error:
         mr.models.load_model(tmp_path / "model.keras")
     message = str(error.value)
     assert re.search(r"'lstm(_\d+)?' \(LSTM\): kernel_regularizer='L2' is not supported", message), message
-    assert "(LayerNormalization): no minirnn counterpart" in message
+    assert "(UnitNormalization): no minirnn counterpart" in message
     assert str(tmp_path / "model.keras") in message
 
 
@@ -410,7 +410,7 @@ def test_shapes_checked_before_anything_is_read(small_keras_file, tmp_path):
 
 
 def test_zip_members_are_bounded(small_keras_file, monkeypatch):
-    monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)     # the limit minirnn.saving sets
+    monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)     # the limit minirnn.saving.readers sets
     with pytest.raises(ModelFileError, match=r"member 'config.json': it holds [\d,]+ bytes, more than the 100"):
         mr.models.load_model(small_keras_file)
 

@@ -12,12 +12,12 @@ Nothing here is a copy: every name is minirnn's own class or function, so a mode
 * subclassed models (``class M(keras.Model): def call(...)``) are not supported: build the model
   with the functional API (``keras.Model(inputs, outputs)``) or ``keras.Sequential``;
 * only the layers, losses, optimizers, metrics, callbacks and ops listed in each submodule exist;
-  asking for another raises ``AttributeError``; there is no ``keras.datasets`` (nothing is downloaded).
+  asking for another raises ``AttributeError``.
 """
-from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, \
-    preprocessing, saving, utils
+from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, ops, \
+    optimizers, preprocessing, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "initializers", "layers",
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
            "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]

@@ -13,7 +13,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, initializers, parallel, registry
+from .. import activations, backend, budget, initializers, parallel, registry
+from ..symbolic import call_symbolic
+from ..utils import format_shape  # noqa: F401  (layers import it from here)
 
 _name_counts = defaultdict(int)
 _checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
@@ -46,14 +48,13 @@ def _is_symbolic(x):
 
 def symbolic_aware(call):
     """Wrap a layer's ``__call__``: on symbolic tensors it records a node of the functional graph
-    (see minirnn/functional.py) instead of computing; on arrays it is `call` itself."""
+    (see minirnn/symbolic.py) instead of computing; on arrays it is `call` itself."""
     if getattr(call, "symbolic_aware", False):
         return call
 
     @functools.wraps(call)
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not np.ndarray and _is_symbolic(inputs):
-            from ..functional import call_symbolic
             return call_symbolic(self, inputs, args, kwargs)
         return call(self, inputs, *args, **kwargs)
     __call__.symbolic_aware = True
@@ -70,14 +71,7 @@ def get_layer_class(class_name, custom_objects=None):
     """The Layer subclass a file may name as `class_name`: from `custom_objects`, else the
     registered ``"minirnn>class_name"`` or ``"Custom>class_name"`` (or the full registered
     name), else None."""
-    if not isinstance(class_name, str):
-        return None
-    keys = [class_name] if ">" in class_name else [f"minirnn>{class_name}", f"Custom>{class_name}"]
-    for key in keys:
-        cls = registry.get_registered_object(key, custom_objects)
-        if isinstance(cls, type) and issubclass(cls, Layer):
-            return cls
-    return None
+    return registry.get_registered_class(class_name, "layer", custom_objects)
 
 
 def registered_layer_classes():
@@ -91,9 +85,11 @@ def registered_layer_classes():
     return found
 
 
+@functools.lru_cache(maxsize=None)
 def constructor_arguments(cls):
     """Names of the arguments of ``cls.__init__``, followed through ``**kwargs`` to the parents'
-    ``__init__`` (there only arguments with defaults: required ones the subclass passes itself)."""
+    ``__init__`` (there only arguments with defaults: required ones the subclass passes itself);
+    a tuple, computed once per class (a file of 20,000 layers asks 20,000 times)."""
     names, first = [], True
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -109,7 +105,7 @@ def constructor_arguments(cls):
         first = False
         if not forwards:
             break
-    return names
+    return tuple(names)
 
 
 def config_value(name, value):
@@ -165,10 +161,6 @@ def snake_case(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def format_shape(shape):
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 class Layer:
     """Base class of all layers.
 
@@ -194,6 +186,7 @@ class Layer:
         self.grads = None
         self._cache = None
         self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
+        budget.charge(budget.LAYER_BYTES, f"Layer '{self.name}' ({type(self).__name__})")   # while loading
 
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
@@ -213,6 +206,10 @@ class Layer:
             shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
             try:
                 self.build(shape)
+            except budget.OverBudget as e:         # a load's budget: say whose weight it was
+                if str(e).startswith("Layer '"):
+                    raise
+                raise budget.OverBudget(f"Layer '{self.name}' ({type(self).__name__}): {e}") from None
             except MemoryError:
                 raise MemoryError(f"Layer '{self.name}' ({type(self).__name__}): not enough memory for its "
                                   f"weights at input shape {shape}; check its size arguments (units, "
@@ -345,6 +342,9 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+registry.register_base("layer", Layer)
 
 
 class KernelAndBias:

@@ -10,6 +10,7 @@ Backward splits dL/dy by the merge rule and adds the two halves' dL/dx.
 import numpy as np
 
 from ..parallel import PARALLEL_MIN_MACS, parallel_map
+from ..serialization import deserialize_layer, serialize_layer
 from .base import Layer
 from .rnn import RNN
 
@@ -119,7 +120,14 @@ class Bidirectional(Layer):
             return (f + b) / 2
         return [f, b]
 
-    def backward(self, dy):
+    @property
+    def skips_input_grad(self):
+        """Whether ``backward(dy, input_grad=False)`` skips dL/dx (both halves can)."""
+        return self.forward_layer.skips_input_grad and self.backward_layer.skips_input_grad
+
+    def backward(self, dy, input_grad=True):
+        """dL/dx, the sum of the two halves' (None with ``input_grad=False``, when both halves
+        skip it: nothing below needs it)."""
         f_out, b_out, together = self.saved()
         parts = list(dy) if (self.return_state or self.merge_mode is None) else [dy]
         n_out = 2 if self.merge_mode is None else 1
@@ -138,9 +146,9 @@ class Bidirectional(Layer):
         jobs = [(self.forward_layer, df), (self.backward_layer, db)]
 
         def run(job):
-            return job[0].backward(job[1])
+            return job[0].backward(job[1], input_grad)
         dx_f, dx_b = parallel_map(run, jobs) if together else [run(job) for job in jobs]
-        dx = dx_f + dx_b
+        dx = None if dx_f is None or dx_b is None else dx_f + dx_b
         self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
         return dx
 
@@ -178,8 +186,6 @@ class Bidirectional(Layer):
     def get_config(self):
         """The wrapped layer's config (named as given, without the ``forward_`` prefix), the
         merge mode and the backward layer's config, each as ``{"class_name", "config"}``."""
-        from ..saving import serialize_layer
-
         config = super().get_config()
         layer = serialize_layer(self.forward_layer)
         name = layer["config"]["name"]
@@ -190,8 +196,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ..saving import deserialize_layer
-
         config = dict(config)
         for key in ("layer", "backward_layer"):
             if isinstance(config.get(key), dict):

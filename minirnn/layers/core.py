@@ -1,6 +1,7 @@
 """Input and Dense."""
 
 from .. import activations, initializers
+from ..symbolic import Node
 from ._utils import positive_int
 from .base import KernelAndBias, Layer, format_shape, init_arguments
 
@@ -8,6 +9,8 @@ from .base import KernelAndBias, Layer, format_shape, init_arguments
 class InputLayer(Layer):
     """Declares the shape of a model's input; checks it and passes it on.  ``output`` is the
     symbolic tensor that functional models start from."""
+
+    is_input_layer = True         # not callable on symbolic tensors: it makes one
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
         super().__init__(name=name, dtype=dtype)
@@ -22,8 +25,6 @@ class InputLayer(Layer):
         self.shape = (batch_size,) + tuple(None if d is None else int(d) for d in shape)
         self.built = True
         self.build_input_shape = self.shape
-        from ..functional import Node
-
         self.output = Node(self, [], True, self.shape).outputs[0]
 
     def compute_output_shape(self, input_shape=None):

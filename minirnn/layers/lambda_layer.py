@@ -20,6 +20,7 @@ else raises a clear error naming the layer.
 import numpy as np
 
 from .. import ops, registry
+from ..serialization import config_error, deserialize_function, serialize_function
 from .base import Layer
 
 _COMPLEX_STEP = 1e-30
@@ -46,8 +47,15 @@ class Lambda(Layer):
         if self.output_shape is not None:
             return (input_shape[0],) + self.output_shape
         # Two probes with different sizes for the unknown axes tell which output axes follow them.
-        probes = [self.apply(np.zeros([n if d is None else d for d in input_shape], self.dtype)).shape
-                  for n in (2, 3)]
+        # Each is a read-only view of one zero (no memory for the input, whatever its shape);
+        # a function that writes into its input gets real zeros.
+        probes = []
+        for n in (2, 3):
+            shape = [n if d is None else d for d in input_shape]
+            try:
+                probes.append(self.apply(np.broadcast_to(np.zeros((), self.dtype), shape)).shape)
+            except ValueError:
+                probes.append(self.apply(np.zeros(shape, self.dtype)).shape)
         return tuple(a if a == b else None for a, b in zip(*probes))
 
     def __call__(self, inputs, training=False):
@@ -143,11 +151,9 @@ class Lambda(Layer):
 
     def get_config(self):
         """The constructor arguments.  ``function`` and ``backward`` are stored as
-        :func:`minirnn.saving.serialize_function` stores them: by registered name (e.g.
+        :func:`minirnn.serialization.serialize_function` stores them: by registered name (e.g.
         ``"numpy>tanh"``), else a Python function's source, which only ``safe_mode=False``
         loads; ``arguments`` must be plain JSON data."""
-        from ..saving import serialize_function
-
         where = f"Layer '{self.name}' (Lambda) argument"
         config = super().get_config()
         config.update(function=serialize_function(self.function, f"{where} 'function'"),
@@ -160,9 +166,7 @@ class Lambda(Layer):
     @classmethod
     def from_config(cls, config):
         """Functions are looked up by registered name, never imported (see
-        :func:`minirnn.saving.deserialize_function`); ``arguments`` stay data."""
-        from ..saving import config_error, deserialize_function
-
+        :func:`minirnn.serialization.deserialize_function`); ``arguments`` stay data."""
         config = dict(config)
         where = f"layer {str(config.get('name'))[:80]!r} (Lambda) field"
         for key in ("function", "backward"):

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from ..serialization import deserialize_layer, serialize_layer
 from ..utils import get_rng
 from ._utils import data_format as standardize_data_format, rate as check_rate
 from .base import Layer
@@ -179,29 +180,6 @@ class Dropout(Layer):
         return config
 
 
-def _serialize_layer(layer):
-    """``{"class_name", "module", "config"}`` (minirnn.saving's format when available)."""
-    try:
-        from ..saving import serialize_layer
-    except ImportError:
-        return {"class_name": type(layer).__name__, "module": type(layer).__module__,
-                "config": layer.get_config()}
-    return serialize_layer(layer)
-
-
-def _deserialize_layer(entry):
-    """A layer from :func:`_serialize_layer`'s output (minirnn.saving's registry when available)."""
-    try:
-        from ..saving import deserialize_layer
-    except ImportError:
-        from .. import layers as layers_module
-        cls = getattr(layers_module, str(entry.get("class_name")), None)
-        if not (isinstance(cls, type) and issubclass(cls, Layer)):
-            raise ValueError(f"Unknown layer class {entry.get('class_name')!r} in {entry!r}") from None
-        return cls(**dict(entry.get("config") or {}))
-    return deserialize_layer(entry)
-
-
 class TimeDistributed(Layer):
     """``TimeDistributed(layer)``: applies ``layer`` to every time step of (batch, time, ...).
 
@@ -214,7 +192,7 @@ class TimeDistributed(Layer):
 
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):
-            layer = _deserialize_layer(layer)
+            layer = deserialize_layer(layer)
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed expects a minirnn layer, received {layer!r}")
         kwargs.setdefault("dtype", layer.dtype)
@@ -239,7 +217,7 @@ class TimeDistributed(Layer):
 
     @property
     def trainable_weights(self):
-        return self.layer.weights if self.trainable and self.layer.trainable else []
+        return self.layer.trainable_weights if self.trainable else []
 
     def compute_output_shape(self, input_shape):
         child = self.layer.compute_output_shape(self._child_shape(input_shape))
@@ -277,5 +255,5 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(layer=_serialize_layer(self.layer))
+        config.update(layer=serialize_layer(self.layer))
         return config

@@ -1,0 +1,138 @@
+"""Symbolic tensors and nodes: what calling a layer on ``Input(...)`` records.
+
+    inputs = Input(shape=(None, 1))      a KerasTensor: shape (None, None, 1), dtype, no data
+    x = LSTM(16)(inputs)                 calling a layer on symbolic tensors records a Node
+
+``Layer.__call__`` hands a call on symbolic tensors to :func:`call_symbolic`, which builds the
+layer from the tensors' shapes and records the call; so this module sits below the layers and
+knows them only through the methods every layer has.  The graph these nodes form (its order,
+running it forward and backward, its config) is :mod:`minirnn.functional`'s, above the layers.
+"""
+import numpy as np
+
+from . import budget
+from .utils import format_shape
+
+
+class KerasTensor:
+    """A symbolic tensor: the shape (batch axis first, ``None`` where unknown) and dtype of a
+    value that the graph will compute, and the node (layer call) that computes it."""
+
+    is_symbolic = True
+    __slots__ = ("shape", "dtype", "node", "index")
+
+    def __init__(self, shape, dtype, node=None, index=0):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype).name
+        self.node = node            # the Node whose output this is
+        self.index = index          # which of that node's outputs
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def name(self):
+        return self.node.layer.name if self.node is not None else "keras_tensor"
+
+    @property
+    def keras_history(self):
+        """(layer, node index, tensor index), as Keras names a tensor: ``lstm[1][0]``."""
+        return self.node.layer, self.node.layer._inbound_nodes.index(self.node), self.index
+
+    def history_name(self):
+        layer, node_index, index = self.keras_history
+        return f"{layer.name}[{node_index}][{index}]"
+
+    def __repr__(self):
+        return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.name}>"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"{self!r} is symbolic (from Input(...)): it has no values. Build a model with "
+                        f"Model(inputs, outputs) and call the model on arrays")
+
+
+class Node:
+    """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
+
+    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0):
+        self.layer = layer
+        self.inputs = list(inputs)          # KerasTensors, in call order (initial states last)
+        self.single = single                # called on one tensor, not on a list
+        self.kwargs = dict(kwargs or {})
+        self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
+        shapes = output_shape if isinstance(output_shape, list) else [output_shape]
+        self.multi_output = isinstance(output_shape, list)
+        dtype = getattr(layer, "output_dtype", None) or layer.dtype
+        self.outputs = [KerasTensor(shape, dtype, self, k) for k, shape in enumerate(shapes)]
+        # While a file loads, what the outputs take for a batch of one (other unknown sizes as
+        # budget.UNKNOWN_SIZE) comes from the file's budget: a config cannot ask for outputs
+        # larger than its file allows.
+        budget.charge(sum(budget.shape_bytes(t.shape, dtype, batch=True) for t in self.outputs),
+                      f"Layer '{layer.name}' ({type(layer).__name__}): a call whose output "
+                      f"{', '.join(format_shape(t.shape) for t in self.outputs)}, for a batch of one (unknown "
+                      f"steps counted as {budget.UNKNOWN_SIZE}),")
+        layer._inbound_nodes.append(self)
+
+    @property
+    def parents(self):
+        return [t.node for t in self.inputs]
+
+    def output_structure(self):
+        return list(self.outputs) if self.multi_output else self.outputs[0]
+
+
+def call_symbolic(layer, inputs, args, kwargs):
+    """``layer(inputs)`` on symbolic tensors: build the layer from their shapes, record a Node
+    and return its output tensor(s)."""
+    what = f"Layer '{layer.name}' ({type(layer).__name__})"
+    if getattr(layer, "is_input_layer", False):
+        raise ValueError(f"{what} cannot be called on a tensor; Input(...) is already a tensor")
+    single = isinstance(inputs, KerasTensor)
+    flat = [inputs] if single else list(inputs.values() if isinstance(inputs, dict) else inputs)
+    for t in flat:
+        if not isinstance(t, KerasTensor):
+            raise ValueError(f"{what} was called on a mix of symbolic tensors and {type(t).__name__}; "
+                             f"in a functional model every input of a layer comes from Input(...) or "
+                             f"another layer")
+    if args:
+        raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
+                         f"received {len(args)} positional argument(s) after the inputs")
+    static, states = {}, []
+    for key, value in kwargs.items():
+        if key == "training":
+            continue
+        if key == "initial_state" and _has_symbolic(value) and single:
+            states = [value] if isinstance(value, KerasTensor) else list(value)
+            if not hasattr(layer, "initial_state_grads") or not all(isinstance(t, KerasTensor) for t in states):
+                raise ValueError(f"{what}: a symbolic initial_state needs a recurrent layer (SimpleRNN, LSTM, "
+                                 f"GRU) and a list of symbolic tensors, received {value!r}")
+            continue
+        if _has_symbolic(value):
+            raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
+                             f"model (only the first argument can)")
+        if key == "mask" and value is not None:
+            raise ValueError(f"{what}: in a functional model masks flow from layer to layer; "
+                             f"do not pass mask= on symbolic tensors")
+        static[key] = value
+    shape = flat[0].shape if single else [t.shape for t in flat]
+    if single:
+        built = getattr(layer, "build_input_shape", None) if layer.built else None
+        if built is not None and all(isinstance(d, (int, type(None))) for d in built):
+            # A shared layer: the feature axis must match; all axes when the ranks do.
+            pairs = zip(shape[1:], built[1:]) if len(built) == len(shape) else [(shape[-1], built[-1])]
+            for got, want in pairs:
+                if got is not None and want is not None and got != want:
+                    raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
+                                     f"received a tensor of shape {format_shape(shape)}")
+    layer.ensure_built(shape)
+    output_shape = layer.compute_output_shape(shape)
+    return Node(layer, flat + states, single, output_shape, static, len(states)).output_structure()
+
+
+def _has_symbolic(value):
+    if isinstance(value, (list, tuple)):
+        return any(_has_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_symbolic(v) for v in value.values())
+    return isinstance(value, KerasTensor)
