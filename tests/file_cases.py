@@ -84,7 +84,9 @@ class Seed:
 def sequential_model():
     import minirnn as mr
     from minirnn.layers import LSTM, Dense, Input
+    from minirnn.layers.base import clear_session
 
+    clear_session()                  # the cases name the layers 'lstm' and 'dense', whatever ran before
     mr.set_random_seed(0)
     model = mr.models.Sequential([Input(shape=(None, 2)), LSTM(3), Dense(1)])
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
