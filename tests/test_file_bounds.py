@@ -280,6 +280,16 @@ for _suffix, _sizes in GRAPHS.items():
         _graph("chain"))
 
 
+# An input of another rank than the layer was built for (found by tools/fuzz_files.py): refused at
+# load, as a call on arrays would be, not at predict.
+hostile("an Input of rank 4 feeding an LSTM built for rank 3, .minirnn", "rank 3")(lambda seeds, tmp: with_config(
+    seed(seeds, "sequential.minirnn"), tmp / "rank4.minirnn",
+    lambda c: minirnn_layers(c)[0]["config"].update(shape=[None, 2, 2])))
+hostile("an Input of rank 4 feeding a GRU built for rank 3, .keras", r"rank 3|\(batch, time, features\)")(
+    lambda seeds, tmp: with_config(seed(seeds, "functional.keras"), tmp / "rank4.keras",
+    lambda c: keras_layers(c)[0]["config"].update(batch_shape=[None, 4, 2, 2])))
+
+
 # Silent acceptance.
 @hostile("two config.json members in a .keras file", r"member 'config\.json'.*more than once")
 def _(seeds, tmp):
