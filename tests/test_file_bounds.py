@@ -462,6 +462,8 @@ hostile("safetensors: a bias of the wrong size", "bias_hh_l0", how="torch")(
     _tensors("bias", lambda t: t.update(bias_hh_l0=("F32", [7], bytes(28)))))
 hostile("safetensors: a weight of rank 3", "weight_hh_l0", how="torch")(
     _tensors("rank3", lambda t: t.update(weight_hh_l0=("F32", [12, 3, 1], t["weight_hh_l0"][2]))))
+hostile("safetensors: no weight_ih_l0", "weight_ih_l0.*missing", how="torch")(
+    _tensors("no_input_weight", lambda t: t.pop("weight_ih_l0")))
 hostile("safetensors: integer weights (legitimate)", "loads", how="torch")(
     _tensors("int", lambda t: t.update(weight_ih_l0=("I64", [12, 2], bytes(8 * 24)))))
 
