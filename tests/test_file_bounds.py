@@ -237,8 +237,9 @@ def repeat_model(tmp, suffix):
     target = tmp / f"repeat{suffix}"
     if not target.exists():
         mr.set_random_seed(0)
-        mr.models.Sequential([Input(shape=(None, 2)), LSTM(3), RepeatVector(2), GlobalAveragePooling1D(),
-                              Dense(1)]).save(target)
+        mr.models.Sequential([Input(shape=(None, 2), name="input_layer"), LSTM(3, name="lstm"),
+                              RepeatVector(2, name="repeat_vector"), GlobalAveragePooling1D(name="pooling"),
+                              Dense(1, name="dense")], name="sequential").save(target)
     return target
 
 
@@ -356,6 +357,7 @@ FUNCTIONAL_CONFUSIONS = {
     "keras_history naming no layer": lambda c: keras_layers(c)[2]["inbound_nodes"][0]["args"][0]["config"].update(
         keras_history=["nowhere", 0, 0]),
     "output_layers a number": lambda c: c["config"].update(output_layers=5),
+    "an input listed twice": lambda c: c["config"]["input_layers"].insert(0, c["config"]["input_layers"][0]),
     "input_layers with a node index of -1": lambda c: c["config"].update(input_layers=[["a", -1, 0], ["b", 0, 0]]),
 }
 for _k, (_what, _edit) in enumerate(CONFUSIONS.items()):
