@@ -177,6 +177,10 @@ class Layer:
         if "__call__" in cls.__dict__:
             cls.__call__ = symbolic_aware(cls.__dict__["__call__"])
 
+    #: The rank (batch axis included) of the inputs the layer takes, when it takes one rank only:
+    #: a call on symbolic tensors is checked against it, as a call on arrays is.
+    input_ndim = None
+
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = np.dtype(dtype or backend.floatx()).name
