@@ -16,9 +16,13 @@ ReLU(max_value, negative_slope, threshold), as keras.activations.relu:
     y' = [x > threshold] [x < max_value] + negative_slope [x < threshold]
 """
 import numpy as np
-from scipy.special import erf
 
 from .base import Layer
+
+
+def erf(x):
+    from scipy.special import erf as scipy_erf   # on first use: scipy.special takes ~0.25 s to import
+    return scipy_erf(x)
 
 
 def _sigmoid(x):
