@@ -18,7 +18,7 @@ it, called in the worker), ``fit`` keyword arguments and a seed.  Each job runs 
 
 in a worker that gives it one core (``parallel.set_large_work_threads(1)``: the jobs are the
 parallelism) and this process's kernel backend and floatx, so a job's numbers depend only on the job, not on the backend, the worker or the
-jobs before it: the same seeds give the same weights on the pool, on Ray and in this process.
+jobs before it: the same seeds give the same weights on the pool, on Ray, on Dask and in this process.
 Each :class:`FitResult` holds the history, the metrics (``evaluate`` on the job's evaluation data,
 else the last epoch's logs; with those of ``score(model)``, a function of the job's own), the
 trained weights, the time taken, or the error of a job that failed; the others' results are kept.
