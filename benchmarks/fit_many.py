@@ -1,14 +1,17 @@
 """minirnn.fit_many: the speed-up of 2 workers over 1, and the cost per job against a plain loop.
 
-    pip install ".[ray]"            # for --ray
-    python benchmarks/fit_many.py [--jobs N] [--epochs N] [--rounds N] [--ray] [--out FILE.md]
+    pip install ".[ray]" ".[dask]"  # for --ray, --dask
+    python benchmarks/fit_many.py [--jobs N] [--epochs N] [--rounds N] [--ray] [--dask] [--out FILE.md]
 
 JOBS independent fits of examples/many_series.py's model (one series each).  Timed, each ROUNDS
 times (the median shown): a plain loop in this process (``set_random_seed``, build, fit, one
 core each, as a worker runs them); ``fit_many`` on a process pool of 1 and of 2 workers; with
---ray, on a local Ray instance of 2 CPUs (started before timing; its start-up is reported apart).
-Overhead per job = (time on 1 worker - plain loop) / JOBS: starting processes, sending jobs and
-results, the warm-up fit.  Every way must give the same weights as the plain loop.
+--ray, on a local Ray instance of 2 CPUs, with --dask on a local Dask cluster of 2 processes
+(each started before timing; its start-up is reported apart).  Speed-up = time on 1 worker /
+time on 2.  Overhead per job = (time on 1 worker - plain loop) / JOBS: sending jobs and results,
+the warm-up fit (the pool is kept between calls, so starting it is reported apart).  Every way
+must give the same weights as the plain loop.  The load average before and after is printed:
+on a shared machine a second worker only helps if a core is free.
 """
 import argparse
 import os
@@ -57,16 +60,20 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--ray", action="store_true")
+    parser.add_argument("--dask", action="store_true")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     jobs = many_series.jobs(args.jobs, args.epochs)
     ways = {"plain loop": lambda: plain_loop(jobs),
             "fit_many, 1 process": lambda: mr.fit_many(jobs, workers=1, progress=False),
             "fit_many, 2 processes": lambda: mr.fit_many(jobs, workers=2, progress=False)}
-    ray_start = None
-    if args.ray:
-        ray_start, _ = timed(lambda: mr.fit_many(jobs[:2], backend="ray", workers=2, progress=False))
-        ways["fit_many, Ray 2 CPUs"] = lambda: mr.fit_many(jobs, backend="ray", workers=2, progress=False)
+    load_before = os.getloadavg()
+    engine_start = {}
+    engines = (("ray", args.ray, "fit_many, Ray 2 CPUs"), ("dask", args.dask, "fit_many, Dask 2 processes"))
+    for engine, asked, way in engines:
+        if asked:
+            engine_start[way], _ = timed(lambda: mr.fit_many(jobs[:2], backend=engine, workers=2, progress=False))
+            ways[way] = lambda engine=engine: mr.fit_many(jobs, backend=engine, workers=2, progress=False)
     plain_loop(jobs[:1])                                           # compile before any timing
     starts = {}
     for workers in (1, 2):          # the first call starts the pool's processes (kept after): timed apart
@@ -85,8 +92,10 @@ def main(argv=None):
             print(f"round {r + 1}: {way}: {seconds:.2f} s", file=sys.stderr)
     med = {way: statistics.median(ts) for way, ts in times.items()}
     loop, one, two = med["plain loop"], med["fit_many, 1 process"], med["fit_many, 2 processes"]
+    load_after = os.getloadavg()
     lines = [f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; {args.jobs} fits of examples/many_series.py's "
-             f"GRU({many_series.UNITS}), {args.epochs} epochs each; median of {args.rounds} rounds", "",
+             f"GRU({many_series.UNITS}), {args.epochs} epochs each; median of {args.rounds} rounds; load average "
+             f"(1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after", "",
              "| way | seconds | per job | vs plain loop |", "|---|---:|---:|---:|"]
     for way, t in med.items():
         lines.append(f"| {way} | {t:.2f} | {t / args.jobs * 1e3:.0f} ms | {loop / t:.2f}x |")
@@ -94,11 +103,11 @@ def main(argv=None):
                   f"{(one - loop) / args.jobs * 1e3:.0f} ms (the pool kept from round to round). Starting "
                   f"the pool and fitting its first job per process: {starts[1]:.1f} s (1 process), "
                   f"{starts[2]:.1f} s (2 processes), once per session."]
-    if ray_start is not None:
-        ray_t = med["fit_many, Ray 2 CPUs"]
-        lines.append(f"Ray: 2 CPUs {ray_t:.2f} s ({one / ray_t:.2f}x the 1-process pool); starting the local "
-                     f"instance and its first 2 jobs took {ray_start:.1f} s, not counted above.")
+    for way, start in engine_start.items():
+        lines.append(f"{way.split(', ')[1]}: {med[way]:.2f} s ({one / med[way]:.2f}x the 1-process pool); starting "
+                     f"the local instance and its first 2 jobs took {start:.1f} s, not counted above.")
     report(lines, args.out)
+    mr.fits.shutdown_pool()
     return med
 
 

@@ -1,18 +1,21 @@
 """Does minirnn train the course's models as well as Keras?  Validation MAE over seeds.
 
     python benchmarks/seed_gap.py run [--recipes simple_rnn,bilstm] [--arms minirnn,keras,...]
-                                      [--seeds 20] [--first-seed 0] [--epochs E]
+                                      [--seeds 20] [--first-seed 0] [--epochs E] [--workers N]
     python benchmarks/seed_gap.py report [--recipes ...] [--arms ...]
     python benchmarks/seed_gap.py arms                  # what each arm is
     python benchmarks/seed_gap.py orders                # the batch order of 3 epochs of fit(shuffle=True)
 
-Each (recipe, arm, seed) trains in its own process with one thread (BLAS, Numba, TensorFlow's
-intra- and inter-op pools), and appends one JSON line to --results (default
+Each (recipe, arm, seed) is a ``minirnn.fit_many`` job: it trains in a process of its own
+(``jobs_per_worker=1``; --workers at once, default one per core) with one thread (BLAS, Numba,
+TensorFlow's intra- and inter-op pools), the Keras arms building and fitting their Keras model
+in the job, and as each ends this process appends its JSON line to --results (default
 benchmarks/results/seed_gap.jsonl): the validation MAE, the loss after every epoch, the
-seconds.  ``run`` skips what the file holds already, so it resumes after an interruption; it
-claims each job with a file in ``<results>.claims/`` first, so two ``run`` commands started
-alike share the work (one per core) and never do a job twice.  Jobs go seed by seed, each
-seed's arms in the order given.
+seconds of ``fit``.  ``run`` skips what the file holds already, so it resumes after an
+interruption; it claims each job with a file in ``<results>.claims/`` first, so a second
+``run`` started alike leaves the first one's jobs alone and no job is done twice (the claims
+of a process that is gone are taken over).  Jobs go seed by seed, each seed's arms in the
+order given.
 ``report`` prints, per recipe, each arm's median and quartiles, a two-sided Mann-Whitney U test
 of each pair that the study compares, and where runs from the same start on the same batches
 part ways (the loss after each epoch, relative difference > 1e-4).
@@ -117,13 +120,11 @@ def batches(x, y, batch_size, epochs, seed, fixed):
             order = rng.permutation(len(x))
 
 
-def train(recipe, arm, seed, epochs=None):
-    """One run: {"val_mae", "loss" (per epoch), "seconds"}."""
-    import numpy as np
-    lib_name, init, order = ARMS[arm]
+def compiled_model(recipe, arm, seed):
+    """A job's build: the recipe's model in the arm's library, from the arm's initial weights,
+    compiled; the training library seeded as a seeded script of it is (its fit shuffles from there)."""
+    lib_name, init, _ = ARMS[arm]
     spec = RECIPES[recipe]
-    epochs = epochs or spec["epochs"]
-    x_train, y_train, x_valid, y_valid = course_data()
     if "keras" in (lib_name, init):
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(1)     # before TensorFlow's first op
@@ -142,17 +143,45 @@ def train(recipe, arm, seed, epochs=None):
     model.set_weights(start_weights)
     model.compile(loss=lib.losses.Huber(),
                   optimizer=lib.optimizers.SGD(learning_rate=spec["learning_rate"], momentum=0.9))
-    b = spec["batch_size"]
-    t0 = time.perf_counter()
+    return model
+
+
+def training_data(arm, batch_size, epochs, seed):
+    """A job's data, in the arm's batch order: the arrays (fit shuffles them, or not), or a
+    generator of every epoch's batches."""
+    x_train, y_train, _, _ = course_data()
+    order = ARMS[arm][2]
     if order in ("fit", "none"):
-        history = model.fit(x_train, y_train, batch_size=b, epochs=epochs, shuffle=order == "fit", verbose=0)
+        return x_train, y_train
+    return batches(x_train, y_train, batch_size, epochs, seed, fixed=order == "fixed"), None
+
+
+def validation_mae(model, batch_size):
+    """A job's score: the one-step forecast's MAE over the validation steps."""
+    import numpy as np
+    _, _, x_valid, y_valid = course_data()
+    forecast = np.asarray(model.predict(x_valid, batch_size=batch_size, verbose=0)).reshape(-1)
+    return {"val_mae": float(np.mean(np.abs(forecast.astype(np.float64) - y_valid)))}
+
+
+def job(recipe, arm, seed, epochs=None):
+    """The fit_many job of one run."""
+    import functools
+    from minirnn.fits import FitJob
+    spec = RECIPES[recipe]
+    epochs, b = epochs or spec["epochs"], spec["batch_size"]
+    if ARMS[arm][2] in ("fit", "none"):
+        fit = dict(batch_size=b, epochs=epochs, shuffle=ARMS[arm][2] == "fit")
     else:
-        data = batches(x_train, y_train, b, epochs, seed, fixed=order == "fixed")
-        history = model.fit(data, epochs=epochs, steps_per_epoch=math.ceil(len(x_train) / b), verbose=0)
-    seconds = time.perf_counter() - t0
-    forecast = np.asarray(model.predict(x_valid, batch_size=b, verbose=0)).reshape(-1)
-    val_mae = float(np.mean(np.abs(forecast.astype(np.float64) - y_valid)))
-    return dict(val_mae=val_mae, loss=[float(v) for v in history.history["loss"]], seconds=round(seconds, 1))
+        fit = dict(epochs=epochs, steps_per_epoch=math.ceil((SPLIT_TIME - WINDOW) / b))
+    return FitJob(compiled_model, functools.partial(training_data, arm, b, epochs, seed), fit, seed=seed,
+                  build_kwargs=dict(recipe=recipe, arm=arm, seed=seed), name=f"{recipe}-{arm}-{seed}-{epochs}",
+                  score=functools.partial(validation_mae, batch_size=b))
+
+
+def outcome(result):
+    """A run's {"val_mae", "loss" (per epoch), "seconds" (of fit)} from its FitResult."""
+    return dict(val_mae=result.metrics["val_mae"], loss=result.history["loss"], seconds=round(result.fit_seconds, 1))
 
 
 # ---------------------------------------------------------------------------- bookkeeping
@@ -188,21 +217,14 @@ def revision():
         return "unknown"
 
 
-def child(args):
-    """Run one (recipe, arm, seed) here and append its line to the results file."""
-    result = train(args.recipe, args.arm, args.seed, args.epochs)
-    row = dict(recipe=args.recipe, arm=args.arm, seed=args.seed, epochs=args.epochs or RECIPES[args.recipe]["epochs"],
-               revision=args.revision, cpu=machine(), **result)
-    line = json.dumps(row) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
-    # One write to a file opened for appending: two shards never interleave their lines.
-    fd = os.open(args.results, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def append(path, row):
+    """Append `row` as one JSON line in one write: two writers never interleave their lines."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, (json.dumps(row) + "\n").encode())
     finally:
         os.close(fd)
-    print(f"{args.recipe:10s} {args.arm:24s} seed {args.seed:3d}: val MAE {row['val_mae']:.3f} "
-          f"({row['seconds']:.0f} s)", flush=True)
 
 
 def run(args):
@@ -210,21 +232,35 @@ def run(args):
     for arm in arms:
         if arm not in ARMS:
             raise SystemExit(f"unknown arm {arm!r}; the arms: {', '.join(ARMS)}")
-    rev = revision()
+    # The workers are spawned with this environment: one thread each, from their first import on.
+    os.environ.update(ONE_THREAD, TF_CPP_MIN_LOG_LEVEL="3",
+                      PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
+    sys.path.insert(0, REPO)
+    import minirnn as mr
+    rev, cpu = revision(), machine()
     todo = [(recipe, arm, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)
             for recipe in recipes for arm in arms]
-    print(f"{len(todo)} runs asked for ({machine()}, revision {rev})", flush=True)
-    env = {**os.environ, **ONE_THREAD, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO}
-    for recipe, arm, seed in todo:
-        epochs = args.epochs or RECIPES[recipe]["epochs"]
-        done = {(r["recipe"], r["arm"], r["seed"], r["epochs"]) for r in load(args.results)}
-        if (recipe, arm, seed, epochs) in done or not claim(args.results, f"{recipe}-{arm}-{seed}-{epochs}"):
-            continue
-        cmd = [sys.executable, __file__, "child", recipe, arm, str(seed), "--results", args.results,
-               "--revision", rev] + (["--epochs", str(args.epochs)] if args.epochs else [])
-        proc = subprocess.run(cmd, env=env)
-        if proc.returncode:
-            print(f"{recipe} {arm} seed {seed}: failed (exit {proc.returncode})", flush=True)
+    print(f"{len(todo)} runs asked for ({cpu}, revision {rev})", flush=True)
+    done = {(r["recipe"], r["arm"], r["seed"], r["epochs"]) for r in load(args.results)}
+    jobs = [job(recipe, arm, seed, args.epochs) for recipe, arm, seed in todo
+            if (recipe, arm, seed, args.epochs or RECIPES[recipe]["epochs"]) not in done
+            and claim(args.results, f"{recipe}-{arm}-{seed}-{args.epochs or RECIPES[recipe]['epochs']}")]
+
+    def record(count, total, result):
+        recipe, arm, seed = (result.job.build_kwargs[k] for k in ("recipe", "arm", "seed"))
+        if not result.ok:
+            print(f"{recipe} {arm} seed {seed}: failed ({result.error})", flush=True)
+            return
+        row = dict(recipe=recipe, arm=arm, seed=seed, epochs=result.job.fit_kwargs["epochs"], revision=rev,
+                   cpu=cpu, **outcome(result))
+        append(args.results, row)
+        print(f"{recipe:10s} {arm:24s} seed {seed:3d}: val MAE {row['val_mae']:.3f} "
+              f"({row['seconds']:.0f} s) [{count}/{total}]", flush=True)
+
+    if jobs:       # the warm-up (kernels compiled here first) is for minirnn's kernels only
+        mr.fit_many(jobs, workers=args.workers, jobs_per_worker=1, progress=record,
+                    warm_up=ARMS[jobs[0].build_kwargs["arm"]][:2] == ("minirnn", "minirnn"))
+        mr.fits.shutdown_pool()
 
 
 def claim(results, job):
@@ -367,17 +403,13 @@ def main():
     p_run.add_argument("--arms", default=DEFAULT_ARMS)
     p_run.add_argument("--seeds", type=int, default=20)
     p_run.add_argument("--first-seed", type=int, default=0)
+    p_run.add_argument("--workers", type=int, default=None, help="runs at once (default: one per core)")
     p_report = sub.add_parser("report")
     p_report.add_argument("--recipes", default="simple_rnn,bilstm")
     p_report.add_argument("--arms", default=None)
-    p_child = sub.add_parser("child")
-    p_child.add_argument("recipe", choices=sorted(RECIPES))
-    p_child.add_argument("arm", choices=sorted(ARMS))
-    p_child.add_argument("seed", type=int)
-    p_child.add_argument("--revision", default="unknown")
     sub.add_parser("arms")
     sub.add_parser("orders")
-    for p in (p_run, p_report, p_child):
+    for p in (p_run, p_report):
         p.add_argument("--results", default=RESULTS)
         p.add_argument("--epochs", type=int, default=None, help="instead of the recipe's (a shorter study)")
     args = parser.parse_args()
@@ -385,7 +417,7 @@ def main():
         for arm, (lib, init, order) in ARMS.items():
             print(f"{arm:24s} {lib} trains from {init}'s initial weights, batch order {order}")
         return
-    {"run": run, "report": report, "child": child, "orders": orders}[args.command](args)
+    {"run": run, "report": report, "orders": orders}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 Synthetic series (trend + yearly seasonality + noise), windows of 20 steps, then for each
 model: a learning-rate sweep, the rate read off it by a stated rule (:func:`pick_rate`),
 training with SGD + momentum on the Huber loss while the rate decays to zero (a cosine
-schedule), and the validation MAE over several seeds next to the naive forecast's.
+schedule), and the validation MAE over several seeds next to the naive forecast's.  The
+seeds' runs are independent fits, so ``minirnn.fit_many`` runs them side by side (a process
+per core; each run's numbers are those it gives alone, ``--backend serial`` runs them here).
 Writes its plots to OUTPUT_DIR.
 
     python examples/course_week3.py [--epochs N] [--sweep-epochs N] [--seeds N] [--models simple_rnn,bilstm]
+                                    [--backend process|serial|ray|dask] [--workers N]
 """
 import argparse
+import functools
 import math
 import os
 import time
@@ -56,6 +60,21 @@ def build(kind):
     ])
 
 
+def course_series():
+    """(time steps, values) of the course's synthetic series."""
+    return synthetic_series(seed=SEED)
+
+
+def train_set(seed=SEED):
+    """The training windows, shuffled from `seed`."""
+    return windowed_dataset(course_series()[1][:SPLIT_TIME], WINDOW_SIZE, BATCH_SIZE, SHUFFLE_BUFFER, seed=seed)
+
+
+def train_data(seed):
+    """A fit job's data (made in the worker): the windows, batched, with their targets."""
+    return train_set(seed), None
+
+
 def compiled(kind, rate):
     model = build(kind)
     model.compile(loss=Huber(), optimizer=SGD(learning_rate=rate, momentum=MOMENTUM), metrics=["mae"])
@@ -94,9 +113,14 @@ def pick_rate(rates, losses):
     return rate, np.exp(smoothed), weights
 
 
+def cosine_rate(epoch, peak, epochs):
+    """The rate at `epoch`, from `peak` down to 0 over `epochs` (mean: peak / 2)."""
+    return peak * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / epochs))
+
+
 def cosine(peak, epochs):
-    """The rate from `peak` down to 0 over `epochs` (mean: peak / 2)."""
-    return lambda epoch: peak * 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / epochs))
+    """cosine_rate as a schedule of the epoch alone (a partial, so a worker process can receive it)."""
+    return functools.partial(cosine_rate, peak=peak, epochs=epochs)
 
 
 def forecast(model, series):
@@ -173,17 +197,16 @@ def main():
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--models", default="simple_rnn,bilstm")
     parser.add_argument("--output-dir", default=OUTPUT_DIR)
+    parser.add_argument("--backend", default="process", choices=mr.fits.BACKENDS,
+                        help="where the seeds' runs go (fit_many); serial: here, one after the other")
+    parser.add_argument("--workers", type=int, default=None, help="fit_many's workers (default: one per core)")
     args = parser.parse_args()
     os.makedirs(args.output_dir, exist_ok=True)
     started, started_cpu = time.perf_counter(), time.process_time()
 
-    time_steps, series = synthetic_series(seed=SEED)
+    time_steps, series = course_series()
     time_valid, x_valid = time_steps[SPLIT_TIME:], series[SPLIT_TIME:]
     valid_windows = np.lib.stride_tricks.sliding_window_view(series[SPLIT_TIME - WINDOW_SIZE:-1], WINDOW_SIZE)
-
-    def train_set(seed=SEED):
-        """The training windows, shuffled from `seed`."""
-        return windowed_dataset(series[:SPLIT_TIME], WINDOW_SIZE, BATCH_SIZE, SHUFFLE_BUFFER, seed=seed)
 
     naive = series[SPLIT_TIME - 1:-1]
     naive_mae = float(np.mean(np.abs(naive - x_valid)))
@@ -198,7 +221,7 @@ def main():
 
     # Training runs silently (verbose=0); say so when a first run compiles the kernels.
     mr.backend.compile_notice(lambda: print(mr.backend.COMPILING_MESSAGE, flush=True))
-    results = {}
+    results, fitting = {}, 0.0
     for kind in args.models.split(","):
         start, start_cpu = time.perf_counter(), time.process_time()
         epochs = args.epochs or EPOCHS[kind]
@@ -206,33 +229,41 @@ def main():
         centre, smoothed, _ = pick_rate(rates, losses)
         peak = 2 * centre      # the cosine schedule's mean rate is then the valley's centre
         plot_sweep(os.path.join(args.output_dir, f"{kind}_lr_sweep.png"), kind, rates, losses, smoothed, centre, peak)
+        # One fit job per seed: set_random_seed(seed), compiled(kind, peak), fit on the windows
+        # shuffled from that seed; validation curves for the seed that is drawn only.
+        jobs = [mr.FitJob(compiled, functools.partial(train_data, SEED + run),
+                          dict(epochs=epochs, callbacks=[LearningRateScheduler(cosine(peak, epochs))],
+                               validation_data=(valid_windows, x_valid) if run == 0 else None),
+                          seed=SEED + run, build_kwargs=dict(kind=kind, rate=peak), name=f"{kind} seed {SEED + run}")
+                for run in range(args.seeds)]
+        fits = mr.fit_many(jobs, backend=args.backend, workers=args.workers, progress=False)
         maes, maes_seen, biases = [], [], []
-        for run in range(args.seeds):
-            mr.set_random_seed(SEED + run)
-            model = compiled(kind, peak)
-            # Validation curves for the seed that is drawn; the others skip the extra pass.
-            history = model.fit(train_set(SEED + run), epochs=epochs, verbose=0,
-                                callbacks=[LearningRateScheduler(cosine(peak, epochs))],
-                                validation_data=(valid_windows, x_valid) if run == 0 else None)
+        for run, fit in enumerate(fits):
+            if not fit.ok:
+                raise RuntimeError(f"{fit.name} failed: {fit.error}\n{fit.traceback}")
+            model = fit.model()                     # rebuilt here with the trained weights
             predicted = forecast(model, series)
             maes.append(float(np.mean(np.abs(predicted - x_valid))))
             maes_seen.append(float(np.mean(np.abs(predicted - x_valid)[seen])))
             biases.append(float(np.mean(predicted - x_valid)))
             if run == 0:
-                plot_training(os.path.join(args.output_dir, f"{kind}_training.png"), kind, history.history,
+                plot_training(os.path.join(args.output_dir, f"{kind}_training.png"), kind, fit.history,
                               peak, naive_mae)
                 plot_forecast(os.path.join(args.output_dir, f"{kind}_forecast.png"), kind, time_valid, x_valid,
                               predicted, naive, seen_max)
+        fitting += sum(fit.seconds for fit in fits)
         median = float(np.median(maes))
         results[kind] = {"rate": peak, "maes": maes, "median": median}
         print(f"{kind:>10}: rate {peak:.1e} (2 x the sweep's valley centre {centre:.1e}), {epochs} epochs; "
               f"validation MAE median {median:.2f} over {args.seeds} seeds "
               f"({', '.join(f'{m:.2f}' for m in maes)}; naive {naive_mae:.2f}); inside the training range "
               f"{np.median(maes_seen):.2f} (naive {naive_seen:.2f}); mean error {np.median(biases):+.2f}; "
-              f"{time.perf_counter() - start:.0f} s ({time.process_time() - start_cpu:.0f} s of CPU)")
+              f"{time.perf_counter() - start:.0f} s ({time.process_time() - start_cpu:.0f} s of CPU here, "
+              f"{sum(fit.seconds for fit in fits):.0f} s in the {len(fits)} fits)")
+    mr.fits.shutdown_pool()
     model.summary()
     print(f"plots written to {args.output_dir}; {time.perf_counter() - started:.0f} s in all "
-          f"({time.process_time() - started_cpu:.0f} s of CPU)")
+          f"({time.process_time() - started_cpu:.0f} s of CPU here, {fitting:.0f} s of fitting in the workers)")
     return results
 
 

@@ -8,19 +8,23 @@
     jobs = [mr.FitJob(build, (x_k, y_k), dict(epochs=20, batch_size=32), seed=k) for k, (x_k, y_k) in ...]
     results = mr.fit_many(jobs)                               # a local process pool, one job per core
     results = mr.fit_many(jobs, backend="ray")                # Ray: a local instance, or address="ray://..."
+    results = mr.fit_many(jobs, backend="dask")               # Dask: a LocalCluster, or address="tcp://..."
     model = results[0].model()                                # rebuilt with the trained weights
 
 A job is ``build(**build_kwargs)`` (a compiled model), its data ``(x, y)`` (or a function returning
 it, called in the worker), ``fit`` keyword arguments and a seed.  Each job runs as
 
-    set_random_seed(seed); model = build(**build_kwargs); model.fit(x, y, **fit_kwargs)
+    set_random_seed(seed); model = build(**build_kwargs); model.fit(x, y, **fit_kwargs); score(model)
 
 in a worker that gives it one core (``parallel.set_large_work_threads(1)``: the jobs are the
 parallelism) and this process's kernel backend and floatx, so a job's numbers depend only on the job, not on the backend, the worker or the
-jobs before it: the same seeds give the same weights on the pool, on Ray and in this process.
+jobs before it: the same seeds give the same weights on the pool, on Ray, on Dask and in this process.
 Each :class:`FitResult` holds the history, the metrics (``evaluate`` on the job's evaluation data,
-else the last epoch's logs), the trained weights, the time taken, or the error of a job that
-failed; the others' results are kept.
+else the last epoch's logs; with those of ``score(model)``, a function of the job's own), the
+trained weights, the time taken, or the error of a job that failed; the others' results are kept.
+``build`` is any code that returns an object with Keras's ``fit``/``evaluate``/``get_weights``:
+a Keras model built there trains in the worker as well (a study that sets threads or imports
+another library per job asks for a fresh process per job: ``jobs_per_worker=1``).
 
 Compiled kernels: before the workers start, this process fits the first job for one batch, which
 compiles its kernels into Numba's on-disk cache; the workers (same machine, same
@@ -32,8 +36,10 @@ Backends: ``"process"`` (default; ``concurrent.futures`` with spawned processes,
 call until :func:`shutdown_pool`; ``build`` and a data function must be importable top-level
 functions, not lambdas or local functions, since processes find them by name), ``"ray"``
 (``ray.init(address)``: an existing cluster, or a local instance with ``workers`` CPUs started
-here and left running for the next call; Ray's cloudpickle also ships lambdas), ``"serial"`` (in
-this process, one after the other: for debugging).
+here and left running for the next call; Ray's cloudpickle also ships lambdas), ``"dask"``
+(``dask.distributed``: ``Client(address)`` of a running scheduler, or a ``LocalCluster`` of
+`workers` one-thread processes started here and kept like the pool; cloudpickle too),
+``"serial"`` (in this process, one after the other: for debugging).
 """
 import concurrent.futures
 import contextlib
@@ -50,13 +56,14 @@ import numpy as np
 
 from . import parallel, utils
 
-BACKENDS = ("process", "ray", "serial")
+BACKENDS = ("process", "ray", "dask", "serial")
 
 
 @dataclass
 class FitJob:
     """One fit: ``build(**build_kwargs)`` returns a compiled model; ``data`` is ``(x, y)`` or a function
-    returning it; ``evaluation`` (optional) the same, for :attr:`FitResult.metrics`."""
+    returning it; ``evaluation`` (optional) the same, for :attr:`FitResult.metrics`; ``score``
+    (optional) ``score(model) -> {name: number}``, run after the fit, adds to the metrics."""
     build: object
     data: object
     fit_kwargs: dict = field(default_factory=dict)
@@ -64,13 +71,15 @@ class FitJob:
     build_kwargs: dict = field(default_factory=dict)
     evaluation: object = None
     name: str = None
+    score: object = None
 
 
 @dataclass
 class FitResult:
     """What one job produced: ``history`` (``model.history.history``), ``metrics``, ``weights``
-    (``model.get_weights()``), ``seconds``, ``compiled`` (kernels the worker compiled), ``worker``
-    (its process id); or ``error`` and ``traceback`` when the job failed."""
+    (``model.get_weights()``), ``seconds`` (the whole job), ``fit_seconds`` (``fit`` alone),
+    ``compiled`` (kernels the worker compiled), ``worker`` (its process id); or ``error`` and
+    ``traceback`` when the job failed."""
     index: int
     name: str
     seed: int
@@ -78,6 +87,7 @@ class FitResult:
     metrics: dict = None
     weights: list = None
     seconds: float = 0.0
+    fit_seconds: float = 0.0
     compiled: int = 0
     worker: int = 0
     error: str = None
@@ -177,13 +187,17 @@ def _fit(job, result):
         with _seeded(job.seed):
             model = job.build(**job.build_kwargs)
             x, y = _arrays(job.data, "data")
+            start = time.perf_counter()
             history = model.fit(x, y, **{"verbose": 0, **job.fit_kwargs})
+            result.fit_seconds = time.perf_counter() - start
             result.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
             if job.evaluation is not None:
                 xe, ye = _arrays(job.evaluation, "evaluation")
                 logs = model.evaluate(xe, ye, verbose=0, return_dict=True)
             else:
                 logs = {k: vs[-1] for k, vs in result.history.items() if vs}
+            if job.score is not None:
+                logs = {**logs, **job.score(model)}
             result.metrics = {k: float(v) for k, v in logs.items()}
             result.weights = model.get_weights()
     except Exception as e:                               # noqa: BLE001  reported in the result, not raised
@@ -226,7 +240,8 @@ class _Progress:
 
 def _check_picklable(jobs):
     for k, job in enumerate(jobs):
-        for what, value in (("build", job.build), ("data", job.data), ("evaluation", job.evaluation)):
+        for what, value in (("build", job.build), ("data", job.data), ("evaluation", job.evaluation),
+                            ("score", job.score), ("fit_kwargs", job.fit_kwargs)):
             try:
                 pickle.dumps(value)
             except Exception as e:                      # noqa: BLE001  lambdas, local functions, open files...
@@ -245,22 +260,36 @@ def _worker_count(workers):
     return int(workers)
 
 
-def fit_many(jobs, backend="process", workers=None, address=None, progress=True, warm_up=True):
+def fit_many(jobs, backend="process", workers=None, address=None, progress=True, warm_up=True,
+             jobs_per_worker=None):
     """Run every :class:`FitJob` in `jobs` and return their :class:`FitResult` list, in job order.
 
     ``backend``: ``"process"`` (a local pool of `workers` processes, default one per core), ``"ray"``
     (``address`` of a running cluster, or None: the running instance, else a local one with
-    `workers` CPUs), ``"serial"``.  ``progress``: print jobs done / total to stderr, or a function
-    ``progress(done, total, result)``.  ``warm_up``: compile the first job's kernels here first."""
+    `workers` CPUs), ``"dask"`` (``address`` of a running scheduler, or None: a local cluster of
+    `workers` processes), ``"serial"``.  ``progress``: print jobs done / total to stderr, or a
+    function ``progress(done, total, result)``.  ``warm_up``: compile the first job's kernels here
+    first.  ``jobs_per_worker`` (process and Ray): a worker process ends after that many jobs and a
+    new one takes its place (1: each job in a fresh process); None: workers are kept."""
     jobs = list(jobs)
     for k, job in enumerate(jobs):
         if not isinstance(job, FitJob):
             raise ValueError(f"fit_many takes FitJob items, received {type(job).__name__} at position {k}")
         if not callable(job.build):
             raise ValueError(f"Fit job {k}: build must be a function returning a compiled model, received {job.build!r}")
+        if job.score is not None and not callable(job.score):
+            raise ValueError(f"Fit job {k}: score must be a function score(model) -> dict, received {job.score!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, received {backend!r}")
     workers = _worker_count(workers)
+    if jobs_per_worker is not None:
+        if not utils.is_positive_int(jobs_per_worker):
+            raise ValueError(f"jobs_per_worker must be a positive integer or None, received {jobs_per_worker!r}")
+        if backend not in ("process", "ray"):
+            raise ValueError(f"jobs_per_worker is for backend 'process' or 'ray', received backend={backend!r}")
+        if backend == "process" and sys.version_info < (3, 11):
+            raise ValueError("jobs_per_worker with backend='process' needs Python 3.11 or newer "
+                             "(ProcessPoolExecutor's max_tasks_per_child)")
     tracker = _Progress(len(jobs), progress)
     if not jobs:
         return []
@@ -269,15 +298,15 @@ def fit_many(jobs, backend="process", workers=None, address=None, progress=True,
     if warm_up and backend != "serial":
         _warm_up(jobs[0])
     results = [None] * len(jobs)
-    run = {"process": _on_pool, "ray": _on_ray, "serial": _in_process}[backend]
-    for index, result in run(jobs, workers, address, _settings()):
+    run = {"process": _on_pool, "ray": _on_ray, "dask": _on_dask, "serial": _in_process}[backend]
+    for index, result in run(jobs, workers, address, _settings(), jobs_per_worker):
         result.index, result.job = index, jobs[index]
         results[index] = result
         tracker.update(result)
     return results
 
 
-def _in_process(jobs, workers, address, settings):
+def _in_process(jobs, workers, address, settings, jobs_per_worker):
     for k, job in enumerate(jobs):
         yield k, run_job(job, k, settings)
 
@@ -288,30 +317,40 @@ def _lost(k, job, error):
                      traceback="".join(traceback.format_exception(error)))
 
 
-_pools = {}                  # workers -> (process id that made it, ProcessPoolExecutor)
+_pools = {}       # (workers, jobs_per_worker) -> (process id that made it, ProcessPoolExecutor)
+_dask_clients = {}           # (address, workers) -> (process id that made it, Client)
 
 
-def _executor(workers):
+def _executor(workers, jobs_per_worker=None):
     """The process pool of `workers` workers, kept between calls (a worker's first job loads Numba
     and the kernels, a second or so; later calls skip that), made anew if broken."""
-    pid, executor = _pools.get(workers, (None, None))
+    pid, executor = _pools.get((workers, jobs_per_worker), (None, None))
     if executor is None or pid != os.getpid() or getattr(executor, "_broken", False):
         context = multiprocessing.get_context("spawn")    # no fork: the parent may hold threads and locks
-        executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-        _pools[workers] = (os.getpid(), executor)
+        extra = {} if jobs_per_worker is None else {"max_tasks_per_child": jobs_per_worker}
+        executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, **extra)
+        _pools[(workers, jobs_per_worker)] = (os.getpid(), executor)
     return executor
 
 
 def shutdown_pool():
-    """Stop the worker processes that ``fit_many(backend="process")`` keeps between calls."""
+    """Stop the worker processes that ``fit_many`` keeps between calls: its process pools and the
+    Dask clusters it started (a Dask cluster given by address is only disconnected from)."""
     while _pools:
         _, (pid, executor) = _pools.popitem()
         if pid == os.getpid():
             executor.shutdown(wait=True, cancel_futures=True)
+    while _dask_clients:
+        _, (pid, client) = _dask_clients.popitem()
+        if pid == os.getpid():
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
-def _on_pool(jobs, workers, address, settings):
-    pool = _executor(workers)
+def _on_pool(jobs, workers, address, settings, jobs_per_worker):
+    pool = _executor(workers, jobs_per_worker)
     futures = {pool.submit(run_job, job, k, settings): k for k, job in enumerate(jobs)}
     for future in concurrent.futures.as_completed(futures):
         k = futures[future]
@@ -321,7 +360,7 @@ def _on_pool(jobs, workers, address, settings):
             yield k, _lost(k, jobs[k], e)
 
 
-def _on_ray(jobs, workers, address, settings):
+def _on_ray(jobs, workers, address, settings, jobs_per_worker):
     try:
         import ray
     except ImportError:
@@ -334,13 +373,48 @@ def _on_ray(jobs, workers, address, settings):
                      runtime_env={"env_vars": env})
         else:
             ray.init(address=address, runtime_env={"env_vars": env} if env else None)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
+    once = {"max_calls": jobs_per_worker} if jobs_per_worker else {}      # a worker ends after that many
+    remote = ray.remote(num_cpus=1, max_retries=0, **once)(run_job)
     pending = {remote.remote(job, k, settings): k for k, job in enumerate(jobs)}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         k = pending.pop(done[0])
         try:
             yield k, ray.get(done[0])
+        except Exception as e:                            # noqa: BLE001  the worker died, or the job could not be sent
+            yield k, _lost(k, jobs[k], e)
+
+
+def _dask_client(address, workers):
+    """A Client of the scheduler at `address`, or of a local cluster of `workers` one-thread
+    processes (their environment is this process's: NUMBA_CACHE_DIR, MINIRNN_BACKEND); kept."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("backend='dask' needs dask.distributed: pip install 'minirnn[dask]'") from None
+    key = (address, None if address else workers)
+    pid, client = _dask_clients.get(key, (None, None))
+    if client is None or pid != os.getpid() or client.status != "running":
+        if address is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(address)
+        _dask_clients[key] = (os.getpid(), client)
+    return client
+
+
+def _on_dask(jobs, workers, address, settings, jobs_per_worker):
+    from distributed import as_completed
+
+    client = _dask_client(address, workers)
+    # pure=False: two equal jobs are two fits, not one result shared
+    futures = {client.submit(run_job, job, k, settings, pure=False): k for k, job in enumerate(jobs)}
+    for future in as_completed(futures):
+        k = futures[future]
+        try:
+            yield k, future.result()
         except Exception as e:                            # noqa: BLE001  the worker died, or the job could not be sent
             yield k, _lost(k, jobs[k], e)
 

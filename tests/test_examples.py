@@ -193,12 +193,21 @@ def test_jena_tmy3_gru_beats_every_constant_forecast(tmp_path):
     assert os.path.exists(tmp_path / "forecast_tmy3_minirnn_curves.png")
 
 
+def import_course(monkeypatch):
+    """examples/course_week3.py imported by its own name, the examples folder on the path: fit_many's
+    worker processes find its functions there, as they find a script's."""
+    monkeypatch.syspath_prepend(EXAMPLES)
+    monkeypatch.delitem(sys.modules, "course_week3", raising=False)
+    return importlib.import_module("course_week3")
+
+
 def test_course_week3_smoke(tmp_path, monkeypatch):
-    """A short run on 3 seeds: the rate comes from the sweep, and after 20 epochs the median
-    forecast is already far better than any constant forecast can be (the best being the
-    validation split's median, MAE 11.5; measured on both backends and another BLAS kernel:
-    medians 6.7-6.9, single seeds 6.6-7.4); an untrained or wrongly trained model is not."""
-    course = load_example("course_week3")
+    """A short run on 3 seeds (on fit_many's process pool, as the demo runs): the rate comes from the
+    sweep, and after 20 epochs the median forecast is already far better than any constant forecast
+    can be (the best being the validation split's median, MAE 11.5; measured on both backends and
+    another BLAS kernel: medians 6.7-6.9, single seeds 6.6-7.4); an untrained or wrongly trained
+    model is not."""
+    course = import_course(monkeypatch)
     monkeypatch.setattr(sys, "argv", ["course_week3.py", "--epochs", "20", "--models", "simple_rnn",
                                       "--output-dir", str(tmp_path)])
     results = course.main()["simple_rnn"]
@@ -209,6 +218,19 @@ def test_course_week3_smoke(tmp_path, monkeypatch):
     assert results["median"] < 0.75 * best_constant, (results, best_constant)
     assert {"simple_rnn_lr_sweep.png", "simple_rnn_training.png", "simple_rnn_forecast.png"} <= \
         set(os.listdir(tmp_path))
+
+
+def test_course_week3_seeds_on_workers_are_the_runs_here(tmp_path, monkeypatch):
+    """The seeds' runs give the same numbers on the worker processes as one after the other in this
+    process (a few epochs: the numbers only have to be the same, not good)."""
+    course = import_course(monkeypatch)
+    maes = {}
+    for backend in ("serial", "process"):
+        monkeypatch.setattr(sys, "argv", ["course_week3.py", "--epochs", "3", "--sweep-epochs", "10", "--seeds", "2",
+                                          "--models", "simple_rnn", "--backend", backend,
+                                          "--output-dir", str(tmp_path / backend)])
+        maes[backend] = course.main()["simple_rnn"]["maes"]
+    assert maes["process"] == maes["serial"] and maes["serial"][0] != maes["serial"][1]
 
 
 def valley_sweep(rng, noise):
