@@ -13,18 +13,34 @@ import numpy as np
 from .utils import format_shape
 
 
+class MaskedArray(np.ndarray):
+    """A layer's output called eagerly, with the mask Keras attaches to it (``_keras_mask``, one
+    bool per sample and time step); the next layer called on it receives the mask."""
+
+    def __array_finalize__(self, obj):
+        self._keras_mask = None          # results computed from it carry no mask
+
+
+def with_mask(y, mask):
+    """`y` (a view) carrying `mask` as ``_keras_mask``."""
+    out = y.view(MaskedArray)
+    out._keras_mask = mask
+    return out
+
+
 class KerasTensor:
     """A symbolic tensor: the shape (batch axis first, ``None`` where unknown) and dtype of a
     value that the graph will compute, and the node (layer call) that computes it."""
 
     is_symbolic = True
-    __slots__ = ("shape", "dtype", "node", "index")
+    __slots__ = ("shape", "dtype", "node", "index", "_keras_mask")
 
     def __init__(self, shape, dtype, node=None, index=0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = np.dtype(dtype).name
         self.node = node            # the Node whose output this is
         self.index = index          # which of that node's outputs
+        self._keras_mask = None     # the symbolic mask that travels with it, if any
 
     @property
     def ndim(self):

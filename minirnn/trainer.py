@@ -172,7 +172,7 @@ class Trainer:
             x_flat = self._checked_inputs(xb)
         if yb is None:
             return x_flat, None
-        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self.output_names, "target")]
 
     def _adapter(self, x, y, batch_size, shuffle, steps, what):
         self._require_layers(what)

@@ -22,3 +22,6 @@ __all__ += ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Con
 from .reshape import Permute, RepeatVector, Rescaling, Reshape  # noqa: E402
 
 __all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]
+from .cell_rnn import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: E402
+
+__all__ += ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]

@@ -50,8 +50,11 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)             # accepted for Keras scripts; the loop is compiled anyway
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.dropout = rate(dropout, "dropout", self)
-        self.recurrent_dropout = rate(recurrent_dropout, "recurrent_dropout", self)
+        # Keras's cells carry their own dropout (keras.layers.LSTMCell(8, dropout=0.2))
+        self.dropout = rate(dropout or getattr(cell, "dropout", 0.0), "dropout", self)
+        self.recurrent_dropout = rate(recurrent_dropout or getattr(cell, "recurrent_dropout", 0.0),
+                                      "recurrent_dropout", self)
+        seed = seed if seed is not None else getattr(cell, "seed", None)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.states = None
