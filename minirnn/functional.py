@@ -90,7 +90,7 @@ class Step:
     """A node as the forward and backward loops need it: where its inputs and outputs live
     (indices into one list of values) and whether its layer is shared."""
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs", "n_states")
+    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs", "n_states", "n_masks")
 
     def __init__(self, node, slot_of, takes_mask, shared):
         self.layer = node.layer
@@ -101,6 +101,7 @@ class Step:
         self.shared = shared
         self.kwargs = node.kwargs
         self.n_states = node.n_states
+        self.n_masks = node.n_masks
 
 
 def compile_steps(inputs, nodes, takes_mask):
@@ -131,8 +132,10 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
             x, mask = [values[i] for i in step.inputs], [masks[i] for i in step.inputs]
             has_mask = any(m is not None for m in mask)
         kwargs = step.kwargs
+        if step.n_masks:                                       # an explicit mask= tensor wins
+            mask, has_mask = values[step.inputs[-1]], True
         if step.n_states:
-            kwargs = {**kwargs, "initial_state": [values[i] for i in step.inputs[1:]]}
+            kwargs = {**kwargs, "initial_state": [values[i] for i in step.inputs[1:1 + step.n_states]]}
         if has_mask and step.takes_mask:
             y = layer(x, training=training, mask=mask, **kwargs)
         else:
@@ -220,6 +223,8 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
         entry["inbound_nodes"] = [call_form(node, ref) for node in own]
         if any(node.n_states for node in own):       # the last n inputs are initial states
             entry["inbound_states"] = [node.n_states for node in own]
+        if any(node.n_masks for node in own):        # then the mask, if one was passed
+            entry["inbound_masks"] = [node.n_masks for node in own]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -237,16 +242,21 @@ def rebuild_graph(config, deserialize):
         if isinstance(layer, InputLayer):
             tensors[(name, 0)] = [layer.output]
         n_states = entry.get("inbound_states") or []
+        n_masks = entry.get("inbound_masks") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
-            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0))
+            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0,
+                            n_masks[k] if k < len(n_masks) else 0))
     while pending:
         progress = False
         for item in list(pending):
-            name, k, call, n_states = item
+            name, k, call, n_states, n_masks = item
             if all((ref[0], ref[1]) in tensors for ref in call):
                 args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-                if n_states:
-                    out = layers[name](args[0], initial_state=args[1:])
+                if n_states or n_masks:
+                    kwargs = {"initial_state": args[1:1 + n_states]} if n_states else {}
+                    if n_masks:
+                        kwargs["mask"] = args[-1]
+                    out = layers[name](args[0], **kwargs)
                 else:
                     out = layers[name](args[0] if len(args) == 1 else args)
                 tensors[(name, k)] = out if isinstance(out, list) else [out]

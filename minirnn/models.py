@@ -130,6 +130,23 @@ class Model(Trainer, Layer):
         return list(self._output_tensors) if self._steps is not None else None
 
     @property
+    def input(self):
+        """The symbolic input(s) of the graph (Keras's ``model.input``)."""
+        if self._subclassed or self._steps is None:
+            return Layer.input.fget(self)
+        found = list(self._input_tensors)
+        return dict(zip(self._input_keys, found)) if self._inputs_kind == "dict" else \
+            found[0] if len(found) == 1 else found
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the graph (Keras's ``model.output``)."""
+        if self._subclassed or self._steps is None:
+            return Layer.output.fget(self)
+        found = list(self._output_tensors)
+        return found[0] if len(found) == 1 else found
+
+    @property
     def input_names(self):
         return list(self._input_names)
 

@@ -37,7 +37,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype, node=None, index=0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
+        self.dtype = "string" if dtype in ("string", "str", object) else np.dtype(dtype).name
         self.node = node            # the Node whose output this is
         self.index = index          # which of that node's outputs
         self._keras_mask = None     # the symbolic mask that travels with it, if any
@@ -70,12 +70,13 @@ class KerasTensor:
 class Node:
     """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
 
-    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0):
+    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0, n_masks=0):
         self.layer = layer
         self.inputs = list(inputs)          # KerasTensors, in call order (initial states last)
         self.single = single                # called on one tensor, not on a list
         self.kwargs = dict(kwargs or {})
         self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
+        self.n_masks = n_masks              # 1: a symbolic mask= tensor, the last input
         shapes = output_shape if isinstance(output_shape, list) else [output_shape]
         self.multi_output = isinstance(output_shape, list)
         dtype = getattr(layer, "output_dtype", None) or layer.dtype
@@ -106,7 +107,7 @@ def call_symbolic(layer, inputs, args, kwargs):
     if args:
         raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
                          f"received {len(args)} positional argument(s) after the inputs")
-    static, states = {}, []
+    static, states, masks = {}, [], []
     for key, value in kwargs.items():
         if key == "training":
             continue
@@ -116,12 +117,15 @@ def call_symbolic(layer, inputs, args, kwargs):
                 raise ValueError(f"{what}: a symbolic initial_state needs a recurrent layer (SimpleRNN, LSTM, "
                                  f"GRU) and a list of symbolic tensors, received {value!r}")
             continue
-        if _has_symbolic(value):
+        if _has_symbolic(value) and key != "mask":
             raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
                              f"model (only the first argument can)")
+        if key == "mask" and isinstance(value, KerasTensor) and single:
+            masks = [value]                  # an explicit mask: an input of the node, like Keras's
+            continue
         if key == "mask" and value is not None:
-            raise ValueError(f"{what}: in a functional model masks flow from layer to layer; "
-                             f"do not pass mask= on symbolic tensors")
+            raise ValueError(f"{what}: mask= on symbolic tensors must be one symbolic tensor "
+                             f"(batch, time), received {value!r}")
         static[key] = value
     shape = flat[0].shape if single else [t.shape for t in flat]
     if single:
@@ -133,9 +137,28 @@ def call_symbolic(layer, inputs, args, kwargs):
                 if got is not None and want is not None and got != want:
                     raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
                                      f"received a tensor of shape {format_shape(shape)}")
+    layer.__dict__["_input_dtype"] = flat[0].dtype      # what a layer probes its call with
     layer.ensure_built(shape)
     output_shape = layer.compute_output_shape(shape)
-    return Node(layer, flat + states, single, output_shape, static, len(states)).output_structure()
+    node = Node(layer, flat + states + masks, single, output_shape, static, len(states), len(masks))
+    if single and not node.multi_output:
+        node.outputs[0]._keras_mask = _symbolic_mask(layer, flat[0], masks[0] if masks else flat[0]._keras_mask,
+                                                     node.outputs[0])
+    return node.output_structure()
+
+
+def _symbolic_mask(layer, tensor, in_mask, out):
+    """The symbolic ``_keras_mask`` of a layer's output: whether the layer gives a mask is asked of
+    its compute_mask on a probe of zeros (2 wherever a size is unknown)."""
+    if getattr(layer, "_steps", None) is not None or tensor.dtype == "string" or len(out.shape) < 2:
+        return None
+    try:
+        probe = np.zeros([2 if d is None else d for d in tensor.shape], tensor.dtype)
+        mask = None if in_mask is None else np.ones(probe.shape[:2], bool)
+        found = layer.compute_mask(probe, mask)
+    except Exception:                   # noqa: BLE001  a mask it cannot compute on zeros: none shown
+        return None
+    return None if found is None else KerasTensor(out.shape[:2], "bool")
 
 
 def _has_symbolic(value):

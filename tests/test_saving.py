@@ -414,7 +414,9 @@ def other_layer_models():
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
     seq[0, 4:] = 0.0                                     # padding for Masking
-    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]])]
+    stacked = Sequential([Input(shape=(None, 2)), L.RNN([L.LSTMCell(3), L.GRUCell(2, dropout=0.1)],
+                                                        return_sequences=True), L.RNN(L.SimpleRNNCell(2))])
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (stacked, seq)]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):
@@ -425,6 +427,7 @@ def test_every_built_in_layer_saves_and_loads(tmp_path):
     used |= {type(model).__name__ for model, _ in models}          # models are layers too
     used |= {"Layer", "RNN", "Merge"} | {type(layer.layer).__name__ for model, _ in models for layer in model.layers
                                  if hasattr(layer, "layer") and not isinstance(layer, Bidirectional)}
+    used |= {type(layer.cell).__name__ for model, _ in models for layer in model.layers if hasattr(layer, "cell")}
     builtin = {name for name, cls in mr.layers.base.registered_layer_classes().items()
                if cls.__module__.startswith("minirnn.") and not name.startswith("_")}
     assert builtin - used == set(), "add these layer classes to a round-trip test"

@@ -220,8 +220,8 @@ class Layer:
             self._auto_config = bound if bound is not None and plain else None
         return self
 
-    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, activity_regularizer=None,
-                 **kwargs):
+    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, **kwargs):
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
         unknown = set(kwargs) - {"autocast", "input_dim", "batch_size", "batch_input_shape", "weights"}
         if unknown:
             raise TypeError(f"{type(self).__name__}.__init__ received unexpected keyword argument(s) "
@@ -241,6 +241,31 @@ class Layer:
         self._cache = None
         self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
 
+    # -- symbolic attributes (the tensors of the layer's first call in a graph) ----------------
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' ({type(self).__name__}) has never been called on "
+                                 f"symbolic tensors and thus has no defined {what}")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (a list for several)."""
+        node = self._first_node("input")
+        inputs = node.inputs[:len(node.inputs) - node.n_states - node.n_masks]
+        return inputs[0] if node.single else list(inputs)
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the layer's first call."""
+        if "_output" in self.__dict__:
+            return self.__dict__["_output"]
+        return self._first_node("output").output_structure()
+
+    @output.setter
+    def output(self, value):
+        self.__dict__["_output"] = value
+
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
         """Create the weights for inputs of `input_shape` (batch axis first)."""
@@ -253,7 +278,7 @@ class Layer:
         # axes tell which output axes follow them.
         probes = []
         for n in (2, 3):
-            x = _probe(input_shape, n, self.dtype)
+            x = _probe(input_shape, n, self.__dict__.get("_input_dtype") or self.dtype)
             probes.append(self.call(x, **({"training": False} if call_arguments(type(self))[0] else {})))
 
         def shape_of(a, b):
@@ -531,6 +556,8 @@ def _probe(shape, n, dtype):
     """Zeros of `shape` with every unknown axis `n` long (a list of shapes: a list of arrays)."""
     if isinstance(shape, list) or (isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list))):
         return [_probe(s, n, dtype) for s in shape]
+    if dtype == "string":
+        return np.full([n if d is None else d for d in shape], "a", dtype=object)
     return np.zeros([n if d is None else d for d in shape], dtype)
 
 

@@ -15,10 +15,11 @@ import inspect
 
 import numpy as np
 
-from .. import cells, ops
+from .. import cells, ops, registry
 from ..cells import Cell
 from . import tracing
-from .base import Layer, format_shape
+from ..serialization import deserialize_layer, serialize_layer
+from .base import Layer, format_shape, init_arguments
 from .rnn import GRU, LSTM, RNN, SimpleRNN
 
 
@@ -56,6 +57,12 @@ class GRUCell(_KerasCell, cells.GRUCell):
     """Keras's ``GRUCell``: minirnn's cell (cells/gru.py) for ``RNN(cell)``."""
 
 
+_KERAS_CELLS = {"SimpleRNNCell": SimpleRNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
+# The Keras-named cells share their class names with minirnn's: files name them "keras>LSTMCell",
+# and "minirnn>LSTMCell" stays minirnn's own cell.
+for _name, _cls in _KERAS_CELLS.items():
+    registry.register_class(getattr(cells, _name))
+    registry.register(_cls, _name, "keras")
 _LAYER_OF = {cells.SimpleRNNCell: SimpleRNN, cells.LSTMCell: LSTM, cells.GRUCell: GRU}
 
 
@@ -101,9 +108,29 @@ class StackedRNNCells(Layer):
     def get_config(self):
         return {**super().get_config(), "cells": [_cell_entry(c) for c in self.cells]}
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cells"] = [_cell_from(c) for c in config.get("cells", [])]
+        return cls(**config)
+
 
 def _cell_entry(cell):
-    return {"class_name": type(cell).__name__, "config": cell.get_config()}
+    """A cell as a config entry: minirnn's by their constructor arguments, a layer by its own."""
+    if isinstance(cell, Cell):
+        return {"class_name": type(cell).__name__, "config": init_arguments(cell, skip=("dtype",))}
+    return serialize_layer(cell)
+
+
+def _cell_from(entry):
+    """The cell a config entry names (custom cells: registered, or passed as custom_objects)."""
+    name, config = entry.get("class_name"), dict(entry.get("config") or {})
+    if name in _KERAS_CELLS:
+        return _KERAS_CELLS[name](**config)
+    if name == "StackedRNNCells":
+        config["cells"] = [_cell_from(c) for c in config.get("cells", [])]
+        return StackedRNNCells(**config)
+    return deserialize_layer(entry)
 
 
 def _step(cell, x, states, training):
@@ -122,9 +149,15 @@ class CellRNN(RNN):
     """``RNN(cell)`` for a cell written Keras's way (a Layer), or a stack of cells."""
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, zero_output_for_mask=False, name=None, dtype=None,
-                 input_shape=None, trainable=True, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, name=None, dtype=None, input_shape=None, trainable=True, **kwargs):
         Layer.__init__(self, name=name, dtype=dtype, input_shape=input_shape, trainable=trainable, **kwargs)
+        # Keras's RNN(cell) has no dropout of its own: a cell carries it (LSTMCell(4, dropout=0.2))
+        self.dropout, self.recurrent_dropout, self.seed = dropout, recurrent_dropout, seed
+        if dropout or recurrent_dropout:
+            raise ValueError(f"Layer '{self.name}' (RNN): dropout belongs to the cell, e.g. "
+                             f"LSTMCell(units, dropout=...), received dropout={dropout}, "
+                             f"recurrent_dropout={recurrent_dropout}")
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         members = cell.cells if isinstance(cell, StackedRNNCells) else [cell]
@@ -263,12 +296,17 @@ class CellRNN(RNN):
 
     def get_config(self):
         config = Layer.get_config(self)
-        config.update(cell=_cell_entry(self.cell) if not isinstance(self.cell, Cell) else
-                      {"class_name": type(self.cell).__name__, "config": {"units": self.cell.units}},
-                      return_sequences=self.return_sequences, return_state=self.return_state,
+        config.update(cell=_cell_entry(self.cell), return_sequences=self.return_sequences, return_state=self.return_state,
                       go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll,
+                      dropout=0.0, recurrent_dropout=0.0, seed=None,
                       zero_output_for_mask=self.zero_output_for_mask)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = _cell_from(config["cell"])
+        return cls(**config)
 
 
 def _new_rnn(cls, cell=None, *args, **kwargs):
