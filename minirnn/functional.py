@@ -20,6 +20,8 @@ A layer with several inputs (the merge layers) takes a list: ``call(list of arra
 """
 import collections
 
+import numpy as np
+
 from .layers.core import InputLayer
 from .symbolic import KerasTensor, Node, call_symbolic  # noqa: F401  (the graph's parts, by their old address)
 from .utils import format_shape
@@ -142,6 +144,10 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
             y = layer(x, training=training, **kwargs)
         if training and step.shared:
             saved[k] = [(holder, holder._cache) for holder in layer.cache_holders()]
+        regularizer = layer.__dict__.get("activity_regularizer")
+        if regularizer is not None and isinstance(y, np.ndarray):    # Keras 3: penalty / batch size
+            saved["activity_loss"] = saved.get("activity_loss", 0.0) + regularizer(y) / max(len(y), 1)
+            saved[("activity", k)] = y
         out_mask = layer.compute_mask(x, mask if has_mask else None)
         if len(step.outputs) == 1:
             if isinstance(y, list):
@@ -183,6 +189,9 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
+        if ("activity", k) in saved:
+            y = saved[("activity", k)]
+            dy = dy + layer.activity_regularizer.gradient(y) / max(len(y), 1)
         dx = layer.backward(dy)
         if step.shared and layer.weights:
             own = layer.grads

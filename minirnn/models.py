@@ -384,6 +384,7 @@ class Model(Trainer, Layer):
             values, masks, saved = functional.run_forward(steps, self._n_slots, flat, input_masks, training)
         outputs = [values[s] for s in self._output_slots]
         out_masks = [masks[s] for s in self._output_slots]
+        self._activity_loss = saved.get("activity_loss", 0.0)
         if training:
             self._cache = (saved, [a.shape for a in flat])
         self._last_output_mask = out_masks[0] if len(out_masks) == 1 else out_masks

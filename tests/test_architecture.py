@@ -21,7 +21,7 @@ LAYERS = [
     ("objects", ["minirnn.activations", "minirnn.initializers", "minirnn.ops", "minirnn.losses",
                  "minirnn.metrics", "minirnn.optimizers", "minirnn.callbacks", "minirnn.data",
                  "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic",
-                 "minirnn.pipeline"]),
+                 "minirnn.pipeline", "minirnn.regularizers", "minirnn.constraints"]),
     ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru"]),
     # The fused twins decorate the cells' reference loops; importing minirnn.cells registers them.
     ("kernels", ["minirnn.kernels", "minirnn.cells"]),

@@ -14,10 +14,11 @@ Nothing here is a copy: every name is minirnn's own class or function, so a mode
 * only the layers, losses, optimizers, metrics, callbacks and ops listed in each submodule exist;
   asking for another raises ``AttributeError``; there is no ``keras.datasets`` (nothing is downloaded).
 """
-from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, ops, optimizers, \
-    preprocessing, saving, utils
+from . import activations, backend, callbacks, constraints, initializers, layers, losses, metrics, models, ops, \
+    optimizers, preprocessing, regularizers, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "initializers", "layers",
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "initializers",
+           "layers", "regularizers",
            "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]

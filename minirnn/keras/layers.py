@@ -7,3 +7,6 @@ from ``keras.ops``, element re-arrangements and element-wise functions) or takes
 """
 from ..layers import *            # noqa: F401,F403  the one list of layers, minirnn.layers.__all__
 from ..layers import __all__      # noqa: F401
+from ..serialization import deserialize_layer as deserialize, serialize_layer as serialize  # noqa: E402,F401
+
+__all__ = list(__all__) + ["serialize", "deserialize"]

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, initializers, parallel, registry
+from .. import activations, backend, constraints, initializers, parallel, registry, regularizers
 from ..symbolic import call_symbolic, with_mask
 from . import tracing
 from ..utils import format_shape  # noqa: F401  (layers import it from here)
@@ -222,6 +222,19 @@ class Layer:
 
     def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, **kwargs):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
+        # Keras's weight penalties and constraints, by weight: kernel_regularizer -> "kernel"...
+        self._regularizers, self._constraints = {}, {}
+        for key in [k for k in kwargs if k.endswith(("_regularizer", "_constraint"))]:
+            weight, _, kind = key.rpartition("_")
+            value = kwargs.pop(key)
+            try:
+                value = regularizers.get(value) if kind == "regularizer" else constraints.get(value)
+            except ValueError as e:
+                raise ValueError(f"{type(self).__name__} argument {key}: {e}") from None
+            if value is not None:
+                (self._regularizers if kind == "regularizer" else self._constraints)[weight] = value
+        for key in ("implementation", "use_cudnn"):     # Keras's GPU switches: nothing to switch on a CPU
+            kwargs.pop(key, None)
         unknown = set(kwargs) - {"autocast", "input_dim", "batch_size", "batch_input_shape", "weights"}
         if unknown:
             raise TypeError(f"{type(self).__name__}.__init__ received unexpected keyword argument(s) "
@@ -231,7 +244,7 @@ class Layer:
         if input_shape is None and kwargs.get("batch_input_shape") is not None:
             input_shape = tuple(kwargs["batch_input_shape"])[1:]
         self._own_weights = []        # (array, trainable) from add_weight, in creation order
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.dtype = np.dtype(dtype or backend.floatx()).name
         self.trainable = trainable
@@ -323,6 +336,30 @@ class Layer:
         w.regularizer, w.constraint = regularizer, constraint
         self.__dict__.setdefault("_own_weights", []).append((w, bool(trainable)))
         return w
+
+    def _named_weight(self, name):
+        name = "recurrent_kernel" if name == "recurrent" else name
+        for source in (self, getattr(self, "cell", None)):
+            w = getattr(source, name, None) if source is not None else None
+            if isinstance(w, np.ndarray):
+                return w
+        return None
+
+    def weight_penalties(self):
+        """[(weight, regularizer)] of this layer (its own, not its sublayers')."""
+        found = [(w, w.regularizer) for w in self.own_weights() if getattr(w, "regularizer", None) is not None]
+        if self.built:
+            found += [(w, reg) for w, reg in ((self._named_weight(n), r) for n, r in self._regularizers.items())
+                      if w is not None]
+        return found
+
+    def weight_constraints(self):
+        """[(weight, constraint)] of this layer, applied after each optimizer update."""
+        found = [(w, w.constraint) for w in self.own_weights() if getattr(w, "constraint", None) is not None]
+        if self.built:
+            found += [(w, c) for w, c in ((self._named_weight(n), c) for n, c in self._constraints.items())
+                      if w is not None]
+        return found
 
     def own_weights(self):
         """The weights this layer made with add_weight (not its sublayers')."""
@@ -526,6 +563,12 @@ class Layer:
         config = {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
         if hint is not None or type(self).__module__.startswith("minirnn."):
             config["input_shape"] = None if hint is None else list(hint[1:])
+        for name, reg in self.__dict__.get("_regularizers", {}).items():
+            config[f"{name}_regularizer"] = regularizers.serialize(reg)
+        for name, con in self.__dict__.get("_constraints", {}).items():
+            config[f"{name}_constraint"] = constraints.serialize(con)
+        if self.__dict__.get("activity_regularizer") is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         auto = self.__dict__.get("_auto_config", {})
         if auto is None and type(self).get_config is Layer.get_config:
             raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) was constructed with "

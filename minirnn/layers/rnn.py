@@ -40,8 +40,8 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, name=None, dtype=None, input_shape=None,
-                 trainable=True):
-        super().__init__(name=name, dtype=dtype, input_shape=input_shape, trainable=trainable)
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, input_shape=input_shape, trainable=trainable, **kwargs)
         self.cell = cell
         cell.dtype = np.dtype(self.dtype)
         self.return_sequences = bool(return_sequences)
@@ -85,6 +85,10 @@ class RNN(Layer):
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
+
+    def reset_state(self, states=None):
+        """Keras 3's name of :meth:`reset_states`."""
+        self.reset_states(states)
 
     def reset_states(self, states=None):
         """Forget the carried states (stateful layers), or set them to `states`."""
