@@ -153,3 +153,37 @@ def test_masks_ride_on_eager_and_symbolic_outputs():
     np.testing.assert_array_equal(y._keras_mask, ids != 0)
     k_out = keras.layers.Embedding(5, 2, mask_zero=True)(ids)
     np.testing.assert_array_equal(out._keras_mask, np.asarray(k_out._keras_mask))
+
+
+def test_custom_layer_in_keras_files_both_ways(tmp_path):
+    class_body = {}
+    for k in (keras, mk):
+        class Scale(k.layers.Layer):
+            def __init__(self, factor=1.0, **kwargs):
+                super().__init__(**kwargs)
+                self.factor = factor
+
+            def build(self, input_shape):
+                self.alpha = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="alpha")
+
+            def call(self, inputs):
+                return inputs * self.alpha * self.factor
+
+            def get_config(self):
+                return {**super().get_config(), "factor": self.factor}
+        class_body[k] = Scale
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((2, 3, 2)).astype("float32")
+    inp = mk.Input((3, 2))
+    model = mk.Model(inp, mk.layers.LSTM(2)(class_body[mk](2.5)(inp)))
+    model.layers[1].set_weights([np.array([0.5, -1.5], "float32")])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    theirs = keras.models.load_model(path, custom_objects={"Scale": class_body[keras]})
+    np.testing.assert_allclose(np.asarray(theirs.predict(data, verbose=0)), model.predict(data, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    path2 = str(tmp_path / "k.keras")
+    theirs.save(path2)
+    ours = mk.models.load_model(path2, custom_objects={"Scale": class_body[mk]})
+    np.testing.assert_allclose(ours.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    assert ours.layers[1].factor == 2.5

@@ -246,6 +246,8 @@ class Layer:
         self._own_weights = []        # (array, trainable) from add_weight, in creation order
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.name = name or unique_name(snake_case(type(self).__name__))
+        if isinstance(dtype, dict):                   # Keras 3's DTypePolicy config, as files hold it
+            dtype = (dtype.get("config") or {}).get("name")
         self.dtype = np.dtype(dtype or backend.floatx()).name
         self.trainable = trainable
         self.built = False

@@ -374,6 +374,8 @@ def keras_layer_entry(layer, problems):
         problems.append(f"Layer '{layer.name}' ({cls}): a functional model nested in a model has no Keras "
                         f"file form in minirnn (a nested Sequential has); save it as .minirnn")
         return None
+    if not type(layer).__module__.startswith("minirnn.") and layer.traces_call():
+        return _custom_entry(layer, problems)
     if LAYERS.get(cls) is not type(layer) or isinstance(layer, Lambda):
         problems.append(f"Layer '{layer.name}' ({cls}) has no Keras file form; save it as .minirnn")
         return None
@@ -397,6 +399,25 @@ def keras_layer_entry(layer, problems):
     out = {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
     if "build_config" in entry:
         out["build_config"] = entry["build_config"]
+    return out
+
+
+def _custom_entry(layer, problems):
+    """A layer written Keras's way: its class by name (Keras finds it registered or in
+    custom_objects), its own get_config, its add_weight weights in the layer's ``vars``."""
+    cls = type(layer)
+    if layer.sublayers():
+        problems.append(f"Layer '{layer.name}' ({cls.__name__}): a custom layer holding other layers has no Keras "
+                        f"file form in minirnn; save it as .minirnn")
+        return None
+    registered = registry.registered_name(cls)
+    if registered is None or registered.startswith("Custom>"):
+        registered = cls.__name__                    # Keras's name for an unregistered class
+    out = {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
+           "registered_name": registered}
+    shape = getattr(layer, "build_input_shape", None)
+    if layer.built and shape is not None:
+        out["build_config"] = {"input_shape": list(shape)}
     return out
 
 
