@@ -66,6 +66,8 @@ def symbolic_aware(call):
         if mask is None and getattr(inputs, "_keras_mask", None) is not None and _takes_mask(type(self)):
             kwargs["mask"] = mask = inputs._keras_mask            # Keras's eager masks ride on the values
         y = call(self, inputs, *args, **kwargs)
+        if self.__dict__.get("activity_regularizer") is not None and isinstance(y, np.ndarray):
+            self._activity_loss = self.activity_regularizer(y) / max(len(y), 1)
         if isinstance(y, np.ndarray) and (mask is not None or type(self).compute_mask is not Layer.compute_mask):
             out_mask = self.compute_mask(inputs, mask)
             if isinstance(out_mask, np.ndarray):
@@ -405,6 +407,16 @@ class Layer:
     def non_trainable_weights(self):
         keep = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in keep]
+
+    @property
+    def losses(self):
+        """The regularization losses of this layer and the layers inside it: weight penalties,
+        then the activity penalty of its last call."""
+        found = []
+        for holder in self.cache_holders():
+            found += [reg(w) for w, reg in holder.weight_penalties()]
+        activity = self.__dict__.get("_activity_loss")
+        return found + ([activity] if activity is not None else [])
 
     @property
     def trainable_variables(self):
