@@ -3,7 +3,8 @@
 Same as Keras, except: the set of layers is minirnn's (recurrent, Dense, Conv1D, pooling,
 Embedding, reshaping, merging, Lambda); ``Lambda`` derives its gradient itself (functions built
 from ``keras.ops``, element re-arrangements and element-wise functions) or takes
-``backward=lambda x, dy: dx``; a custom layer subclasses ``Layer`` and writes ``backward``.
+``backward=lambda x, dy: dx``; a custom layer subclasses ``Layer`` and writes ``call`` with
+``keras.ops`` (traced for its gradient) or a ``backward`` of its own.
 """
 from ..layers import *            # noqa: F401,F403  the one list of layers, minirnn.layers.__all__
 from ..layers import __all__      # noqa: F401
