@@ -6,6 +6,9 @@ followed by Dense(1).  Every library builds the same stack from a case:
     cell      "simple_rnn" | "lstm" | "gru"
     units     units of each recurrent layer, e.g. [40, 40]
     bidir     wrap every recurrent layer in Bidirectional (merge "concat")
+    vocab     (text cases) integer token ids in [1, vocab) padded with 0 at the end, read by
+              Embedding(vocab, D) before the recurrent stack; `mask` sets mask_zero (minirnn,
+              Keras) or packs the sequences by length (PyTorch's pack_padded_sequence)
 
 Kinds of case (what one timed sample is):
 
@@ -15,7 +18,8 @@ Kinds of case (what one timed sample is):
     first_fit a fresh process: import, build, compile, then the first fit() of one epoch
     import    a fresh process: `import <library>` alone
     memory    a fresh process: peak RSS growth (resource.getrusage) over training steps of a
-              warmed-up model (`steps`), or over building it and its first step (`first`)
+              warmed-up model (`steps`), over one fit epoch of a warmed-up model (`epoch`), or
+              over building it and its first step (`first`)
     gemm      numpy float32 matmul of two 1024 x 1024 matrices (the machine's GEMM rate)
 """
 
@@ -29,6 +33,11 @@ COURSE_MODELS = {
 COURSE_BATCHES = (32, 128)
 JENA = dict(cell="lstm", units=[16], bidir=False, batch=256, T=120, D=14, loss="mse")
 LARGE = dict(batch=256, T=50, D=128, loss="mse")
+# A text classifier as users write it (pytorch/pytorch#94457: an IMDB LSTM trains 3-5x slower on
+# CPU in PyTorch than in Keras): Embedding(20000, 128) -> LSTM(128) -> Dense(1, sigmoid), reviews
+# of 200 tokens, batch 256; an epoch of 2048 reviews (8 batches) keeps a round short.
+TEXT = dict(cell="lstm", units=[128], bidir=False, vocab=20000, D=128, T=200, batch=256, N=2048,
+            min_length=50, loss="binary_crossentropy")
 PREDICT_BATCHES = (1, 1024)                               # one sequence, and a batch of 1024
 # Scaling sweeps: one LSTM layer -> Dense(1), one parameter varied around BASE.
 SCALING_BASE = dict(cell="lstm", units=[64], bidir=False, batch=64, T=50, D=16, loss="mse")
@@ -40,6 +49,17 @@ FIRST_FIT_MODEL = "simple_rnn"                            # course model of the 
 MEMORY_STEPS = 5                                          # training steps in the memory case
 
 ALL_LIBS = ("minirnn", "keras", "torch")
+# The goals run.py prints beside their measurements: (case, measure, comparison, bound), measure
+# "torch" / "keras" = minirnn's median over that peer's, "seconds" = minirnn's median, "gemm share"
+# = minirnn's GFLOP/s over the float32 GEMM rate measured in the same run.
+TARGETS = ([(f"course_{m}_fit_b{b}", "torch", "<=", 0.4) for m in ("simple_rnn", "gru", "bilstm") for b in (32, 128)]
+           + [("jena_lstm_step", "torch", "<=", 0.9)]
+           + [(f"large_{c}_step", what, op, bound) for c in ("lstm", "gru")
+              for what, op, bound in (("torch", "<=", 1.0), ("gemm share", ">=", 0.6))]
+           + [(f"text_lstm_fit_{m}", peer, "<=", bound) for m in ("mask", "nomask")
+              for peer, bound in (("keras", 1.0), ("torch", 0.5))]
+           + [("first_fit_empty_cache", "seconds", "<=", 1.0), ("first_fit_warm_cache", "seconds", "<=", 0.3),
+              ("import", "seconds", "<", 0.3), ("memory_bilstm_epoch", "torch", "<=", 1.0)])
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -57,6 +77,10 @@ def _build_cases():
         for batch in COURSE_BATCHES:
             add(f"course_{model}_fit_b{batch}", "fit", f"course {model}, fit epoch, batch {batch}",
                 batch=batch, **_course_model(model))
+    for mask in (True, False):
+        add(f"text_lstm_fit_{'mask' if mask else 'nomask'}", "fit",
+            f"text Embedding(20000,128)→LSTM(128), T200, fit epoch of {TEXT['N']}, batch 256, "
+            f"{'masked' if mask else 'no mask'}", mask=mask, **TEXT)
     add("jena_lstm_step", "step", "Jena LSTM(16), step, B256 T120 D14", **JENA)
     for cell in ("lstm", "gru"):
         add(f"large_{cell}_step", "step", f"{cell.upper()}(256), step, B256 T50 D128",
@@ -82,6 +106,8 @@ def _build_cases():
     add("import", "import", "import time", group="cold")
     add("memory_jena_steps", "memory", f"peak RSS growth, Jena LSTM(16), {MEMORY_STEPS} steps after warm-up",
         group="memory", memory_phase="steps", **JENA)
+    add("memory_bilstm_epoch", "memory", "peak RSS growth, course bilstm, one fit epoch at batch 128",
+        group="memory", memory_phase="epoch", batch=128, **_course_model("bilstm"))
     add("memory_jena_first", "memory", "peak RSS growth, Jena LSTM(16), build + first step",
         group="memory", memory_phase="first", **JENA)
     add("gemm", "gemm", f"numpy float32 GEMM {GEMM_SIZE}^2", libs=("minirnn",), group="machine")

@@ -26,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from cases import ALL_LIBS, CASES, flops  # noqa: E402
+from cases import ALL_LIBS, CASES, TARGETS, flops  # noqa: E402
 from worker import RESULT_MARKER  # noqa: E402
 
 # ---------------------------------------------------------------------------- settings
@@ -299,6 +299,47 @@ def scaling_table(results, variants):
     return "\n".join(lines)
 
 
+def target_rows(results, variant):
+    """[(goal, measured, met)] for every goal in cases.TARGETS whose case ran; met is None when a
+    number is missing (a peer not installed, an error)."""
+    rows = []
+    gemm_s = median(results, "gemm", f"minirnn@{variant}")
+    for name, measure, op, bound in TARGETS:
+        if name not in results:
+            continue
+        case, mine = CASES[name], median(results, name, f"minirnn@{variant}")
+        if measure == "seconds":
+            value, goal, shown = mine, f"{case['title']}: ≤ {bound:g} s", fmt_value(case, mine)
+            goal = goal.replace("≤", "<") if op == "<" else goal
+        elif measure == "gemm share":
+            rate = gflops(case, mine)
+            value = rate / (2 * 1024 ** 3 / gemm_s / 1e9) if rate and gemm_s else None
+            goal = f"{case['title']}: ≥ {bound:.0%} of the GEMM rate"
+            shown = "—" if value is None else f"{value:.0%} ({rate:.3g} GFLOP/s)"
+        else:
+            source = case.get("peers_from") or name
+            peer = median(results, source, measure)
+            value = mine / peer if mine and peer else None
+            goal = f"{case['title']}: minirnn/{measure} ≤ {bound:g}"
+            shown = "—" if value is None else f"{value:.3g}"
+        if value is None:
+            met = None
+        else:
+            met = {"<=": value <= bound, "<": value < bound, ">=": value >= bound}[op]
+        rows.append((goal, shown, met))
+    return rows
+
+
+def targets_table(results, variant):
+    rows = target_rows(results, variant)
+    if not rows:
+        return ""
+    lines = ["| goal | measured | met |", "|---|---|---|"]
+    for goal, shown, met in rows:
+        lines.append(f"| {goal} | {shown} | {'?' if met is None else '✓' if met else '✗'} |")
+    return "\n".join(lines)
+
+
 def versions(results):
     out = {}
     for entries in results.values():
@@ -339,6 +380,9 @@ def report(results, meta, cases, variants, libs):
            "recurrent layers' matmul FLOPs, 2·B·T·(D+n)·G·n forward and twice that backward.", ""]
     for v in variants:
         md += [f"## minirnn with OpenBLAS environment `{v}`", "", table(results, timed, v, libs), ""]
+        goals = targets_table(results, v)
+        if goals:
+            md += [f"### Goals (issue 22), minirnn `{v}`", "", goals, ""]
     if any(c["group"] == "scaling" for c in cases):
         md += ["## Scaling: minirnn vs PyTorch", "", scaling_table(results, variants), "",
                f"![scaling]({meta['out']}_scaling.png)" if meta.get("scaling_png") else ""]

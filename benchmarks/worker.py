@@ -51,6 +51,13 @@ def make_data(case):
             x, y = np.tile(x, (reps, 1, 1))[: case["N"]], np.tile(y, (reps, 1))[: case["N"]]
         return np.array(x, order="C"), np.array(y, order="C")     # writable copies
     n = case.get("N", case["batch"])
+    if case.get("vocab"):
+        # Reviews: token ids in [1, vocab), lengths uniform in [min_length, T], padded with 0 at
+        # the end (so PyTorch can pack them); labels 0 / 1.
+        lengths = rng.integers(case["min_length"], case["T"] + 1, n)
+        ids = rng.integers(1, case["vocab"], (n, case["T"]))
+        ids[np.arange(case["T"]) >= lengths[:, None]] = 0
+        return ids.astype("int32"), rng.integers(0, 2, (n, 1)).astype("float32")
     x = rng.standard_normal((n, case["T"], case["D"])).astype("float32")
     y = rng.standard_normal((n, 1)).astype("float32")
     return x, y
@@ -59,6 +66,9 @@ def make_data(case):
 # ---------------------------------------------------------------------------- libraries
 class KerasStyleCalls:
     """fit / train_on_batch / predict, spelled the same in minirnn and Keras."""
+
+    def settle(self):
+        """Nothing to wait for after the warm-up (see Minirnn.settle)."""
 
     def fit_epoch(self, model, x, y, batch):
         model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
@@ -83,6 +93,12 @@ class Minirnn(KerasStyleCalls):
         self.threads_module.set_large_work_threads(THREADS)
         self.mr = mr
 
+    def settle(self):
+        """Wait for the kernels compiling in the background (revisions without that: nothing)."""
+        wait = getattr(self.mr.backend, "wait_for_compiled", None)
+        if wait is not None:
+            wait()
+
     def info(self):
         import numba
         import numpy as np
@@ -102,11 +118,15 @@ class Minirnn(KerasStyleCalls):
     def build(self, case):
         mr, L = self.mr, self.mr.layers
         cell = {"simple_rnn": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}[case["cell"]]
-        layers = [mr.Input(shape=(case["T"], case["D"]))]
+        if case.get("vocab"):
+            layers = [mr.Input(shape=(case["T"],)), L.Embedding(case["vocab"], case["D"], mask_zero=case["mask"])]
+        else:
+            layers = [mr.Input(shape=(case["T"], case["D"]))]
         for k, n in enumerate(case["units"]):
             layer = cell(n, return_sequences=k < len(case["units"]) - 1)
             layers.append(L.Bidirectional(layer) if case["bidir"] else layer)
-        model = mr.Sequential(layers + [L.Dense(1)])
+        head = L.Dense(1, activation="sigmoid" if case["loss"] == "binary_crossentropy" else None)
+        model = mr.Sequential(layers + [head])
         model.compile(optimizer=mr.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=case["loss"])
         return model
 
@@ -136,12 +156,17 @@ class Keras(KerasStyleCalls):
         keras = self.keras
         cell = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM,
                 "gru": keras.layers.GRU}[case["cell"]]
-        layers = [keras.Input(shape=(case["T"], case["D"]))]
+        if case.get("vocab"):
+            layers = [keras.Input(shape=(case["T"],), dtype="int32"),
+                      keras.layers.Embedding(case["vocab"], case["D"], mask_zero=case["mask"])]
+        else:
+            layers = [keras.Input(shape=(case["T"], case["D"]))]
         for k, n in enumerate(case["units"]):
             layer = cell(n, return_sequences=k < len(case["units"]) - 1)
             layers.append(keras.layers.Bidirectional(layer) if case["bidir"] else layer)
-        model = keras.Sequential(layers + [keras.layers.Dense(1)])
-        loss = keras.losses.Huber() if case["loss"] == "huber" else "mse"
+        head = keras.layers.Dense(1, activation="sigmoid" if case["loss"] == "binary_crossentropy" else None)
+        model = keras.Sequential(layers + [head])
+        loss = keras.losses.Huber() if case["loss"] == "huber" else case["loss"]
         model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), loss=loss)
         self.jit_compile = str(getattr(model, "jit_compile", None))
         return model
@@ -149,6 +174,9 @@ class Keras(KerasStyleCalls):
 
 class Torch:
     name = "torch"
+
+    def settle(self):
+        """Nothing to wait for after the warm-up."""
 
     def setup(self):
         import torch
@@ -172,6 +200,8 @@ class Torch:
             def __init__(self):
                 super().__init__()
                 d_in, self.rnns = case["D"], nn.ModuleList()
+                self.embedding = nn.Embedding(case["vocab"], case["D"]) if case.get("vocab") else None
+                self.packed = bool(case.get("mask"))
                 for n in case["units"]:
                     self.rnns.append(rnn(d_in, n, batch_first=True, bidirectional=case["bidir"]))
                     d_in = dirs * n
@@ -179,6 +209,12 @@ class Torch:
                 self.is_lstm = rnn is nn.LSTM
 
             def forward(self, x):
+                if self.embedding is not None:
+                    ids = x
+                    x = self.embedding(ids)
+                    if self.packed:         # the masked case: each review read up to its length
+                        lengths = (ids != 0).sum(dim=1)
+                        x = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
                 for layer in self.rnns[:-1]:
                     x, _ = layer(x)
                 _, h = self.rnns[-1](x)
@@ -188,7 +224,8 @@ class Torch:
 
         net = Net()
         net.opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-        net.loss = nn.HuberLoss(delta=1.0) if case["loss"] == "huber" else nn.MSELoss()
+        net.loss = {"huber": nn.HuberLoss(delta=1.0), "mse": nn.MSELoss(),
+                    "binary_crossentropy": nn.BCEWithLogitsLoss()}[case["loss"]]   # = sigmoid head + BCE
         return net
 
     def to_tensors(self, x, y):
@@ -219,14 +256,17 @@ LIBS = {"minirnn": Minirnn, "keras": Keras, "torch": Torch}
 
 
 # ---------------------------------------------------------------------------- timing
-def repeat_timed(fn, samples, min_sample_time, warmup):
+def repeat_timed(fn, samples, min_sample_time, warmup, settle=None):
     """Warm up, then `samples` timings; each sample repeats fn k times (k chosen so a sample
-    lasts at least min_sample_time) and records the time per call."""
+    lasts at least min_sample_time) and records the time per call.  `settle()` runs after the
+    warm-up (minirnn: wait until the compiled kernels have replaced the NumPy ones)."""
     start = time.perf_counter()
     for k in range(warmup):
         fn()
         if k >= 1 and time.perf_counter() - start > WARMUP_MAX_TIME:   # slow calls: 2 warm-ups suffice
             break
+    if settle is not None:
+        settle()
     start = time.perf_counter()
     fn()
     once = time.perf_counter() - start
@@ -285,6 +325,12 @@ def measure(lib_name, case, samples, min_sample_time):
         lib.step(model, x, y)
         if case["memory_phase"] == "first":
             peak = peak_rss_bytes()
+        elif case["memory_phase"] == "epoch":
+            lib.fit_epoch(model, x, y, case["batch"])
+            reset_peak_rss()
+            rss_before = current_rss_bytes()
+            lib.fit_epoch(model, x, y, case["batch"])
+            peak = peak_rss_bytes()
         else:
             reset_peak_rss()
             rss_before = current_rss_bytes()
@@ -309,13 +355,15 @@ def measure(lib_name, case, samples, min_sample_time):
                      numba_cache_dir=os.environ.get("NUMBA_CACHE_DIR"))
         return [first], extra, lib.info()
     if kind == "fit":
-        times, _ = repeat_timed(lambda: lib.fit_epoch(model, x, y, case["batch"]), samples, 0, warmup=1)
+        times, _ = repeat_timed(lambda: lib.fit_epoch(model, x, y, case["batch"]), samples, 0, warmup=1,
+                                settle=lib.settle)
     elif kind == "step":
-        times, k = repeat_timed(lambda: lib.step(model, x, y), samples, min_sample_time, WARMUP_STEPS)
+        times, k = repeat_timed(lambda: lib.step(model, x, y), samples, min_sample_time, WARMUP_STEPS,
+                                settle=lib.settle)
         extra["calls_per_sample"] = k
     elif kind == "predict":
         times, k = repeat_timed(lambda: lib.predict(model, x, case["batch"]), samples, min_sample_time,
-                                WARMUP_STEPS)
+                                WARMUP_STEPS, settle=lib.settle)
         extra["calls_per_sample"] = k
     else:
         raise ValueError(f"unknown kind {kind!r}")

@@ -110,7 +110,7 @@ def main(argv=None):
         epochs = np.arange(1, len(h["accuracy"]) + 1)
         ax.plot(epochs, h["accuracy"], "o-", label=f"{name}: training")
         ax.plot(epochs, h["val_accuracy"], "s--", label=f"{name}: validation")
-    ax.set(title=f"does the sequence contain {PATTERN}?", xlabel="epoch", ylabel="accuracy")
+    ax.set(title=f"does the sequence contain {PATTERN}? (seed {SEED})", xlabel="epoch", ylabel="accuracy")
     ax.grid(True)
     ax.legend()
     fig.savefig(os.path.join(args.output_dir, "sequence_classification_training.png"), dpi=100,

@@ -105,7 +105,7 @@ def main(argv=None):
     for kind, curve in curves.items():
         right.plot(np.arange(1, len(curve) + 1), curve, label=kind)
     right.axhline(baseline, color="gray", linestyle="--", label="always predict 1")
-    right.set(xlabel="epoch", ylabel="validation MSE", title="learning curves", yscale="log")
+    right.set(xlabel="epoch", ylabel="validation MSE", title=f"learning curves (seed {SEED})", yscale="log")
     right.grid(True, which="both", alpha=0.3)
     right.legend()
     path = os.path.join(args.output_dir, "vanishing_gradients.png")

@@ -30,3 +30,7 @@ from . import inspect  # noqa: E402
 from .gradcheck import gradcheck  # noqa: E402  (the function; the module stays importable as minirnn.gradcheck)
 
 __all__ += ["gradcheck", "inspect"]
+from . import fits  # noqa: E402
+from .fits import FitJob, FitResult, fit_many  # noqa: E402
+
+__all__ += ["fits", "FitJob", "FitResult", "fit_many"]

@@ -18,6 +18,12 @@ dy_i/da_j = y_i (δ_ij - y_j), so da = y * (dy - sum(dy * y, -1)).  It has a cod
 ask for it (``allow_softmax=True``), which go through :func:`apply` and
 :func:`backprop` instead of the kernels.
 
+In float32, tanh is a rational function (:func:`tanh_rational`, within 6 ulps of
+tanh) and sigmoid(a) = tanh(a/2)/2 + 1/2, in NumPy and in the compiled loops alike:
+libm's tanh and exp do not vectorise, and one formula gives both backends the same
+bits.  float64 stays exact.  The constants are np.float32 so float32 arithmetic stays
+float32 (a Python float would turn it into float64 in Numba) and are exact in float32.
+
 f is :func:`activate`, f' is :func:`derivative` (both kernels, whole arrays).
 :func:`apply` and :func:`backprop` are the same two for layers whose activation may
 be softmax.  The fused loops' element-wise forms of f and f' live in
@@ -35,39 +41,102 @@ SOFTMAX = 5              # not element-wise: never passed to a kernel (see apply
 SPECIAL = {"softmax": SOFTMAX}
 
 
-@kernel
+ZERO, HALF, ONE, SIX, NINE = (np.float32(v) for v in (0, 0.5, 1, 6, 9))
+# Eigen's float32 tanh: odd degree-13 over even degree-6 polynomial, within 6 float32 ulps of tanh.
+P1, P3, P5, P7, P9, P11, P13 = (np.float32(v) for v in (
+    4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
+    -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16))
+Q0, Q2, Q4, Q6 = (np.float32(v) for v in (
+    4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06))
+
+
+@kernel(bitwise=True)
+def tanh_rational(x):
+    """tanh(x) in float32 as a rational function of a whole array (|x| >= 9 gives +-1 in
+    float32; NaN stays NaN).  In place on new arrays, the same operations in the same order
+    as :func:`tanh_rational_element`."""
+    x = np.minimum(np.maximum(x, -NINE), NINE)
+    x2 = x * x
+    p = x2 * P13
+    for c in (P11, P9, P7, P5, P3):
+        p += c
+        p *= x2
+    p += P1
+    p *= x
+    q = x2 * Q6
+    for c in (Q4, Q2):
+        q += c
+        q *= x2
+    q += Q0
+    p /= q
+    return p
+
+
+@tanh_rational.fused
+def tanh_rational_element(x):
+    """tanh_rational for one number (or an array) in Numba, Horner's rule written out."""
+    x = np.minimum(np.maximum(x, -NINE), NINE)
+    x2 = x * x
+    p = x * (P1 + x2 * (P3 + x2 * (P5 + x2 * (P7 + x2 * (P9 + x2 * (P11 + x2 * P13))))))
+    q = Q0 + x2 * (Q2 + x2 * (Q4 + x2 * Q6))
+    return p / q
+
+
+@kernel(bitwise=True)
 def activate(a, code):
-    """y = f(a) for the activation with this code (same dtype and shape as a)."""
+    """y = f(a) for the activation with this code (a new array, same dtype and shape as a)."""
+    exact = a.itemsize == 8
+    if code == TANH:
+        return np.tanh(a) if exact else tanh_rational(a)
+    if code == SIGMOID:
+        if exact:
+            return ONE / (ONE + np.exp(-a))
+        y = tanh_rational(HALF * a)
+        y *= HALF
+        y += HALF
+        return y
+    if code == RELU:
+        return np.maximum(a, ZERO)
+    if code == HARD_SIGMOID:
+        return np.minimum(np.maximum(a / SIX + HALF, ZERO), ONE)
+    return a.copy()
+
+
+@activate.fused
+def activate_compiled(a, code):
+    """activate for Numba: the same formulas, written into one new array of a's dtype."""
     x = a.ravel()
     y = np.empty_like(x)  # assigning into y keeps a's dtype under Numba's casting rules
+    exact = a.itemsize == 8
     if code == TANH:
-        y[:] = np.tanh(x)
+        y[:] = np.tanh(x) if exact else tanh_rational(x)
     elif code == SIGMOID:
-        y[:] = 1 / (1 + np.exp(-x))
+        y[:] = ONE / (ONE + np.exp(-x)) if exact else HALF * tanh_rational(HALF * x) + HALF
     elif code == RELU:
-        y[:] = np.maximum(x, 0)
+        y[:] = np.maximum(x, ZERO)
     elif code == HARD_SIGMOID:
-        y[:] = np.minimum(np.maximum(x / 6 + 0.5, 0), 1)
+        y[:] = np.minimum(np.maximum(x / SIX + HALF, ZERO), ONE)
     else:
         y[:] = x
     return y.reshape(a.shape)
 
 
-@kernel
+@kernel(bitwise=True)
 def derivative(y, code):
     """f'(a) computed from y = f(a)."""
     v = y.ravel()
     d = np.empty_like(v)
     if code == TANH:
-        d[:] = 1 - v * v
+        d[:] = ONE - v * v
     elif code == SIGMOID:
-        d[:] = v * (1 - v)
+        d[:] = v * (ONE - v)
     elif code == RELU:
-        d[:] = v > 0
+        d[:] = v > ZERO
     elif code == HARD_SIGMOID:
-        d[:] = ((v > 0) & (v < 1)) / 6
+        d[:] = (v > ZERO) & (v < ONE)
+        d /= SIX                          # 1/6 rounded in v's type
     else:
-        d[:] = 1
+        d[:] = ONE
     return d.reshape(y.shape)
 
 

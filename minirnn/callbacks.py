@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from . import backend
+
 
 class Callback:
     """Base class: every hook does nothing."""
@@ -265,6 +267,8 @@ class ProgbarLogger(Callback):
     ``31/31 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 12.3456 - mae: 12.8000``, redrawn
     in place with \\r on a terminal, printed once per epoch otherwise.
     verbose=2: one line per epoch, ``31/31 - 0s - 2ms/step - loss: ...``.  verbose=0: silent.
+    The first kernel compilation of the process is announced on its own line, and times
+    leave compilation out (its clock, :func:`minirnn.backend.compile_seconds`, stops the bar's).
     """
 
     width = 20
@@ -274,11 +278,16 @@ class ProgbarLogger(Callback):
         super().__init__()
         self.stream = stream
         self.verbose, self.epochs, self.target = 1, 1, None
+        self._previous_notice = None
         self._reset()
+
+    @staticmethod
+    def _clock():
+        return time.perf_counter() - backend.compile_seconds()
 
     def _reset(self):
         self._seen, self._logs, self._line_width = 0, {}, 0
-        self._start = self._last_draw = time.time()
+        self._start = self._last_draw = self._clock()
         self._after_first_step = None
 
     def set_params(self, params):
@@ -296,14 +305,20 @@ class ProgbarLogger(Callback):
         isatty = getattr(self._out, "isatty", None)
         return bool(isatty and isatty()) or "ipykernel" in sys.modules
 
+    def _announce_compiling(self):
+        self._write(("\n" if self._line_width else "") + backend.COMPILING_MESSAGE + "\n")
+        self._line_width = 0
+
     def on_epoch_begin(self, epoch, logs=None):
         self._reset()
+        if self.verbose:
+            self._previous_notice = backend.compile_notice(self._announce_compiling)
         if self.verbose and self.epochs > 1:
             self._write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
     def on_train_batch_end(self, batch, logs=None):
         self._seen = batch + 1
-        now = time.time()
+        now = self._clock()
         if self._seen == 1:
             self._after_first_step = now
         self._logs = dict(logs or {})
@@ -314,15 +329,16 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.verbose == 0:
             return
+        backend.compile_notice(self._previous_notice)
         self._logs = dict(logs or self._logs)
         if self.target is None:
             self.target = self._seen or None
+        now = self._clock()
         if self.verbose == 1:
-            self._draw(final=True, now=time.time())
+            self._draw(final=True, now=now)
         else:
-            elapsed = time.time() - self._start
-            line = (f"{self._count()} - {elapsed:.0f}s - "
-                    f"{_format_step_time(self._step_time(time.time()))}{self._metrics()}")
+            line = (f"{self._count()} - {now - self._start:.0f}s - "
+                    f"{_format_step_time(self._step_time(now))}{self._metrics()}")
             self._write(line + "\n")
 
     def _step_time(self, now):
@@ -346,13 +362,16 @@ class ProgbarLogger(Callback):
         if self.target:
             filled = int(self.width * min(self._seen / self.target, 1.0))
             done, todo = "━" * filled, "━" * (self.width - filled)
-            bar = f" \x1b[32m{done}\x1b[37m{todo}\x1b[0m" if dynamic else f" {done}{todo}"
+            bar = f" \x1b[32m{done}\x1b[0m\x1b[37m{todo}\x1b[0m" if dynamic else f" {done}{todo}"
         step_time = self._step_time(now)
         if final or not self.target:
             timing = f"{now - self._start:.0f}s"
         else:
             timing = _format_eta(step_time * (self.target - self._seen))
-        line = f"{self._count()}{bar} {timing} {_format_step_time(step_time)}{self._metrics()}"
+        count = self._count()
+        if dynamic:          # Keras's terminal bar: count and time in bold
+            count, timing = f"\x1b[1m{count}\x1b[0m", f"\x1b[1m{timing}\x1b[0m"
+        line = f"{count}{bar} {timing} {_format_step_time(step_time)}{self._metrics()}"
         if dynamic:
             visible = len(_ANSI_CODE.sub("", line))
             padding = " " * max(self._line_width - visible, 0)
@@ -364,6 +383,16 @@ class ProgbarLogger(Callback):
     def _write(self, text):
         self._out.write(text)
         self._out.flush()
+
+
+def progbar_for(verbose, steps):
+    """The bar of one pass over the data (``evaluate``, ``predict``), started; None at verbose 0."""
+    if not verbose:
+        return None
+    progbar = ProgbarLogger()
+    progbar.set_params({"verbose": verbose, "epochs": 1, "steps": steps})
+    progbar.on_epoch_begin(0)
+    return progbar
 
 
 # -- monitoring callbacks ---------------------------------------------------------
@@ -544,8 +573,9 @@ class TerminateOnNaN(Callback):
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Save the model (``model.save``, a ``.minirnn`` or Keras ``.keras`` path) or its weights
-    (``save_weights_only``, a ``.weights.npz`` or Keras ``.weights.h5`` path) every epoch, or every `save_freq` batches (Keras semantics).
+    """Save the model (``model.save``: a ``.minirnn``, Keras ``.keras`` or legacy Keras ``.h5`` path) or
+    its weights (``save_weights_only``: ``.weights.npz``, Keras ``.weights.h5`` or legacy ``.h5``) every
+    epoch, or every `save_freq` batches (Keras semantics).
 
     `filepath` may hold format fields filled from the epoch (1-based), the batch (1-based,
     batch saving) and the logs: ``"ckpt-{epoch:02d}-{val_loss:.2f}.minirnn"``.  With
@@ -566,7 +596,7 @@ class ModelCheckpoint(MonitorCallback):
         if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool)):
             raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are 'epoch' or "
                              f"integer values")
-        suffix = (".weights.npz", ".weights.h5") if save_weights_only else (".minirnn", ".keras")
+        suffix = (".weights.npz", ".weights.h5", ".h5") if save_weights_only else (".minirnn", ".keras", ".h5", ".hdf5")
         if not self.filepath.endswith(suffix):
             kind = "with save_weights_only=True " if save_weights_only else ""
             raise ValueError(f"ModelCheckpoint {kind}needs a filepath ending in {' or '.join(map(repr, suffix))}. "

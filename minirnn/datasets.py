@@ -4,9 +4,13 @@
   (a reading every 10 minutes, 14 quantities), the data set of Deep Learning with
   Python ch. 10.  Downloaded once from the URL the Keras examples use into a cache
   folder, checked (zip integrity, size, header), then parsed with NumPy.
-* :func:`load_seattle_temps`: hourly Seattle temperatures of 2010 (8,759 readings),
-  shipped inside the ``vega_datasets`` package, so it works offline.
+* :func:`load_tmy3`: a year of hourly weather at one station in NREL's TMY3 format (14
+  quantities: pressure, temperature, dew point, humidity, wind, cloud, visibility, water vapour,
+  sunshine).  By default the Greensboro, North Carolina file that the ``pvlib`` package ships,
+  so it works offline: twelve real months, each a measured month of one year from 1980-2003.
 """
+import csv
+import importlib.util
 import io
 import os
 import shutil
@@ -70,8 +74,8 @@ def _offline_message(cache_path, reason):
             f"  cache: {cache_path}\n"
             f"Download the zip by other means and either put it at that cache path (or set "
             f"$MINIRNN_CACHE / cache_dir=), or pass load_jena_climate(path='.../{JENA_ZIP}' or "
-            f"'.../{JENA_CSV}').  Offline, `--data seattle` in examples/jena_forecast.py uses "
-            f"the hourly Seattle temperatures shipped by the vega_datasets package instead.")
+            f"'.../{JENA_CSV}').  Offline, examples/jena_forecast.py uses "
+            f"a year of hourly weather shipped by the pvlib package instead (load_tmy3, --data tmy3).")
 
 
 def _csv_member(archive, where):
@@ -205,27 +209,64 @@ def _download(url, destination):
     return download(url, destination)
 
 
-def _seattle_csv():
+# The quantities taken from a TMY3 file, in this order (its own column names).  Irradiances
+# are hourly sums (Wh/m^2, labelled W/m^2 in the file); CeilHgt 77777 means "no ceiling".
+TMY3_COLUMNS = (
+    "Pressure (mbar)", "Dry-bulb (C)", "Dew-point (C)", "RHum (%)", "Wspd (m/s)", "Wdir (degrees)",
+    "TotCld (tenths)", "OpqCld (tenths)", "Hvis (m)", "CeilHgt (m)", "Pwat (cm)", "GHI (W/m^2)",
+    "DNI (W/m^2)", "DHI (W/m^2)",
+)
+TMY3_FILE = "723170TYA.CSV"            # Greensboro Piedmont Triad International, NC, in pvlib/data
+_TMY3_MISSING = -9900.0                # the format's mark of a missing value
+_TMY3_MAX_BYTES = 16_000_000           # a year of hours is ~1.7 MB
+
+
+def tmy3_path():
+    """The Greensboro TMY3 file inside the installed ``pvlib`` package (pvlib is not imported)."""
+    spec = importlib.util.find_spec("pvlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the offline weather data ships with the pvlib package: pip install pvlib  "
+                          "(or pip install 'minirnn[weather]')")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", TMY3_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"pvlib is installed but has no {TMY3_FILE} in its data folder ({path})")
+    return path
+
+
+def load_tmy3(path=None):
+    """A TMY3 file (NREL's typical meteorological year) as ``(timestamps, values, columns)``.
+
+    values: float32 (8760, 14), the quantities of :data:`TMY3_COLUMNS`; timestamps: the end of
+    each hour in local standard time, each month keeping the year it was measured in (a TMY3
+    year is twelve real months from different years, joined with six hours smoothed at each
+    seam).  ``path`` defaults to :func:`tmy3_path` (pvlib's Greensboro file).  A missing value
+    (-9900) in these columns is an error naming the column.
+    """
+    path = tmy3_path() if path is None else os.fspath(path)
+    size = os.path.getsize(path)
+    if size > _TMY3_MAX_BYTES:
+        raise ValueError(f"{path}: {size} bytes is more than a TMY3 file holds (at most {_TMY3_MAX_BYTES})")
+    with open(path, encoding="latin-1", newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 3:
+        raise ValueError(f"{path}: not a TMY3 file (fewer than 3 lines)")
+    header = [c.strip() for c in rows[1]]
+    absent = [c for c in ("Date (MM/DD/YYYY)", "Time (HH:MM)", *TMY3_COLUMNS) if c not in header]
+    if absent:
+        raise ValueError(f"{path}: not a TMY3 file; its second line lacks the columns {absent}")
+    body = [r for r in rows[2:] if any(v.strip() for v in r)]
+    where = [header.index(c) for c in TMY3_COLUMNS]
     try:
-        from importlib import resources
-        import vega_datasets  # noqa: F401
-    except ImportError:
-        raise ImportError("the Seattle temperatures ship with the vega_datasets package: "
-                          "pip install vega_datasets  (or pip install 'minirnn[weather]')") from None
-    return resources.files("vega_datasets") / "_data" / "seattle-temps.csv"
-
-
-def load_seattle_temps(unit="C"):
-    """Hourly Seattle temperatures of 2010 from ``vega_datasets`` (offline): ``(timestamps, values,
-    columns)`` with values float32 (8759, 1) in degrees ``unit`` ("C" or "F", the source's)."""
-    if unit not in ("C", "F"):
-        raise ValueError(f"unit must be 'C' or 'F', received {unit!r}")
-    source = _seattle_csv()
-    lines = source.read_text(encoding="utf-8").splitlines()
-    if _split_header(lines[0]) != ["date", "temp"]:
-        raise ValueError(f"{source}: unexpected header {lines[0]!r}, expected 'date,temp'")
-    rows = [line.split(",") for line in lines[1:] if line.strip()]
-    timestamps = np.array([d.replace("/", "-").replace(" ", "T") for d, _ in rows], dtype="datetime64[s]")
-    fahrenheit = np.array([t for _, t in rows], dtype=np.float64)
-    values = fahrenheit if unit == "F" else (fahrenheit - 32.0) * 5.0 / 9.0
-    return TimeSeries(timestamps, values.astype(np.float32)[:, None], [f"temp (deg{unit})"])
+        values = np.array([[float(r[k]) for k in where] for r in body], dtype=np.float64)
+        dates = np.array([f"{r[0][6:10]}-{r[0][0:2]}-{r[0][3:5]}" for r in body], dtype="datetime64[D]")
+        hours = np.array([int(r[1].split(":")[0]) for r in body], dtype="timedelta64[h]")
+    except (ValueError, IndexError) as error:
+        raise ValueError(f"{path}: could not read the dates, times or numbers: {error}") from None
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path}: the columns hold NaN or inf")
+    missing = (values == _TMY3_MISSING).sum(axis=0)
+    if missing.any():
+        named = {TMY3_COLUMNS[k]: int(n) for k, n in enumerate(missing) if n}
+        raise ValueError(f"{path}: missing values (-9900) in {named}")
+    timestamps = (dates.astype("datetime64[s]") + hours).astype("datetime64[s]")   # "24:00" = next day 00:00
+    return TimeSeries(timestamps, values.astype(np.float32), list(TMY3_COLUMNS))

@@ -22,6 +22,7 @@ import collections
 
 import numpy as np
 
+from . import budget
 from .layers.core import InputLayer
 from .symbolic import KerasTensor, Node, call_symbolic  # noqa: F401  (the graph's parts, by their old address)
 from .utils import format_shape
@@ -37,20 +38,30 @@ def map_graph(inputs, outputs):
     ``model.layers`` follow it."""
     order, first_seen, done, active = [], {}, set(), set()
 
-    def visit(tensor):
-        node = tensor.node
-        if node in done:
-            return
+    def enter(node):
         if node in active:
             raise ValueError(f"The graph has a cycle through layer '{node.layer.name}'")
         first_seen.setdefault(node.layer, len(first_seen))
         active.add(node)
-        if not _is_input_node(node):
-            for t in node.inputs:
-                visit(t)
-        active.discard(node)
-        done.add(node)
-        order.append(node)
+        return node, iter(() if _is_input_node(node) else node.inputs)
+
+    def visit(tensor):
+        """Depth first from `tensor` back to the inputs, nodes appended after their inputs
+        (an explicit stack: a graph may be deeper than Python's recursion limit)."""
+        if tensor.node in done:
+            return
+        stack = [enter(tensor.node)]
+        while stack:
+            node, pending = stack[-1]
+            for t in pending:
+                if t.node not in done:
+                    stack.append(enter(t.node))
+                    break
+            else:
+                stack.pop()
+                active.discard(node)
+                done.add(node)
+                order.append(node)
 
     for t in outputs:
         visit(t)
@@ -167,9 +178,11 @@ def _accumulate(grads, slot, g):
     grads[slot] = g if grads[slot] is None else grads[slot] + g     # never in place: g may be shared
 
 
-def run_backward(steps, n_slots, output_slots, d_outputs, saved):
+def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_needed=0):
     """dL/d(every slot) from dL/d(outputs), nodes in reverse order; returns (slot gradients,
-    {shared layer: summed weight gradients}, layers no gradient reached)."""
+    {shared layer: summed weight gradients}, layers no gradient reached).  Slots below
+    `n_inputs_not_needed` (the model's inputs, in a training step) need no gradient: a layer
+    that reads only those and ``skips_input_grad`` is asked for none."""
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
@@ -192,7 +205,10 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved):
         if ("activity", k) in saved:
             y = saved[("activity", k)]
             dy = dy + layer.activity_regularizer.gradient(y) / max(len(y), 1)
-        dx = layer.backward(dy)
+        if getattr(layer, "skips_input_grad", False) and all(s < n_inputs_not_needed for s in step.inputs):
+            dx = layer.backward(dy, input_grad=False)
+        else:
+            dx = layer.backward(dy)
         if step.shared and layer.weights:
             own = layer.grads
             previous = shared_grads.get(layer)
@@ -216,9 +232,10 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     default the list of ``[layer name, node index, tensor index]`` of its inputs, else
     ``call_form(node, ref)`` with ``ref(tensor)`` giving that triple), ``input_layers`` and
     ``output_layers``.  Node indices count only the calls inside this graph, as Keras's do."""
-    index = {}                                     # node -> index among its layer's nodes here
+    index, own = {}, collections.defaultdict(list)  # node -> index among its layer's nodes here
     for node in nodes:
-        index[node] = sum(1 for n in index if n.layer is node.layer)
+        index[node] = len(own[node.layer])
+        own[node.layer].append(node)
 
     def ref(t):
         return [t.node.layer.name, index.get(t.node, 0), t.index]
@@ -228,12 +245,12 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
     for layer in layers:
         entry = serialize(layer)
         entry["name"] = layer.name
-        own = [node for node in nodes if node.layer is layer]
-        entry["inbound_nodes"] = [call_form(node, ref) for node in own]
-        if any(node.n_states for node in own):       # the last n inputs are initial states
-            entry["inbound_states"] = [node.n_states for node in own]
-        if any(node.n_masks for node in own):        # then the mask, if one was passed
-            entry["inbound_masks"] = [node.n_masks for node in own]
+        calls = own.get(layer, [])
+        entry["inbound_nodes"] = [call_form(node, ref) for node in calls]
+        if any(node.n_states for node in calls):     # the last n inputs are initial states
+            entry["inbound_states"] = [node.n_states for node in calls]
+        if any(node.n_masks for node in calls):      # then the mask, if one was passed
+            entry["inbound_masks"] = [node.n_masks for node in calls]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -241,9 +258,9 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
 
 def rebuild_graph(config, deserialize):
     """(input tensors, output tensors) from :func:`graph_config`'s output: the layers are
-    created, then called in an order where each call's inputs exist."""
-
-    layers, pending, tensors = {}, [], {}
+    created, then each call is made once the tensors it reads exist (and, for a layer called
+    several times, after its previous call), in time linear in the number of calls."""
+    layers, tensors, calls = {}, {}, []
     for entry in config.get("layers", []):
         layer = deserialize(entry)
         name = entry.get("name", layer.name)
@@ -253,27 +270,40 @@ def rebuild_graph(config, deserialize):
         n_states = entry.get("inbound_states") or []
         n_masks = entry.get("inbound_masks") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
-            pending.append((name, k, call, n_states[k] if k < len(n_states) else 0,
-                            n_masks[k] if k < len(n_masks) else 0))
-    while pending:
-        progress = False
-        for item in list(pending):
-            name, k, call, n_states, n_masks = item
-            if all((ref[0], ref[1]) in tensors for ref in call):
-                args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-                if n_states or n_masks:
-                    kwargs = {"initial_state": args[1:1 + n_states]} if n_states else {}
-                    if n_masks:
-                        kwargs["mask"] = args[-1]
-                    out = layers[name](args[0], **kwargs)
-                else:
-                    out = layers[name](args[0] if len(args) == 1 else args)
-                tensors[(name, k)] = out if isinstance(out, list) else [out]
-                pending.remove(item)
-                progress = True
-        if not progress:
-            raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
-                             f"{pending[0][0]!r} are never computed")
+            budget.charge(budget.NODE_BYTES, f"Layer {name!r}: call {k} of the config")     # while loading
+            calls.append((name, k, call, n_states[k] if k < len(n_states) else 0,
+                          n_masks[k] if k < len(n_masks) else 0))
+    waiting = collections.defaultdict(list)      # (layer, node index) -> the calls that need it
+    missing, ready = [], collections.deque()
+    for i, (name, k, call, _, _) in enumerate(calls):
+        needs = {(ref[0], ref[1]) for ref in call} | ({(name, k - 1)} if k else set())
+        needs -= tensors.keys()
+        missing.append(len(needs))
+        for key in needs:
+            waiting[key].append(i)
+        if not needs:
+            ready.append(i)
+    made = 0
+    while ready:
+        name, k, call, n_states, n_masks = calls[ready.popleft()]
+        args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
+        if n_states or n_masks:
+            kwargs = {"initial_state": args[1:1 + n_states]} if n_states else {}
+            if n_masks:
+                kwargs["mask"] = args[-1]
+            out = layers[name](args[0], **kwargs)
+        else:
+            out = layers[name](args[0] if len(args) == 1 else args)
+        tensors[(name, k)] = out if isinstance(out, list) else [out]
+        made += 1
+        for j in waiting.pop((name, k), ()):
+            missing[j] -= 1
+            if not missing[j]:
+                ready.append(j)
+    if made < len(calls):
+        stuck = next(call for call, count in zip(calls, missing) if count)
+        raise ValueError(f"The model config's graph cannot be rebuilt: the inputs of layer "
+                         f"{stuck[0]!r} are never computed")
 
     def lookup(refs, what):
         try:

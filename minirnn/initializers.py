@@ -8,40 +8,13 @@ for more dimensions the leading axes are a receptive field,
 Unseeded initializers draw from :func:`minirnn.utils.get_rng`; a seeded one
 returns the same values at every call, like Keras with an integer seed.
 """
-import contextlib
 import inspect
 import math
-import threading
 
 import numpy as np
 
-from . import registry
+from . import budget, registry
 from .utils import Configurable, Registry, make_rng
-
-_limit = threading.local()
-
-
-@contextlib.contextmanager
-def allocation_limit(nbytes, error):
-    """Within the block, the weights initializers make may take `nbytes` in all; a weight that
-    would go past it raises ``error(requested_bytes, remaining_bytes)`` before any memory is
-    taken.  Loading a file builds its layers under such a limit, so a config cannot ask for
-    more memory than its file could hold."""
-    previous = getattr(_limit, "budget", None)
-    _limit.budget = [int(nbytes), error]
-    try:
-        yield
-    finally:
-        _limit.budget = previous
-
-
-def _charge(shape, dtype):
-    budget = getattr(_limit, "budget", None)
-    if budget is not None:
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        if nbytes > budget[0]:
-            raise budget[1](nbytes, budget[0])
-        budget[0] -= nbytes
 
 
 def compute_fans(shape):
@@ -60,7 +33,7 @@ class Initializer(Configurable):
 
     def __call__(self, shape, dtype="float32"):
         shape = tuple(int(d) for d in shape)
-        _charge(shape, dtype)
+        budget.charge(budget.shape_bytes(shape, dtype), f"a weight of shape {shape}")   # a load's budget
         rng = make_rng(getattr(self, "seed", None))
         return np.asarray(self._sample(shape, rng), dtype=dtype)
 

@@ -155,6 +155,11 @@ _BY_NAME = {**_CLASSES, **_ALIASES}
 
 
 def _reject_plain_callable(function):
+    """The function form of a loss minirnn has as a class (``keras.losses.mean_squared_error``,
+    marked ``loss_class`` in minirnn.metrics) is that class; any other callable is refused."""
+    name = getattr(function, "loss_class", None)
+    if name in _CLASSES:
+        return _CLASSES[name]()
     raise ValueError(f"Loss {function!r} is a plain callable; training needs its gradient, "
                      "so subclass minirnn.losses.Loss and define _values and _derivative")
 

@@ -208,6 +208,115 @@ class Accuracy(MeanMetricWrapper):
         super().update_state(y_true, y_pred, sample_weight)
 
 
+# -- more per-sample functions, as keras.losses / keras.metrics define them -----------------------
+EPSILON = losses.EPSILON
+
+
+def _pair(y_true, y_pred, name):
+    """y_pred as floats (floatx for non-floats) and y_true in its dtype, aligned as Keras aligns them."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.dtype.kind != "f":
+        y_pred = y_pred.astype(np.float32)
+    return losses.align_shapes(np.asarray(y_true, y_pred.dtype), y_pred, name)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 mean(|y_true - y_pred| / max(|y_true|, eps), axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_absolute_percentage_error")
+    return 100 * np.mean(np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON)), axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2, axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
+    return np.mean(np.square(np.log1p(np.maximum(y_pred, EPSILON)) - np.log1p(np.maximum(y_true, EPSILON))),
+                   axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """mean(log(cosh(y_pred - y_true)), axis=-1), as x + softplus(-2x) - log 2 (no overflow)."""
+    y_true, y_pred = _pair(y_true, y_pred, "log_cosh")
+    x = y_pred - y_true
+    return np.mean(x + np.logaddexp(0, -2 * x) - np.log(2).astype(x.dtype), axis=-1)
+
+
+def kl_divergence(y_true, y_pred):
+    """sum(y_true log(y_true / y_pred), axis=-1), both clipped to [eps, 1]."""
+    y_true, y_pred = _pair(y_true, y_pred, "kl_divergence")
+    y_true, y_pred = np.clip(y_true, EPSILON, 1), np.clip(y_pred, EPSILON, 1)
+    return np.sum(y_true * np.log(y_true / y_pred), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """mean(y_pred - y_true log(y_pred + eps), axis=-1)."""
+    y_true, y_pred = _pair(y_true, y_pred, "poisson")
+    return np.mean(y_pred - y_true * np.log(y_pred + EPSILON), axis=-1)
+
+
+def _hinge_labels(y_true):
+    """Labels in {0, 1} become {-1, 1}, as Keras converts them; others stay."""
+    return 2 * y_true - 1 if np.all((y_true == 0) | (y_true == 1)) else y_true
+
+
+def hinge(y_true, y_pred):
+    """mean(max(1 - y_true y_pred, 0), axis=-1), labels {0, 1} taken as {-1, 1}."""
+    y_true, y_pred = _pair(y_true, y_pred, "hinge")
+    return np.mean(np.maximum(1 - _hinge_labels(y_true) * y_pred, 0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """mean(max(1 - y_true y_pred, 0)^2, axis=-1), labels {0, 1} taken as {-1, 1}."""
+    y_true, y_pred = _pair(y_true, y_pred, "squared_hinge")
+    return np.mean(np.square(np.maximum(1 - _hinge_labels(y_true) * y_pred, 0)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """max(max((1 - y_true) y_pred) - sum(y_true y_pred) + 1, 0) per sample."""
+    y_true, y_pred = _pair(y_true, y_pred, "categorical_hinge")
+    return np.maximum(np.max((1 - y_true) * y_pred, axis=-1) - np.sum(y_true * y_pred, axis=-1) + 1, 0)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """-sum(l2_normalize(y_true) l2_normalize(y_pred), axis) (the loss form: -1 is best)."""
+    y_true, y_pred = _pair(y_true, y_pred, "cosine_similarity")
+
+    def normalize(v):
+        return v / np.sqrt(np.maximum(np.sum(v * v, axis=axis, keepdims=True), 1e-12))
+    return -np.sum(normalize(y_true) * normalize(y_pred), axis=axis)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the true class (argmax of one-hot y_true) is among the k largest predictions."""
+    return sparse_top_k_categorical_accuracy(np.argmax(np.asarray(y_true), axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the integer label is among the k largest predictions (ties count as in)."""
+    y_pred = np.asarray(y_pred)
+    y_true = np.asarray(y_true).astype(np.int64)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if k >= y_pred.shape[-1]:
+        return np.ones(y_true.shape, np.float32)
+    score = np.take_along_axis(y_pred, y_true[..., None], axis=-1)
+    return (np.sum(y_pred > score, axis=-1) < k).astype(np.float32)
+
+
+_FUNCTIONS.update({
+    "mean_absolute_percentage_error": mean_absolute_percentage_error, "mape": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error, "msle": mean_squared_logarithmic_error,
+    "log_cosh": log_cosh, "logcosh": log_cosh, "kl_divergence": kl_divergence, "kld": kl_divergence,
+    "poisson": poisson, "hinge": hinge, "squared_hinge": squared_hinge, "categorical_hinge": categorical_hinge,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
+})
+# The function forms of the losses minirnn has as classes: compile(loss=fn) takes them as that class.
+for _function, _loss in ((mean_squared_error, "MeanSquaredError"), (mean_absolute_error, "MeanAbsoluteError"),
+                         (huber, "Huber"), (binary_crossentropy, "BinaryCrossentropy"),
+                         (categorical_crossentropy, "CategoricalCrossentropy"),
+                         (sparse_categorical_crossentropy, "SparseCategoricalCrossentropy")):
+    _function.loss_class = _loss
+
 _FUNCTIONS.update({
     "binary_crossentropy": binary_crossentropy, "bce": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,

@@ -301,11 +301,9 @@ class Model(Trainer, Layer):
                 pairs += layer._param_grad_pairs(with_grads)
                 continue
             grads = (layer.grads if plain else self._layer_grads(layer)) if with_grads else [None] * len(weights)
-            if isinstance(layer, Model):             # summed as a whole: keep its trainable part
-                keep = {id(w) for w in layer.trainable_weights}
-                pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
-            elif not layer._hand_weighted() and len(layer.trainable_weights) < len(weights):
-                keep = {id(w) for w in layer.trainable_weights}
+            trainable = layer.trainable_weights
+            if len(trainable) != len(weights):       # a model summed as a whole, BatchNormalization's statistics
+                keep = {id(w) for w in trainable}
                 pairs += [(w, g) for w, g in zip(weights, grads) if id(w) in keep]
             else:
                 pairs += zip(weights, grads)
@@ -402,12 +400,16 @@ class Model(Trainer, Layer):
             d_outputs = [dy] if self._outputs_kind == "single" else list(dy)
         return self._backward(d_outputs)
 
-    def _backward(self, d_outputs):
+    def _backward(self, d_outputs, input_grads=True):
         if self._subclassed:
-            return Layer.backward(self, d_outputs[0] if len(d_outputs) == 1 else d_outputs)
+            dx = Layer.backward(self, d_outputs[0] if len(d_outputs) == 1 else d_outputs)
+            return dx if input_grads else None
         saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
-            self._graph(), self._n_slots, self._output_slots, d_outputs, saved)
+            self._graph(), self._n_slots, self._output_slots, d_outputs, saved,
+            0 if input_grads else len(shapes))
+        if not input_grads:                    # a training step: dL/d(inputs) is not needed
+            return None
         dx = [np.zeros(shape, self.dtype) if g is None else g
               for g, shape in zip(grads[:len(shapes)], shapes)]
         return dx[0] if len(dx) == 1 else dx
@@ -460,6 +462,11 @@ class Model(Trainer, Layer):
         if the model is compiled with the same optimizer); counts and shapes are checked.
         Keras files (``.keras``, ``.weights.h5``, ``.h5``) load too."""
         _file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format="onnx", **kwargs):
+        """Write the model for serving, as Keras 3's ``export``: ``format="onnx"`` only (keyword
+        arguments: see :func:`minirnn.onnx.export`)."""
+        _file_function("export")(self, filepath, format=format, **kwargs)
 
     # -- description ---------------------------------------------------------------------
     def summary(self, print_fn=print):
@@ -609,7 +616,7 @@ _file_functions = {}
 
 
 def use_file_functions(**functions):
-    """Set the functions ``save_model``, ``load_model``, ``save_weights`` and ``load_weights``
+    """Set the functions ``save_model``, ``load_model``, ``save_weights``, ``load_weights`` and ``export``
     that :class:`Model` and :func:`load_model` call (done by :mod:`minirnn.saving`)."""
     _file_functions.update(functions)
 

@@ -247,9 +247,10 @@ def forward_in_chunks(cell, chunks, X, states, M, R, input_masks):
     return H, final_states, (chunks, [r[2] for r in results])
 
 
-def backward_in_chunks(cell, cache, dH, dstates, macs):
+def backward_in_chunks(cell, cache, dH, dstates, macs, input_grad=True):
     """cell.backward over the chunks of :func:`forward_in_chunks`: (dX, weight-gradient job,
     dstates0); the job's ``result()`` is the list of gradients aligned with ``cell.weights``.
+    dX is None when not `input_grad` (a cell that ``skips_input_grad``).
 
     One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
     core while the layers below back-propagate (see ``Cell.backward_phases``), when they are
@@ -257,15 +258,17 @@ def backward_in_chunks(cell, cache, dH, dstates, macs):
     pass side by side, dX is joined and the gradients summed."""
     chunks, caches = cache
     if len(chunks) == 1:
-        dX, dstates0, weight_grads = cell.backward_phases(caches[0], dH, dstates)
+        dX, dstates0, weight_grads = (cell.backward_phases(caches[0], dH, dstates) if input_grad else
+                                      cell.backward_phases(caches[0], dH, dstates, input_grad=False))
         return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= PARALLEL_MIN_MACS), dstates0
 
     def part(job):
         chunk, chunk_cache = job
-        dX, dstates0, grads = cell.backward(chunk_cache, rows(dH, chunk, 1), [rows(d, chunk, 0) for d in dstates])
+        dX, dstates0, grads = cell.backward(chunk_cache, rows(dH, chunk, 1), [rows(d, chunk, 0) for d in dstates],
+                                            input_grad)
         return dX, dstates0, cell.ordered(grads)
     results = parallel_map(part, list(zip(chunks, caches)))
-    dX = np.concatenate([r[0] for r in results], axis=1)
+    dX = np.concatenate([r[0] for r in results], axis=1) if input_grad else None
     dstates0 = [np.concatenate([r[1][k] for r in results]) for k in range(len(dstates))]
     grads = [sum(r[2][k] for r in results) for k in range(len(results[0][2]))]
     return dX, run_later(lambda: grads, worth_it=False), dstates0

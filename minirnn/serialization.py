@@ -26,6 +26,7 @@ import threading
 import numpy as np
 
 from . import registry
+from .budget import OverBudget  # noqa: F401  (raised by loads that pass their budget)
 
 PYTHON_FUNCTION = "__python_function__"
 MAX_INPUT_ITEMS = 2**22              # elements of an input shape (unknown sizes as 3), in safe mode
@@ -33,10 +34,6 @@ LAYER_DTYPES = ("float32", "float64")
 # an Input may also hold ids, flags or text
 INPUT_DTYPES = LAYER_DTYPES + ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool",
                                "string")
-
-
-class OverBudget(ValueError):
-    """A weight a file's config asks for that is larger than the file allows."""
 
 
 class ModelFileError(ValueError):

@@ -10,6 +10,7 @@ running it forward and backward, its config) is :mod:`minirnn.functional`'s, abo
 """
 import numpy as np
 
+from . import budget
 from .utils import format_shape
 
 
@@ -81,6 +82,13 @@ class Node:
         self.multi_output = isinstance(output_shape, list)
         dtype = getattr(layer, "output_dtype", None) or layer.dtype
         self.outputs = [KerasTensor(shape, dtype, self, k) for k, shape in enumerate(shapes)]
+        # While a file loads, what the outputs take for a batch of one (other unknown sizes as
+        # budget.UNKNOWN_SIZE) comes from the file's budget: a config cannot ask for outputs
+        # larger than its file allows.
+        budget.charge(sum(budget.shape_bytes(t.shape, dtype, batch=True) for t in self.outputs),
+                      f"Layer '{layer.name}' ({type(layer).__name__}): a call whose output "
+                      f"{', '.join(format_shape(t.shape) for t in self.outputs)}, for a batch of one (unknown "
+                      f"steps counted as {budget.UNKNOWN_SIZE}),")
         layer._inbound_nodes.append(self)
 
     @property

@@ -157,7 +157,7 @@ class Trainer:
         with self._lock:
             outputs, out_masks = self._forward(x_flat, True)
             total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
-            self._backward(d_outputs)
+            self._backward(d_outputs, input_grads=False)
             pairs = self._param_grad_pairs()
             penalties, limits = self._regularized()
             grads = [g for _, g in pairs]
@@ -291,11 +291,7 @@ class Trainer:
         loss_tracker, part_trackers = self._loss_trackers()
         for metric in self.metrics:
             metric.reset_state()
-        progbar = None
-        if verbose:
-            progbar = callbacks_module.ProgbarLogger()
-            progbar.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
-            progbar.on_epoch_begin(0)
+        progbar = callbacks_module.progbar_for(verbose, adapter.num_batches)
         logs = None
         for step, (xb, yb) in enumerate(adapter):
             x_flat, y_flat = self._batch_arrays(xb, yb)
@@ -322,14 +318,20 @@ class Trainer:
 
     @limits_blas_threads
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
-        """Outputs for every sample, computed in batches (32 by default)."""
-        check_verbose(verbose, "predict", self.name)
+        """Outputs for every sample, computed in batches (32 by default); ``verbose=1`` prints
+        Keras's progress bar."""
+        verbose = check_verbose(verbose, "predict", self.name)
         adapter = self._adapter(x, None, batch_size, False, steps, "predict")
+        progbar = callbacks_module.progbar_for(verbose, adapter.num_batches)
         outputs = []
-        for xb, _ in adapter:
+        for step, (xb, _) in enumerate(adapter):
             x_flat, _ = self._batch_arrays(xb, None)
             with self._lock:
                 outputs.append(self._forward(x_flat, False)[0])
+            if progbar is not None:
+                progbar.on_train_batch_end(step)
         if not outputs:
             raise ValueError(f"Model '{self.name}' predict() received no samples")
+        if progbar is not None:
+            progbar.on_epoch_end(0)
         return self._pack([np.concatenate(parts, axis=0) for parts in zip(*outputs)])

@@ -17,20 +17,23 @@ MAX_LINES = 700
 # A name stands for that module and, unless a more specific name is listed, the modules under it.
 LAYERS = [
     ("foundation", ["minirnn.backend", "minirnn.blas", "minirnn.memory", "minirnn.parallel",
-                    "minirnn.registry", "minirnn.utils", "minirnn.version"]),
+                    "minirnn.registry", "minirnn.utils", "minirnn.version", "minirnn.budget"]),
     ("objects", ["minirnn.activations", "minirnn.initializers", "minirnn.ops", "minirnn.losses",
                  "minirnn.metrics", "minirnn.optimizers", "minirnn.callbacks", "minirnn.data",
                  "minirnn.data_adapters", "minirnn.datasets", "minirnn.serialization", "minirnn.symbolic",
-                 "minirnn.pipeline", "minirnn.regularizers", "minirnn.constraints"]),
-    ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru"]),
+                 "minirnn.pipeline", "minirnn.regularizers", "minirnn.constraints",
+                 "minirnn.convolution", "minirnn.downloads", "minirnn.keras_datasets"]),
+    ("cells", ["minirnn.cells.base", "minirnn.cells.simple_rnn", "minirnn.cells.lstm", "minirnn.cells.gru",
+               "minirnn.cells.conv_lstm"]),
     # The fused twins decorate the cells' reference loops; importing minirnn.cells registers them.
     ("kernels", ["minirnn.kernels", "minirnn.cells"]),
     ("layers", ["minirnn.layers", "minirnn.gradcheck", "minirnn.inspect"]),
     ("graph", ["minirnn.functional", "minirnn.summary"]),
     ("training", ["minirnn.trainer"]),
     ("models", ["minirnn.models"]),
-    ("files", ["minirnn.saving", "minirnn.interop"]),
-    ("api", ["minirnn", "minirnn.keras"]),
+    ("files", ["minirnn.saving", "minirnn.interop", "minirnn.onnx"]),
+    ("many fits", ["minirnn.fits"]),
+    ("api", ["minirnn", "minirnn.keras", "minirnn.visualization"]),
 ]
 
 

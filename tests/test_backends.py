@@ -2,9 +2,12 @@
 
 Every cell and flag is run forward and backward once per backend on identical
 layers (same weights, same dropout seed); outputs, dL/dx, weight gradients and
-initial-state gradients must agree to round-off.  Activations are compared for
-every code, and also against independent formulas.  Backend selection: the
-environment variable (in a subprocess), set_backend, and invalid names.
+initial-state gradients must be the same bits in float32 (what lets a first fit
+start on NumPy while the kernels compile) and agree to round-off in float64.
+Activations are compared for every code, and also against independent formulas.
+Backend selection: the environment variable (in a subprocess), set_backend, and
+invalid names.  Here the numba backend always runs compiled kernels (compiled
+before their first call, not in the background).
 """
 import os
 import subprocess
@@ -22,11 +25,30 @@ from minirnn.layers import RNN
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
-# Every cell minirnn registers, and GRU's other reset form.
+
+
+@pytest.fixture(autouse=True)
+def compile_before_first_call():
+    previous = backend.compile_in_background(False)
+    yield
+    backend.compile_in_background(previous)
+
+
+def assert_backends_agree(got, expected, dtype, name=""):
+    """The same bits in float32 (a dtype whose kernels are bitwise), round-off in float64."""
+    if np.dtype(dtype) in backend.BITWISE_DTYPES:
+        np.testing.assert_array_equal(got, expected, err_msg=name, strict=True)
+    else:
+        np.testing.assert_allclose(got, expected, err_msg=name, **TOLERANCE[dtype])
+
+
+# Every cell minirnn registers with a fused twin, and GRU's other reset form (the ConvLSTM cells
+# run their reference loops only: tests/test_conv_lstm.py).
 CELL_OPTIONS = {name.partition(">")[2]: (registry.get_registered_object(name), {})
                 for name in registry.registered_names("minirnn")
                 if isinstance(registry.get_registered_object(name), type)       # ops are functions
-                and issubclass(registry.get_registered_object(name), Cell)}
+                and issubclass(registry.get_registered_object(name), Cell)
+                and not getattr(registry.get_registered_object(name), "reads_frames", False)}
 CELL_OPTIONS["GRUCell_reset_before"] = (CELL_OPTIONS["GRUCell"][0], dict(reset_after=False))
 CELLS = sorted(CELL_OPTIONS)
 FLAGS = {   # name: (layer arguments, call options)
@@ -102,7 +124,7 @@ def test_layer_backends_agree(cell, flags, dtype, restore_numerics):
         got = numba_run[name]
         assert got.dtype == expected.dtype == np.dtype(dtype), name
         assert np.all(np.isfinite(got)), name
-        np.testing.assert_allclose(got, expected, err_msg=name, **TOLERANCE[dtype])
+        assert_backends_agree(got, expected, dtype, name)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -188,7 +210,7 @@ def test_activation_backends_agree(name, dtype, shape, restore_numerics):
         assert y.dtype == d.dtype == np.dtype(dtype) and y.shape == d.shape == a.shape
         results[which] = (y, d)
     for k in range(2):
-        np.testing.assert_allclose(results["numba"][k], results["numpy"][k], **TOLERANCE[dtype])
+        assert_backends_agree(results["numba"][k], results["numpy"][k], dtype)
 
     # ... and both equal the textbook formulas (not just each other).
     f, df = REFERENCE[name]
@@ -213,6 +235,7 @@ import minirnn
 layer = minirnn.LSTM(2, return_sequences=True)
 y = layer(np.ones((1, 3, 2)), training=True)
 layer.backward(np.ones_like(y))
+minirnn.backend.wait_for_compiled()
 print(minirnn.backend.backend(), "numba" in sys.modules)
 """
 
@@ -407,3 +430,75 @@ def test_memory_functions_report_whether_applied():
     applied = memory.keep_freed_memory()
     assert memory.release_freed_memory() is applied
     assert isinstance(applied, bool)
+
+
+# -- compiling in the background ------------------------------------------------------
+COLD_FIT = """
+import json
+import numpy as np
+import minirnn as mr
+from minirnn import backend
+from minirnn.cells import simple_rnn
+
+def fit():
+    mr.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 20, 1)).astype("float32")
+    y = rng.normal(size=(96, 1)).astype("float32")
+    model = mr.Sequential([mr.Input(shape=(20, 1)), mr.layers.SimpleRNN(8, return_sequences=True),
+                           mr.layers.SimpleRNN(8), mr.layers.Dense(1)])
+    model.compile(optimizer=mr.optimizers.SGD(1e-2, momentum=0.9), loss="huber")
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+    return [w.tolist() for w in model.get_weights()]
+
+first = fit()
+before = simple_rnn.forward_loop.calls_while_compiling
+backend.wait_for_compiled()
+second = fit()
+print(json.dumps(dict(first=first, second=second, before=before,
+                      after=simple_rnn.forward_loop.calls_while_compiling, errors=backend._compiler.errors,
+                      compiled=sorted(str(d) for d in simple_rnn.forward_loop._ready))))
+"""
+
+
+def test_first_fit_runs_numpy_while_compiling_with_the_same_numbers(tmp_path):
+    """A fresh process with an empty compile cache starts on the NumPy loops while the compiled
+    ones build in the background, then switches; the trained weights are the same bits as an
+    all-NumPy run and an all-compiled run (float32 kernels are bitwise, see the tests above)."""
+    import json
+
+    cache = str(tmp_path / "numba_cache")
+    runs = {}
+    for name, env in (("background", {}), ("numpy", dict(MINIRNN_BACKEND="numpy")),
+                      ("compiled first", dict(MINIRNN_COMPILE="wait"))):
+        result = run_python(COLD_FIT, NUMBA_CACHE_DIR=cache, **env)
+        assert result.returncode == 0, result.stderr
+        runs[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    background = runs["background"]
+    assert background["errors"] == []
+    assert background["before"] > 0, "the first fit should have started on the NumPy loops"
+    assert background["compiled"] == ["float32"] and background["after"] == background["before"], \
+        "after wait_for_compiled the compiled loops should run"
+    assert runs["compiled first"]["before"] == 0
+    for name, run in runs.items():
+        assert run["first"] == background["first"], f"{name}: first fit differs"
+        assert run["second"] == background["first"], f"{name}: second fit differs"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_scatter_backends_agree(dtype, restore_numerics):
+    """Embedding's gradient: the compiled scatter adds the rows in np.add.at's order (ids repeat)."""
+    from minirnn.layers.embedding import rows_added
+
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 7, 300)
+    rows = (rng.standard_normal((300, 5)) * 10 ** rng.uniform(-4, 4, (300, 5))).astype(dtype)
+    results = {}
+    for which in ("numpy", "numba"):
+        mr.set_backend(which)
+        table = np.zeros((7, 5), dtype)
+        rows_added(table, idx, rows)
+        results[which] = table
+    np.testing.assert_array_equal(results["numba"], results["numpy"], strict=True)
+    expected = np.stack([rows[idx == i].astype(np.float64).sum(axis=0) for i in range(7)])
+    np.testing.assert_allclose(results["numpy"], expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-3)

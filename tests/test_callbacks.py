@@ -233,3 +233,55 @@ def test_progbar_redraws_in_place_on_a_terminal():
     screen = final_lines(text)
     assert screen == ["4/4 ━━━━━━━━━━━━━━━━━━━━ Ns T/step - loss: 25.0000"]
     assert "2/4 ━━━━━━━━━━━━━━━━━━━━" in ANSI.sub("", text)
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_predict_and_evaluate_print_keras_bars(verbose):
+    """Keras 3 prints a bar for predict and evaluate too (steps, time per step; evaluate adds
+    the metrics)."""
+    import minirnn as mr
+
+    x = np.linspace(0, 1, 100 * 5, dtype="float32").reshape(100, 5)
+    y = x.sum(axis=1, keepdims=True) + 1          # off by one everywhere: loss 1, mae 1
+    kmodel = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    mmodel = mr.Sequential([mr.Input((5,)), mr.layers.Dense(1, kernel_initializer="ones")])
+    printed = {}
+    for name, model in (("keras", kmodel), ("minirnn", mmodel)):
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        model.evaluate(x, y, verbose=0)                   # kernels compiled (and announced) before
+        for call in ("predict", "evaluate"):
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                getattr(model, call)(x, *([] if call == "predict" else [y]), verbose=verbose)
+            printed[name, call] = final_lines(buffer.getvalue())
+    for call in ("predict", "evaluate"):
+        assert printed["minirnn", call] == printed["keras", call][-1:], call
+    assert printed["minirnn", "predict"] == ["4/4 ━━━━━━━━━━━━━━━━━━━━ Ns T/step" if verbose == 1 else
+                                             "4/4 - Ns - T/step"]
+
+
+def test_first_compilation_is_announced_once_and_left_out_of_step_times(monkeypatch):
+    """A kernel compiled during an epoch: the bar's stream says so once, on its own line, and
+    the bar's clock stops while it compiles."""
+    import numba
+
+    from minirnn import backend
+
+    backend.kernel(lambda x: x)(np.zeros(1))            # the compile clock listens from here on
+    monkeypatch.setitem(backend._compiling, "announced", False)
+    stream = io.StringIO()
+    progbar = callbacks.ProgbarLogger(stream=stream)
+    progbar.set_params({"epochs": 2, "steps": 2, "verbose": 2})
+    progbar.on_epoch_begin(0)
+    clock, compiling = progbar._clock(), backend.compile_seconds()
+    for k in range(2):            # two fresh functions, compiled (not cached) one after the other
+        numba.njit(cache=False)(lambda x, k=k: x + k)(1.0)
+    assert backend.compile_seconds() > compiling
+    assert progbar._clock() - clock < backend.compile_seconds() - compiling
+    progbar.on_train_batch_end(0)
+    progbar.on_train_batch_end(1)
+    progbar.on_epoch_end(0)
+    assert stream.getvalue().splitlines()[:2] == ["Epoch 1/2", backend.COMPILING_MESSAGE]
+    assert stream.getvalue().count(backend.COMPILING_MESSAGE) == 1
+    numba.njit(cache=False)(lambda x: x - 1)(1.0)          # after the epoch: nobody to tell
+    assert stream.getvalue().count(backend.COMPILING_MESSAGE) == 1

@@ -100,8 +100,9 @@ def test_custom_cell_example_runs(custom_cell, capsys):
 
 
 def test_fast_path_lives_in_kernels_only():
-    """Every minirnn cell's loops have a fused twin registered from minirnn/kernels/, and no name
-    defined there (the twins' helpers) is used anywhere else in the package."""
+    """Every minirnn cell's loops have a fused twin registered from minirnn/kernels/ (but the
+    ConvLSTM cells', whose time is spent in convolution products), and no name defined there
+    (the twins' helpers) is used anywhere else in the package."""
     import ast
     import pathlib
     import sys
@@ -109,7 +110,8 @@ def test_fast_path_lives_in_kernels_only():
     package = pathlib.Path(mr.__file__).parent
     for name in registry.registered_names("minirnn"):
         cls = registry.get_registered_object(name)
-        if isinstance(cls, type) and issubclass(cls, Cell) and cls is not Cell:
+        if isinstance(cls, type) and issubclass(cls, Cell) and cls is not Cell \
+                and not getattr(cls, "reads_frames", False):
             module = sys.modules[cls.__module__]
             for loop in (module.forward_loop, module.backward_loop):
                 assert loop.source is not loop.py and loop.source.__module__.startswith("minirnn.kernels."), loop
@@ -118,7 +120,7 @@ def test_fast_path_lives_in_kernels_only():
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and not node.name.endswith("_fused"):
                 fast_only.add(node.name)
-    assert {"tanh_rational", "activate_in_place", "add_recurrent_product"} <= fast_only
+    assert {"activate_sum", "activate_sum_by_columns", "derivative_by_polynomial"} <= fast_only
     for path in package.rglob("*.py"):
         if "kernels" in path.parts:
             continue

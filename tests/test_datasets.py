@@ -1,4 +1,4 @@
-"""Jena climate loader (offline: generated files, a fake downloader) and the Seattle series."""
+"""Jena climate loader (offline: generated files, a fake downloader) and the TMY3 loader."""
 import os
 import urllib.error
 import urllib.request
@@ -131,11 +131,35 @@ def test_default_cache_folder(monkeypatch, tmp_path):
     assert datasets.cache_dir() == os.path.join(os.path.expanduser("~"), ".cache", "minirnn")
 
 
-def test_seattle_temperatures():
-    import vega_datasets  # noqa: F401  in the test extra: a missing install fails here, loudly
-    timestamps, values, columns = datasets.load_seattle_temps()
-    assert values.shape == (8759, 1) and values.dtype == np.float32
-    assert str(timestamps[0]) == "2010-01-01T00:00:00" and str(timestamps[-1]) == "2010-12-31T23:00:00"
-    np.testing.assert_allclose(values[0, 0], (39.4 - 32) * 5 / 9, rtol=1e-6)
-    _, fahrenheit, _ = datasets.load_seattle_temps(unit="F")
-    np.testing.assert_allclose(fahrenheit[:, 0] - 32, values[:, 0] * 9 / 5, atol=1e-4)
+def test_tmy3_matches_pvlibs_own_reader():
+    """pvlib's shipped Greensboro year, read by us and by pvlib.iotools.read_tmy3 (pandas)."""
+    from pvlib.iotools import read_tmy3      # in the test extra: a missing install fails here, loudly
+    timestamps, values, columns = datasets.load_tmy3()
+    theirs, meta = read_tmy3(datasets.tmy3_path(), map_variables=False)
+    assert meta["USAF"] == 723170 and values.shape == (8760, 14) and values.dtype == np.float32
+    assert columns == list(datasets.TMY3_COLUMNS)
+    np.testing.assert_array_equal(values, theirs[columns].to_numpy(np.float32))
+    local = theirs.index.tz_localize(None).to_numpy().astype("datetime64[s]")
+    # One hour differs: "02/28/1996 24:00" (February of a leap year) is 29 February 00:00;
+    # pvlib's index puts it on 1 March.
+    differ = np.nonzero(timestamps != local)[0]
+    assert [str(timestamps[k]) for k in differ] == ["1996-02-29T00:00:00"]
+    assert theirs["Date (MM/DD/YYYY)"].iloc[differ[0]] == "02/28/1996" and theirs["Time (HH:MM)"].iloc[differ[0]] == "24:00"
+    assert str(timestamps[0]) == "1988-01-01T01:00:00"        # January is a measured January of 1988
+
+
+def test_tmy3_refuses_missing_values_and_other_files(tmp_path):
+    lines = open(datasets.tmy3_path(), encoding="latin-1").read().splitlines()
+    header = lines[1].split(",")
+    k = header.index("Dew-point (C)")
+    row = lines[5].split(",")
+    row[k] = "-9900"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines[:5] + [",".join(row)] + lines[6:]) + "\n", encoding="latin-1")
+    with pytest.raises(ValueError, match=r"missing values \(-9900\) in \{'Dew-point \(C\)': 1\}"):
+        datasets.load_tmy3(broken)
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\nDate,Time\n1,2\n")
+    with pytest.raises(ValueError, match="not a TMY3 file; its second line lacks the columns"):
+        datasets.load_tmy3(other)
+

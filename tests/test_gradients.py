@@ -25,9 +25,11 @@ BROKEN = 1e-2       # a broken backward must be at least this wrong
 
 SMOOTH = ("tanh", "sigmoid", "linear")      # no kinks, so finite differences apply everywhere
 # Every cell minirnn registers, and GRU's other reset form: {kind: (cell class, its options)}
+# (ConvLSTM cells read frames, not vectors: tests/test_conv_lstm.py checks them.)
 KINDS = {name.partition(">")[2]: (obj, {})
          for name, obj in ((n, registry.get_registered_object(n)) for n in registry.registered_names("minirnn"))
-         if isinstance(obj, type) and issubclass(obj, Cell)}          # ops are registered functions
+         if isinstance(obj, type) and issubclass(obj, Cell)          # ops are registered functions
+         and not getattr(obj, "reads_frames", False)}
 KINDS["GRUCell_reset_before"] = (GRUCell, dict(reset_after=False))
 RNN_KINDS = sorted(KINDS)
 
@@ -306,9 +308,9 @@ def test_sequential_bidirectional_lstm_sequences_mse():
 
 
 # -- the checker must catch a broken backward ---------------------------------------
-def _no_recurrent_grad(dM, UT, R):
+def _no_recurrent_grad(dM, U, R, out):
     """dh_next without its dM U^T term (B3): truncated backpropagation through time."""
-    return np.zeros((dM.shape[0], UT.shape[1]), dM.dtype)
+    out[...] = 0
 
 
 def _tanh_derivative_everywhere(y, code):
@@ -359,7 +361,7 @@ BREAKAGES = {   # name: (layer factory, patch)
     "simple_rnn_no_dh_next": (
         lambda: make_rnn("SimpleRNNCell", 3, return_sequences=True),
         lambda mp: (mr.set_backend("numpy"),                    # the compiled kernel cannot be patched
-                    mp.setattr(simple_rnn_module, "recurrent_grad", _no_recurrent_grad))),
+                    mp.setattr(simple_rnn_module, "recurrent_grad_into", _no_recurrent_grad))),
     "lstm_flipped_dU": (
         lambda: make_rnn("LSTMCell", 3, return_sequences=True),
         lambda mp: mp.setattr(LSTMCell, "backward_phases", _edit_cell_grads(LSTMCell, "recurrent_kernel", _negate))),
@@ -448,3 +450,44 @@ def test_lstm_by_hand_example_matches_gradcheck_and_lstm():
     result = load_example("lstm_by_hand").main()
     assert result["report"].ok and set(result["report"]) == {"dL/dx", "dL/dW", "dL/dU", "dL/db"}
     assert max(result["differences"].values()) < 1e-12
+
+
+# -- what a training step leaves out ----------------------------------------------------
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("kind", RNN_KINDS)
+def test_training_step_skips_dx_of_the_model_input(kind, bidirectional, monkeypatch):
+    """A training step needs no dL/d(model input): the first recurrent layer computes none
+    (Cell.input_grad is asked with needed=False), and its weight gradients are the same bits as
+    model.backward's, which computes every dL/dx."""
+    asked = []
+    original = Cell.input_grad
+
+    def spy(self, dXW, input_masks=None, needed=True):
+        asked.append(needed)
+        return original(self, dXW, input_masks, needed)
+    monkeypatch.setattr(Cell, "input_grad", spy)
+
+    def model():
+        mr.set_random_seed(3)
+        layers = [make_rnn(kind, 4, return_sequences=True), make_rnn(kind, 3)]
+        if bidirectional:
+            layers = [Bidirectional(layer) for layer in layers]
+        net = mr.Sequential([Input(shape=(5, 2))] + layers + [Dense(1)])
+        net.compile(optimizer=mr.optimizers.SGD(0.1), loss="mse")
+        return net
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 5, 2)).astype("float32"), rng.normal(size=(6, 1)).astype("float32")
+    stepped = model()
+    stepped.train_on_batch(x, y)
+    halves = 2 if bidirectional else 1
+    assert asked == [True] * halves + [False] * halves     # second layer, then the first
+
+    manual = model()
+    out = manual(x, training=True)
+    _, d_out = losses.get("mse").value_and_gradient(y, out)
+    dx = manual.backward(d_out)
+    assert dx.shape == x.shape and np.any(dx != 0)
+    assert len(stepped.grads) == len(manual.grads) == len(manual.weights)
+    for a, b in zip(stepped.grads, manual.grads):
+        np.testing.assert_array_equal(a, b)

@@ -414,9 +414,28 @@ def other_layer_models():
     tokens = rng.integers(0, 12, size=(5, 8))
     seq = rng.standard_normal((5, 6, 2)).astype("float32")
     seq[0, 4:] = 0.0                                     # padding for Masking
+    normed = Sequential([Input(shape=(6, 2)), L.BatchNormalization(momentum=0.5), L.LayerNormalization(axis=[1, 2]),
+                         L.Activation("gelu"), L.ReLU(max_value=2.0, negative_slope=0.1), L.LeakyReLU(), L.ELU(0.5),
+                         L.Softmax(axis=1), L.AveragePooling1D(2), L.Flatten(), Dense(1)])
+    normed.layers[0](seq, training=True)                 # moving statistics that differ from their start
+    frames = rng.random((2, 3, 8, 8, 1)).astype("float32")
+    video = Sequential([Input(shape=(3, 8, 8, 1)), L.ConvLSTM2D(2, 3, padding="same", return_sequences=True),
+                        L.Conv3D(2, 2, padding="same"), L.MaxPooling3D(), L.AveragePooling3D(1),
+                        L.GlobalAveragePooling3D(), Dense(1)])
+    image = Input(shape=(8, 8, 1))
+    pooled = L.AveragePooling2D(2, padding="same")(L.MaxPooling2D()(L.Conv2D(3, 3)(image)))
+    both = L.Concatenate()([L.GlobalAveragePooling2D()(pooled), L.GlobalMaxPooling2D()(pooled)])
+    pictures = mr.Model(image, Dense(1)(both))
+    steps = Sequential([Input(shape=(4, 7, 2)), L.ConvLSTM1D(2, 3, return_sequences=True), L.Reshape((4, 5, 1, 1, 2)),
+                        L.ConvLSTM3D(2, 1), L.GlobalMaxPooling3D(), Dense(1)])
+    lookup = L.IntegerLookup(max_tokens=10)
+    lookup.adapt(tokens)
+    ids = Sequential([Input(shape=(8,)), lookup, L.Embedding(10, 3), L.GlobalAveragePooling1D()])
     stacked = Sequential([Input(shape=(None, 2)), L.RNN([L.LSTMCell(3), L.GRUCell(2, dropout=0.1)],
                                                         return_sequences=True), L.RNN(L.SimpleRNNCell(2))])
-    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (stacked, seq)]
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (normed, seq),
+            (video, frames), (pictures, frames[:, 0]), (steps, rng.random((2, 4, 7, 2)).astype("float32")),
+            (ids, tokens), (stacked, seq)]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):
@@ -428,6 +447,9 @@ def test_every_built_in_layer_saves_and_loads(tmp_path):
     used |= {"Layer", "RNN", "Merge"} | {type(layer.layer).__name__ for model, _ in models for layer in model.layers
                                  if hasattr(layer, "layer") and not isinstance(layer, Bidirectional)}
     used |= {type(layer.cell).__name__ for model, _ in models for layer in model.layers if hasattr(layer, "cell")}
+    # Layers of string inputs (a model of them needs Input(dtype="string")): their configs, the vocabulary
+    # included, round-trip in test_preprocessing_layers.py.
+    used |= {"StringLookup", "TextVectorization"}
     builtin = {name for name, cls in mr.layers.base.registered_layer_classes().items()
                if cls.__module__.startswith("minirnn.") and not name.startswith("_")}
     assert builtin - used == set(), "add these layer classes to a round-trip test"

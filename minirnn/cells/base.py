@@ -27,7 +27,9 @@ The contract (what the wrapper calls):
   states; dX (T, B, D), dstates0 the gradients of the initial states, and
   ``weight_grads()`` returns ``{weight name: gradient}``.  The layer below waits for
   dX only, so the wrapper may run ``weight_grads`` on a spare core meanwhile.
-  :meth:`backward` is the same in one call, in the same order.
+  :meth:`backward` is the same in one call, in the same order.  A cell whose class sets
+  ``skips_input_grad = True`` also takes ``input_grad=False`` and then returns None for
+  dX (nothing below needs it: the layer reads the model's input).
 
 Masks and dropout.  The wrapper draws the masks; two reach the time loops as
 arrays, empty (shape (0, 1, 1)) when unused:
@@ -58,33 +60,55 @@ import numpy as np
 
 from .. import activations, initializers, registry
 from ..backend import kernel
-from ..blas import column_sums, gemm
+from ..blas import gemm
 from ..utils import is_positive_int
 
 
-@kernel
-def recurrent_product(h, U, R):
-    """h U, or with recurrent dropout [(h * R_g) U_g for each gate block g]."""
+@kernel(bitwise=True)
+def recurrent_product_into(h, U, R, out):
+    """out = h U, or with recurrent dropout (h * R_g) U_g in each gate block g: (B, G*n).
+
+    The loops of both backends make these products through :func:`~minirnn.blas.gemm`."""
     if R.shape[0] == 0:
-        return h @ U
+        gemm(h, U, out, 0.0)
+        return
     n = h.shape[1]
-    out = np.empty((h.shape[0], U.shape[1]), h.dtype)
     for g in range(U.shape[1] // n):
-        out[:, g * n:(g + 1) * n] = (h * R[g]) @ np.ascontiguousarray(U[:, g * n:(g + 1) * n])
+        gemm(h * R[g], U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 0.0)
+
+
+@kernel(bitwise=True)
+def recurrent_grad_into(dM, U, R, out):
+    """out = dL/dh from dM = dL/d(h U): dM U^T (B, n), or with recurrent dropout
+    sum_g (dM_g U_g^T) * R_g.  U^T is read in place (BLAS's transpose flag)."""
+    if R.shape[0] == 0:
+        gemm(dM, U.T, out, 0.0)
+        return
+    n = U.shape[0]
+    part = np.empty_like(out)
+    for g in range(U.shape[1] // n):
+        gemm(dM[:, g * n:(g + 1) * n], U[:, g * n:(g + 1) * n].T, part, 0.0)
+        if g == 0:
+            out[:, :] = part * R[0]
+        else:
+            out += part * R[g]
+
+
+@kernel(bitwise=True)
+def recurrent_product(h, U, R):
+    """h U, or with recurrent dropout [(h * R_g) U_g for each gate block g], as a new array."""
+    out = np.empty((h.shape[0], U.shape[1]), h.dtype)
+    recurrent_product_into(h, U, R, out)
     return out
 
 
-@kernel
+@kernel(bitwise=True)
 def recurrent_grad(dM, UT, R):
-    """dL/dh from dL/d(h U), given UT = U^T (contiguous, made once per sequence):
-    dM U^T, or with recurrent dropout sum_g (dM_g U_g^T) * R_g."""
-    if R.shape[0] == 0:
-        return dM @ UT
-    n = UT.shape[1]
-    dh = np.zeros((dM.shape[0], n), dM.dtype)
-    for g in range(UT.shape[0] // n):
-        dh += (np.ascontiguousarray(dM[:, g * n:(g + 1) * n]) @ UT[g * n:(g + 1) * n]) * R[g]
-    return dh
+    """dL/dh from dL/d(h U), given UT = U^T, as a new array: dM U^T, or with recurrent dropout
+    sum_g (dM_g U_g^T) * R_g."""
+    out = np.empty((dM.shape[0], UT.shape[1]), dM.dtype)
+    recurrent_grad_into(dM, UT.T, R, out)
+    return out
 
 
 def empty_masks(dtype):
@@ -98,6 +122,7 @@ class Cell:
     gates = 1                 # G: blocks of `units` columns in W and U
     gate_names = ()           # names of the blocks of cache.gates, if the cell keeps one
     state_names = ("h",)
+    skips_input_grad = False  # backward_phases takes input_grad=False (see the contract)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -191,15 +216,18 @@ class Cell:
                 gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
         return XW.reshape(T, B, -1)
 
-    def input_grad(self, dXW, input_masks=None):
-        """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k])."""
+    # The products after the loop run in both backends alike, so they use NumPy's own BLAS,
+    # measured faster than SciPy's on these tall, narrow shapes (the loops must call SciPy's).
+    def input_grad(self, dXW, input_masks=None, needed=True):
+        """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k]);
+        None when not `needed`."""
+        if not needed:
+            return None
         T, B, width = dXW.shape
         D = self.input_dim
         flat = dXW.reshape(T * B, width)
         if input_masks is None:
-            dX = np.empty((T * B, D), dXW.dtype)
-            gemm(flat, self.kernel.T, dX, 0.0)
-            return dX.reshape(T, B, D)
+            return np.matmul(flat, self.kernel.T).reshape(T, B, D)
         dX = np.zeros((T, B, D), dXW.dtype)
         for cols, m in self.column_blocks(input_masks):
             dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
@@ -209,13 +237,13 @@ class Cell:
         """dW = sum_t x_t^T dXW_t and db = sum_t dXW_t (the input bias's gradient)."""
         T, B, D = X.shape
         flat = dXW.reshape(T * B, -1)
-        dW = np.empty_like(self.kernel)
         if input_masks is None:
-            gemm(X.reshape(T * B, D).T, flat, dW, 0.0)
+            dW = np.matmul(X.reshape(T * B, D).T, flat)
         else:
+            dW = np.empty_like(self.kernel)
             for cols, m in self.column_blocks(input_masks):
-                gemm((X * m).reshape(T * B, D).T, flat[:, cols], dW[:, cols], 0.0)
-        return dW, column_sums(flat)
+                np.matmul((X * m).reshape(T * B, D).T, flat[:, cols], out=dW[:, cols])
+        return dW, flat.sum(axis=0)
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
@@ -225,6 +253,13 @@ class Cell:
         return np.concatenate([self.outer(H_prev * R[g], dM[..., g * n:(g + 1) * n])
                                for g in range(dM.shape[-1] // n)], axis=1)
 
+    def recurrent_kernel_grad_from_states(self, H, h0, dM, R):
+        """recurrent_kernel_grad from the carried states H and h0 (without a copy of h_{t-1} for
+        every step when there is no recurrent dropout)."""
+        if R.shape[0] == 0:
+            return self.outer_previous(H, h0, dM)
+        return self.recurrent_kernel_grad(self.previous(H, h0), dM, R)
+
     @staticmethod
     def previous(H, h0):
         """h_{t-1} for every step: (T, B, n) with h0 first."""
@@ -233,8 +268,14 @@ class Cell:
     @staticmethod
     def outer(A, dA):
         """sum_t A_t^T dA_t as one product: (T, B, m), (T, B, k) -> (m, k)."""
-        out = np.empty((A.shape[-1], dA.shape[-1]), A.dtype)
-        gemm(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]), out, 0.0)
+        return np.matmul(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]))
+
+    @classmethod
+    def outer_previous(cls, H, h0, dM):
+        """outer(previous(H, h0), dM) without building h_{t-1} for every step: h_0^T dM_1 plus
+        the product of the rest."""
+        out = cls.outer(H[:-1], dM[1:])
+        out += h0.T @ dM[0]
         return out
 
     # -- to be written by each cell (see the contract in the module docstring) ----
@@ -247,7 +288,8 @@ class Cell:
         ``weight_grads()`` computes {weight name: dL/dweight}."""
         raise NotImplementedError
 
-    def backward(self, cache, dH, dstates):
+    def backward(self, cache, dH, dstates, input_grad=True):
         """:meth:`backward_phases` in one call: (dX, dstates0, {weight name: dL/dweight})."""
-        dX, dstates0, weight_grads = self.backward_phases(cache, dH, dstates)
+        dX, dstates0, weight_grads = (self.backward_phases(cache, dH, dstates) if input_grad else
+                                      self.backward_phases(cache, dH, dstates, input_grad=False))
         return dX, dstates0, weight_grads()

@@ -50,39 +50,41 @@ import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from ..blas import column_sums
-from .base import Cell, recurrent_grad, recurrent_product
+from ..blas import gemm
+from .base import Cell, recurrent_grad_into, recurrent_product_into
 
 
-@kernel
+@kernel(bitwise=True)
 def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
-    """F1-F5 over all steps.  Returns the cache (gates z r g, HU_h, H)."""
+    """F1-F5 over all steps; XW holds x_t W + b and is overwritten by the activated gates.
+    Returns the cache (gates z r g, HU_h, H)."""
     T, B, width = XW.shape
     n = width // 3
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
-    U_zr = np.ascontiguousarray(U[:, :2 * n])
-    U_h = np.ascontiguousarray(U[:, 2 * n:])
-    gates = np.empty_like(XW)
+    U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
+    gates = XW                                 # activated [z r g] replace x_t W + b, step by step
     HU_h = np.empty((T, B, n), XW.dtype)       # hU_h per step, which B4 needs (reset_after)
     H = np.empty((T, B, n), XW.dtype)          # carried h_t
+    hU = np.empty((B, width), XW.dtype)
+    rhU = np.empty((B, n), XW.dtype)           # (r * h_{t-1}) U_h (reset_after=False)
     h = h0
     for t in range(T):
         x_z, x_r, x_h = XW[t, :, :n], XW[t, :, n:2 * n], XW[t, :, 2 * n:]
         if reset_after:
-            hU = recurrent_product(h, U, R) + b_rec                 # F1
-            hU_z, hU_r, hU_h = hU[:, :n], hU[:, n:2 * n], hU[:, 2 * n:]
-            z = activate(x_z + hU_z, rec_act)                       # F2
-            r = activate(x_r + hU_r, rec_act)
-            g = activate(x_h + r * hU_h, act)                       # F3
-            HU_h[t] = hU_h
+            recurrent_product_into(h, U, R, hU)
+            hU += b_rec                                             # F1
+            z = activate(x_z + hU[:, :n], rec_act)                  # F2
+            r = activate(x_r + hU[:, n:2 * n], rec_act)
+            g = activate(x_h + r * hU[:, 2 * n:], act)              # F3
+            HU_h[t] = hU[:, 2 * n:]
         else:
-            hU = recurrent_product(h, U_zr, R[:2])                  # F1'
-            hU_z, hU_r = hU[:, :n], hU[:, n:]
-            z = activate(x_z + hU_z, rec_act)                       # F2'
-            r = activate(x_r + hU_r, rec_act)
+            recurrent_product_into(h, U_zr, R[:2], hU[:, :2 * n])        # F1'
+            z = activate(x_z + hU[:, :n], rec_act)                  # F2'
+            r = activate(x_r + hU[:, n:2 * n], rec_act)
             h_h = h * R[2] if dropped else h
-            g = activate(x_h + (r * h_h) @ U_h, act)                # F3'
+            gemm(r * h_h, U_h, rhU, 0.0)
+            g = activate(x_h + rhU, act)                            # F3'
         h_new = z * h + (1 - z) * g                                 # F4
         h = h + mask[t] * (h_new - h) if masked else h_new          # F5
         gates[t, :, :n] = z
@@ -92,20 +94,19 @@ def forward_loop(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
     return gates, HU_h, H
 
 
-@kernel
+@kernel(bitwise=True)
 def backward_loop(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mask, R):
     """B1-B7 over all steps, last to first.  Returns (dXW, dHU, dh0):
     dXW = dL/d(x_t W + b) and dHU = dL/d(h_{t-1} U + b') per step."""
     T, B, n = H.shape
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
-    UT = np.ascontiguousarray(U.T)
-    U_zrT = np.ascontiguousarray(U[:, :2 * n].T)
-    U_hT = np.ascontiguousarray(U[:, 2 * n:].T)
+    U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
     dXW = np.empty_like(gates)
     dHU = np.empty_like(gates)
-    dzr = np.empty((B, 2 * n), H.dtype)
-    dh_next = dh_T
+    drh = np.empty((B, n), H.dtype)
+    grad = np.empty((B, n), H.dtype)
+    dh_next = dh_T.copy()
     for t in range(T - 1, -1, -1):
         z = gates[t, :, :n]
         r = gates[t, :, n:2 * n]
@@ -123,16 +124,15 @@ def backward_loop(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, ma
             dXW[t, :, n:2 * n] = da_r
             dHU[t, :, :2 * n] = dXW[t, :, :2 * n]
             dHU[t, :, 2 * n:] = da_g * r
-            dh_next = dh * z + recurrent_grad(dHU[t], UT, R)    # B5
+            recurrent_grad_into(dHU[t], U, R, grad)
+            dh_next = dh * z + grad                             # B5
         else:
             h_h = h_prev * R[2] if dropped else h_prev
-            drh = da_g @ U_hT                                   # B4'
-            da_r = drh * h_h * derivative(r, rec_act)
-            dXW[t, :, n:2 * n] = da_r
-            dzr[:, :n] = da_z
-            dzr[:, n:] = da_r
+            gemm(dXW[t, :, 2 * n:], U_h.T, drh, 0.0)            # B4'
+            dXW[t, :, n:2 * n] = drh * h_h * derivative(r, rec_act)
+            recurrent_grad_into(dXW[t, :, :2 * n], U_zr, R[:2], grad)
             dh_h = drh * r * R[2] if dropped else drh * r
-            dh_next = dh * z + dh_h + recurrent_grad(dzr, U_zrT, R[:2])   # B5'
+            dh_next = dh * z + dh_h + grad                      # B5'
         if masked:
             dh_next += dh_out - dh                              # B7
     if not reset_after:
@@ -156,6 +156,7 @@ class GRUCell(Cell):
     """One GRU step, run over whole sequences by the loops above."""
 
     gates = 3
+    skips_input_grad = True
     gate_names = ("z", "r", "g")
     state_names = ("h",)
 
@@ -185,7 +186,7 @@ class GRUCell(Cell):
                                       h0, self.activation, self.recurrent_activation, self.reset_after, mask, R)
         return H, [H[-1]], GRUCache(X, h0, gates, HU_h, H, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
         R = cache.R
         dXW, dHU, dh0 = backward_loop(cache.gates, cache.HU_h, cache.H, cache.h0, self.recurrent_kernel, dH, dh_T,
@@ -193,15 +194,15 @@ class GRUCell(Cell):
 
         def weight_grads():
             dW, db = self.kernel_grads(cache.X, dXW, cache.input_masks)         # B8
-            H_prev = self.previous(cache.H, cache.h0)
             n = self.units
             if self.reset_after:
-                dU = self.recurrent_kernel_grad(H_prev, dHU, R)                # B6
-                db = np.stack([db, column_sums(dHU.reshape(-1, 3 * n))])
+                dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dHU, R)     # B6
+                db = np.stack([db, dHU.reshape(-1, 3 * n).sum(axis=0)])
             else:
                 r = cache.gates[:, :, n:2 * n]
+                H_prev = self.previous(cache.H, cache.h0)
                 h_h = H_prev * R[2] if R.shape[0] else H_prev
                 dU = np.concatenate([self.recurrent_kernel_grad(H_prev, dXW[:, :, :2 * n], R[:2]),   # B6'
                                      self.outer(r * h_h, dXW[:, :, 2 * n:])], axis=1)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dXW, cache.input_masks), [dh0], weight_grads
+        return self.input_grad(dXW, cache.input_masks, input_grad), [dh0], weight_grads

@@ -36,27 +36,29 @@ import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell, recurrent_grad, recurrent_product
+from .base import Cell, recurrent_grad_into, recurrent_product_into
 
 
-@kernel
+@kernel(bitwise=True)
 def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
-    """F1-F5 over all steps.  Returns the cache (gates, C, phi_C, H)."""
+    """F1-F5 over all steps; XW holds x_t W + b and is overwritten by the activated gates.
+    Returns the cache (gates, C, phi_C, H)."""
     T, B, width = XW.shape
     n = width // 4
     masked = mask.shape[0] > 0
-    gates = np.empty_like(XW)                  # activated [i f g o] per step
+    gates = XW                                 # activated [i f g o] replace x_t W + b, step by step
     C = np.empty((T, B, n), XW.dtype)          # carried c_t
     phi_C = np.empty((T, B, n), XW.dtype)      # phi(c_t) before masking, reused by backward
     H = np.empty((T, B, n), XW.dtype)          # carried h_t
+    hU = np.empty((B, width), XW.dtype)
     h, c = h0, c0
     for t in range(T):
-        a = XW[t] + recurrent_product(h, U, R)  # F1
-        a_i, a_f, a_c, a_o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
-        i = activate(a_i, rec_act)             # F2
-        f = activate(a_f, rec_act)
-        g = activate(a_c, act)
-        o = activate(a_o, rec_act)
+        recurrent_product_into(h, U, R, hU)
+        a = XW[t] + hU                         # F1
+        i = activate(a[:, :n], rec_act)        # F2
+        f = activate(a[:, n:2 * n], rec_act)
+        g = activate(a[:, 2 * n:3 * n], act)
+        o = activate(a[:, 3 * n:], rec_act)
         c_new = f * c + i * g                  # F3
         phi_c = activate(c_new, act)
         h_new = o * phi_c                      # F4
@@ -75,14 +77,13 @@ def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
     return gates, C, phi_C, H
 
 
-@kernel
+@kernel(bitwise=True)
 def backward_loop(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
     """B1-B4 over all steps, last to first.  Returns (dA, dh0, dc0)."""
     T, B, n = C.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
-    UT = np.ascontiguousarray(U.T)
-    dh_next, dc_next = dh_T, dc_T
+    dh_next, dc_next = dh_T.copy(), dc_T
     for t in range(T - 1, -1, -1):
         i = gates[t, :, :n]
         f = gates[t, :, n:2 * n]
@@ -98,7 +99,7 @@ def backward_loop(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R)
         dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)     # da_f
         dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)          # da_c
         dA[t, :, 3 * n:] = dh * phi_c * derivative(o, rec_act)       # da_o
-        dh_next = recurrent_grad(dA[t], UT, R)                  # B4
+        recurrent_grad_into(dA[t], U, R, dh_next)                    # B4
         if masked:
             dh_next += dh_out - dh
             dc_next = dc * f + (dc_next - dc_in)
@@ -125,6 +126,7 @@ class LSTMCell(Cell):
     """One LSTM step, run over whole sequences by the loops above."""
 
     gates = 4
+    skips_input_grad = True
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
 
@@ -145,13 +147,13 @@ class LSTMCell(Cell):
                                           self.activation, self.recurrent_activation, mask, R)
         return H, [H[-1], C[-1]], LSTMCache(X, h0, c0, gates, C, phi_C, H, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         dh_T, dc_T = dstates
         dA, dh0, dc0 = backward_loop(cache.gates, cache.C, cache.phi_C, cache.c0, self.recurrent_kernel, dH,
                                      dh_T, dc_T, self.activation, self.recurrent_activation, cache.mask, cache.R)
 
         def weight_grads():                                                  # B5
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
-            dU = self.recurrent_kernel_grad(self.previous(cache.H, cache.h0), dA, cache.R)
+            dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dA, cache.input_masks), [dh0, dc0], weight_grads
+        return self.input_grad(dA, cache.input_masks, input_grad), [dh0, dc0], weight_grads

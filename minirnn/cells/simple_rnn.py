@@ -30,39 +30,41 @@ import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell, recurrent_grad, recurrent_product
+from .base import Cell, recurrent_grad_into, recurrent_product_into
 
 
-@kernel
+@kernel(bitwise=True)
 def forward_loop(XW, U, h0, act, mask, R):
-    """F1-F3 over all steps; XW already holds x_t W + b.
+    """F1-F3 over all steps; XW holds x_t W + b and is overwritten by phi(a_t).
 
     Returns (H, A): the carried states h_t and phi(a_t) (the same array unmasked)."""
+    T, B, n = XW.shape
     masked = mask.shape[0] > 0
-    H = np.empty_like(XW)
-    A = np.empty_like(XW) if masked else H
+    A = XW                                    # phi(a_t) replaces x_t W + b, step by step
+    H = np.empty_like(XW) if masked else A
+    hU = np.empty((B, n), XW.dtype)
     h = h0
-    for t in range(XW.shape[0]):
-        h_new = activate(XW[t] + recurrent_product(h, U, R), act)   # F1, F2
-        A[t] = h_new
-        h = h + mask[t] * (h_new - h) if masked else h_new           # F3
-        H[t] = h
+    for t in range(T):
+        recurrent_product_into(h, U, R, hU)                    # F1: h_{t-1} U
+        A[t] = activate(XW[t] + hU, act)                  # F1, F2
+        if masked:
+            H[t] = h + mask[t] * (A[t] - h)               # F3
+        h = H[t]
     return H, A
 
 
-@kernel
+@kernel(bitwise=True)
 def backward_loop(A, U, dH, dh_T, act, mask, R):
     """B1-B3 over all steps, last to first.  Returns (dA, dh0)."""
+    T, B, n = A.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
-    UT = np.ascontiguousarray(U.T)
-    dh_next = dh_T
-    for t in range(A.shape[0] - 1, -1, -1):
+    dh_next = dh_T.copy()
+    for t in range(T - 1, -1, -1):
         dh = dH[t] + dh_next                              # B1
         dh_new = dh * mask[t] if masked else dh
-        da = dh_new * derivative(A[t], act)               # B2
-        dA[t] = da
-        dh_next = recurrent_grad(da, UT, R)                # B3
+        dA[t] = dh_new * derivative(A[t], act)            # B2
+        recurrent_grad_into(dA[t], U, R, dh_next)              # B3
         if masked:
             dh_next += dh - dh_new
     return dA, dh_next
@@ -83,6 +85,7 @@ class SimpleRNNCell(Cell):
     """One SimpleRNN step, run over whole sequences by the loops above."""
 
     gates = 1
+    skips_input_grad = True
     state_names = ("h",)
 
     def forward(self, X, states, mask, R, input_masks=None):
@@ -90,12 +93,12 @@ class SimpleRNNCell(Cell):
         H, A = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, self.activation, mask, R)
         return H, [H[-1]], SimpleRNNCache(X, h0, H, A, mask, R, input_masks)
 
-    def backward_phases(self, cache, dH, dstates):
+    def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
         dA, dh0 = backward_loop(cache.A, self.recurrent_kernel, dH, dh_T, self.activation, cache.mask, cache.R)
 
         def weight_grads():                                                  # B4
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
-            dU = self.recurrent_kernel_grad(self.previous(cache.H, cache.h0), dA, cache.R)
+            dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dA, cache.input_masks), [dh0], weight_grads
+        return self.input_grad(dA, cache.input_masks, input_grad), [dh0], weight_grads

@@ -11,13 +11,13 @@ Nothing here is a copy: every name is minirnn's own class or function, so a mode
   hand-written rules; a layer or model you subclass (``call`` with ``keras.ops``) is differentiated
   by tracing its ``call`` (see minirnn/layers/tracing.py);
 * only the layers, losses, optimizers, metrics, callbacks and ops listed in each submodule exist;
-  asking for another raises ``AttributeError``; there is no ``keras.datasets`` (nothing is downloaded).
+  asking for another raises ``AttributeError``.
 """
-from . import activations, backend, callbacks, constraints, initializers, layers, losses, metrics, models, ops, \
-    optimizers, preprocessing, regularizers, saving, utils
+from . import activations, backend, callbacks, constraints, datasets, initializers, layers, losses, metrics, models, \
+    ops, optimizers, preprocessing, regularizers, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "initializers",
-           "layers", "regularizers",
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "datasets",
+           "initializers", "layers", "regularizers",
            "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]

@@ -1,4 +1,25 @@
-"""``keras.ops``: see :mod:`minirnn.ops` (the same functions).  Same as Keras, except: only the
-ops listed there, and results are NumPy arrays."""
+"""``keras.ops``: see :mod:`minirnn.ops` (the same functions), plus ``convert_to_numpy`` and
+``convert_to_tensor``.  Same as Keras, except: only the ops listed there, and results are NumPy
+arrays (so the two conversions are ``np.asarray``; a TensorFlow or PyTorch tensor becomes its
+values)."""
+import numpy as np
+
 from ..ops import *              # noqa: F401,F403
-from ..ops import __all__        # noqa: F401
+from ..ops import __all__ as _ops
+
+
+def convert_to_numpy(x):
+    """`x` (an array, a list, a NumPy/TensorFlow/PyTorch tensor) as a NumPy array."""
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
+        x = x.detach().numpy() if hasattr(x, "detach") else x.numpy()
+    return np.asarray(x)
+
+
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """`x` as a NumPy array (of `dtype`, if given): minirnn's tensors are NumPy arrays."""
+    if sparse or ragged:
+        raise ValueError("convert_to_tensor: sparse and ragged tensors are not supported (NumPy arrays only)")
+    return np.asarray(convert_to_numpy(x), dtype=dtype)
+
+
+__all__ = list(_ops) + ["convert_to_numpy", "convert_to_tensor"]

@@ -8,10 +8,11 @@ BLAS in place.  The numba backend (the default) compiles the twins; the numpy
 backend runs the reference loops; tests/test_backends.py checks they agree.
 
     activations.py   f and f' one element at a time, a rational float32 tanh
-    products.py      h_{t-1} U and dM U^T added in place by BLAS
+    products.py      h_{t-1} U and dM U^T into buffers, the dropout masks in loops
     simple_rnn.py, lstm.py, gru.py   the twins
+    embedding.py     Embedding's gradient scatter
 
 A new cell needs nothing here: without a twin its reference loops are compiled as
 they are.
 """
-from . import gru, lstm, simple_rnn  # noqa: F401  (importing registers the twins)
+from . import embedding, gru, lstm, products, simple_rnn  # noqa: F401  (importing registers the twins)

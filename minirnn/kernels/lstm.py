@@ -1,23 +1,24 @@
 """The fused twins of cells/lstm.py's time loops (what the numba backend runs).
 
-Same equations (tagged F1-F5, B1-B4 as in cells/lstm.py), same arguments and
-results; written as explicit loops over one row (one sequence) at a time so Numba
-vectorises them, with h_{t-1} U and da_t U^T added by BLAS in place.  In float32 the
-four gates of a row are activated in one pass by per-column coefficients
+Same equations (tagged F1-F5, B1-B4 as in cells/lstm.py), same arguments and results,
+and in float32 the same bits: the same products (one BLAS call per step into a buffer)
+and the same arithmetic per element in the same order, written as loops over one row
+(one sequence) at a time so Numba vectorises them.  In float32 the four gates of a row
+are activated in one pass by per-column coefficients
 (:func:`~minirnn.kernels.activations.column_coefficients`).
 """
 import numpy as np
 
+from ..cells.base import recurrent_grad_into, recurrent_product_into
 from ..cells.lstm import backward_loop, forward_loop
-from .activations import (ONE, activate_by_columns, activate_element, activate_in_place, column_coefficients,
+from .activations import (ONE, activate_element, activate_sum, activate_sum_by_columns, column_coefficients,
                           derivative_by_polynomial, derivative_element, derivative_polynomial, tanh_rational)
-from .products import add_recurrent_product, recurrent_grad_into
 
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
-    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, the rest in
-    simple loops over one row (one sequence) at a time, which vectorise."""
+    """forward_loop for Numba: h_{t-1} U by BLAS into a buffer, the rest in simple loops over
+    one row (one sequence) at a time, which vectorise."""
     T, B, width = XW.shape
     n = width // 4
     masked = mask.shape[0] > 0
@@ -25,21 +26,22 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
     coef = column_coefficients((rec_act, rec_act, act, rec_act), n, XW)   # all four gates in one pass
     fast = coef.shape[1] > 0
     phi = coef[:, 2 * n] if fast else np.zeros(3, XW.dtype)     # phi(c) = phi[1] tanh(phi[0] c) + phi[2]
-    gates = XW.copy()                         # x_t W + b, then h_{t-1} U is added in place
+    gates = XW
     C = np.empty((T, B, n), XW.dtype)
     phi_C = np.empty((T, B, n), XW.dtype)
     H = np.empty((T, B, n), XW.dtype)
+    hU = np.empty((B, width), XW.dtype)
     h, c = h0, c0
     for t in range(T):
-        add_recurrent_product(h, U, R, gates[t])                    # F1
+        recurrent_product_into(h, U, R, hU)                              # F1
         for b in range(B):
-            row = gates[t, b]
-            if fast:                                                # F2: i, f, g, o
-                activate_by_columns(row, coef)
+            row, hu = gates[t, b], hU[b]
+            if fast:                                                # F1, F2: i, f, g, o
+                activate_sum_by_columns(row, hu, coef)
             else:
-                activate_in_place(row[:2 * n], rec_act, exact)
-                activate_in_place(row[2 * n:3 * n], act, exact)
-                activate_in_place(row[3 * n:], rec_act, exact)
+                activate_sum(row[:2 * n], hu[:2 * n], rec_act, exact)
+                activate_sum(row[2 * n:3 * n], hu[2 * n:3 * n], act, exact)
+                activate_sum(row[3 * n:], hu[3 * n:], rec_act, exact)
             for j in range(n):
                 c_new = row[n + j] * c[b, j] + row[j] * row[2 * n + j]          # F3
                 if fast:
@@ -52,19 +54,20 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
             if masked:                                              # F5
                 m = mask[t, b, 0]
                 for j in range(n):
-                    C[t, b, j] = c[b, j] + m * (C[t, b, j] - c[b, j])
                     H[t, b, j] = h[b, j] + m * (H[t, b, j] - h[b, j])
+                    C[t, b, j] = c[b, j] + m * (C[t, b, j] - c[b, j])
         h, c = H[t], C[t]
     return gates, C, phi_C, H
 
 
 @backward_loop.fused
 def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
-    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
+    """backward_loop for Numba: one pass per step, then (da_t) U^T by BLAS."""
     T, B, n = C.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
     dh_next, dc_next = dh_T.copy(), dc_T.copy()
+    carry = np.empty((B, n), C.dtype)         # (1 - m_t)(dL/dh_t + dh_next), passed straight back
     s_act, act_poly = derivative_polynomial(act, gates)
     s_rec, rec_poly = derivative_polynomial(rec_act, gates)
     poly = act_poly and rec_poly              # slopes without branches in the inner loop
@@ -91,7 +94,11 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                 dA[t, b, n + j] = dc * c_prev[b, j] * d_f
                 dA[t, b, 2 * n + j] = dc * i * d_g
                 dA[t, b, 3 * n + j] = dh * phi_c * d_o
-                dh_next[b, j] = dh_out - dh                         # (1 - m_t)(...), B4
+                carry[b, j] = dh_out - dh                           # (1 - m_t)(...), B4
                 dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
-        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B4
+        recurrent_grad_into(dA[t], U, R, dh_next)                        # B4
+        if masked:
+            for b in range(B):
+                for j in range(n):
+                    dh_next[b, j] += carry[b, j]
     return dA, dh_next, dc_next

@@ -1,29 +1,30 @@
 """The fused twins of cells/simple_rnn.py's time loops (what the numba backend runs).
 
 Same equations (tagged F1-F3, B1-B3 as in cells/simple_rnn.py), same arguments and
-results; written as explicit loops over one element at a time so Numba vectorises
-them, with h_{t-1} U and da_t U^T added by BLAS in place.
+results, and in float32 the same bits: the same products (one BLAS call per step into
+a buffer) and the same arithmetic per element in the same order, written as loops
+over one element at a time so Numba vectorises them and nothing is allocated per step.
 """
 import numpy as np
 
+from ..cells.base import recurrent_grad_into, recurrent_product_into
 from ..cells.simple_rnn import backward_loop, forward_loop
-from .activations import ONE, activate_in_place, derivative_by_polynomial, derivative_element, derivative_polynomial
-from .products import add_recurrent_product, recurrent_grad_into
+from .activations import ONE, activate_sum, derivative_by_polynomial, derivative_element, derivative_polynomial
 
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, h0, act, mask, R):
-    """forward_loop for Numba: h_{t-1} U added by BLAS to (a copy of) x_t W + b, then one
-    activation pass over the whole step, which vectorises."""
+    """forward_loop for Numba: one BLAS call for h_{t-1} U, then one pass over the step."""
     T, B, n = XW.shape
     masked = mask.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
-    A = XW.copy()                             # x_t W + b, then h_{t-1} U is added in place
+    A = XW
     H = np.empty_like(XW) if masked else A
+    hU = np.empty((B, n), XW.dtype)
     h = h0
     for t in range(T):
-        add_recurrent_product(h, U, R, A[t])                        # F1
-        activate_in_place(A[t].reshape(B * n), act, exact)          # F2
+        recurrent_product_into(h, U, R, hU)                              # F1
+        activate_sum(A[t].reshape(B * n), hU.reshape(B * n), act, exact)   # F1, F2
         if masked:
             for b in range(B):
                 m = mask[t, b, 0]
@@ -35,11 +36,12 @@ def forward_loop_fused(XW, U, h0, act, mask, R):
 
 @backward_loop.fused
 def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
-    """backward_loop for Numba: one pass per step, then (da_t) U^T added by BLAS."""
+    """backward_loop for Numba: one pass per step, then (da_t) U^T by BLAS."""
     T, B, n = A.shape
     masked = mask.shape[0] > 0
     dA = np.empty_like(A)
     dh_next = dh_T.copy()
+    carry = np.empty((B, n), A.dtype)         # (1 - m_t) dh_t, passed straight back
     s_act, poly = derivative_polynomial(act, A)                     # the slope without branches in the inner loop
     for t in range(T - 1, -1, -1):
         for b in range(B):
@@ -50,6 +52,10 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
                 y = A[t, b, j]
                 d_a = derivative_by_polynomial(y, s_act) if poly else derivative_element(y, act)
                 dA[t, b, j] = dh_new * d_a                          # B2
-                dh_next[b, j] = dh - dh_new                         # (1 - m_t) dh_t, B3
-        recurrent_grad_into(dA[t], U, R, dh_next, 1.0 if masked else 0.0)   # B3
+                carry[b, j] = dh - dh_new
+        recurrent_grad_into(dA[t], U, R, dh_next)                        # B3
+        if masked:
+            for b in range(B):
+                for j in range(n):
+                    dh_next[b, j] += carry[b, j]
     return dA, dh_next

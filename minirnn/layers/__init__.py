@@ -25,3 +25,20 @@ __all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]
 from .cell_rnn import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: E402
 
 __all__ += ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax  # noqa: E402
+from .normalization import BatchNormalization, LayerNormalization  # noqa: E402
+
+__all__ += ["BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"]
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: E402
+
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
+from .conv import Conv2D, Conv3D  # noqa: E402
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling2D,  # noqa: E402
+                      GlobalAveragePooling3D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling2D, MaxPooling3D)
+
+__all__ += ["Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+            "AveragePooling3D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D",
+            "GlobalMaxPooling3D"]
+from .preprocessing import IntegerLookup, StringLookup, TextVectorization  # noqa: E402
+
+__all__ += ["StringLookup", "IntegerLookup", "TextVectorization"]

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import initializers
+from ..convolution import window_padding  # noqa: F401  (the layers' padding rule)
 from ..utils import is_positive_int
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -48,22 +49,6 @@ def data_format(value, layer):
     return "channels_last" if value is None else check_choice(value, DATA_FORMATS, "data_format", layer)
 
 
-def window_padding(length, window, stride, padding, dilation=1):
-    """(pad_left, pad_right, output_length) of a 1-D sliding window, as TensorFlow computes them.
-
-    valid:  no padding, out = floor((L - (w-1) d - 1) / s) + 1
-    same:   out = ceil(L / s), total = max((out-1) s + (w-1) d + 1 - L, 0), left = total // 2
-    causal: left = (w-1) d, then valid
-    """
-    span = (window - 1) * dilation + 1
-    if padding == "same":
-        out = -(-length // stride)
-        total = max((out - 1) * stride + span - length, 0)
-        return total // 2, total - total // 2, out
-    left = span - 1 if padding == "causal" else 0
-    return left, 0, (length + left - span) // stride + 1
-
-
 def output_length(length, window, stride, padding, dilation=1):
     """The output length for an input length that may be None."""
     if length is None:
@@ -96,3 +81,21 @@ def to_channels_last(x, data_format):
 
 def from_channels_last(y, data_format):
     return y if data_format == "channels_last" else np.ascontiguousarray(np.swapaxes(y, 1, 2))
+
+
+def int_tuple(value, rank, argument, layer):
+    """Keras's standardize_tuple: an int for every axis, or a tuple of `rank` positive ints."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
+    if len(values) != rank:
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument} must be an integer or a "
+                         f"tuple of {rank} integers, received {value!r}")
+    return tuple(positive_int(v, argument, layer, allow_tuple=False) for v in values)
+
+
+def spatial_layout(x, data_format):
+    """(batch, S..., channels) from either layout."""
+    return x if data_format == "channels_last" else np.ascontiguousarray(np.moveaxis(x, 1, -1))
+
+
+def from_spatial_layout(y, data_format):
+    return y if data_format == "channels_last" else np.ascontiguousarray(np.moveaxis(y, -1, 1))

@@ -131,7 +131,14 @@ class Bidirectional(Layer):
             return (f + b) / 2
         return [f, b]
 
-    def backward(self, dy):
+    @property
+    def skips_input_grad(self):
+        """Whether ``backward(dy, input_grad=False)`` skips dL/dx (both halves can)."""
+        return self.forward_layer.skips_input_grad and self.backward_layer.skips_input_grad
+
+    def backward(self, dy, input_grad=True):
+        """dL/dx, the sum of the two halves' (None with ``input_grad=False``, when both halves
+        skip it: nothing below needs it)."""
         f_out, b_out, together = self.saved()
         parts = list(dy) if (self.return_state or self.merge_mode is None) else [dy]
         n_out = 2 if self.merge_mode is None else 1
@@ -150,9 +157,9 @@ class Bidirectional(Layer):
         jobs = [(self.forward_layer, df), (self.backward_layer, db)]
 
         def run(job):
-            return job[0].backward(job[1])
+            return job[0].backward(job[1], input_grad)
         dx_f, dx_b = parallel_map(run, jobs) if together else [run(job) for job in jobs]
-        dx = dx_f + dx_b
+        dx = None if dx_f is None or dx_b is None else dx_f + dx_b
         self.initial_state_grads = self.forward_layer.initial_state_grads + self.backward_layer.initial_state_grads
         return dx
 

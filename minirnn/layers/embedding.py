@@ -1,7 +1,7 @@
 """Embedding: integer ids -> rows of a trainable table.
 
     y[..., :] = E[x[...], :]                    E: (input_dim, output_dim)
-    dL/dE[i]  = sum of dy[...] over every position where x == i   (np.add.at)
+    dL/dE[i]  = sum of dy[...] over every position where x == i   (rows_added)
 
 The inputs are indices, which have no useful derivative: ``backward`` returns
 zeros of the input's shape (so a layer before it still receives an array),
@@ -10,8 +10,19 @@ like the "zero almost everywhere" derivative of a step function.
 import numpy as np
 
 from .. import initializers
+from ..backend import kernel
+from ..kernels.embedding import rows_added_loop
 from ._utils import positive_int, serialize_initializer
 from .base import Layer
+
+
+@kernel(bitwise=True)
+def rows_added(table, idx, rows):
+    """table[idx[k]] += rows[k] for every k in order (repeated ids add up), in place."""
+    np.add.at(table, idx, rows)
+
+
+rows_added.fused(rows_added_loop)
 
 
 class Embedding(Layer):
@@ -90,7 +101,7 @@ class Embedding(Layer):
         expected = idx.shape + (self.output_dim,)
         dy = self.check_gradient(dy, expected)
         grad = np.zeros_like(self.embeddings)
-        np.add.at(grad, idx.ravel(), dy.reshape(-1, self.output_dim))
+        rows_added(grad, idx.ravel(), np.ascontiguousarray(dy).reshape(-1, self.output_dim))
         self.grads = [grad]
         return np.zeros(idx.shape, self.dtype)
 

@@ -47,8 +47,15 @@ class Lambda(Layer):
         if self.output_shape is not None:
             return (input_shape[0],) + self.output_shape
         # Two probes with different sizes for the unknown axes tell which output axes follow them.
-        probes = [self.apply(np.zeros([n if d is None else d for d in input_shape], self.dtype)).shape
-                  for n in (2, 3)]
+        # Each is a read-only view of one zero (no memory for the input, whatever its shape);
+        # a function that writes into its input gets real zeros.
+        probes = []
+        for n in (2, 3):
+            shape = [n if d is None else d for d in input_shape]
+            try:
+                probes.append(self.apply(np.broadcast_to(np.zeros((), self.dtype), shape)).shape)
+            except ValueError:
+                probes.append(self.apply(np.zeros(shape, self.dtype)).shape)
         return tuple(a if a == b else None for a, b in zip(*probes))
 
     def __call__(self, inputs, training=False):

@@ -217,7 +217,7 @@ class TimeDistributed(Layer):
 
     @property
     def trainable_weights(self):
-        return self.layer.weights if self.trainable and self.layer.trainable else []
+        return self.layer.trainable_weights if self.trainable else []
 
     def compute_output_shape(self, input_shape):
         child = self.layer.compute_output_shape(self._child_shape(input_shape))

@@ -218,15 +218,21 @@ class RNN(Layer):
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
-    def backward(self, dy):
-        """dL/dx from dL/d(output) (or ``[d_output, *d_states]`` with return_state).
+    @property
+    def skips_input_grad(self):
+        """Whether ``backward(dy, input_grad=False)`` skips dL/dx (the cell can)."""
+        return self.cell.skips_input_grad
+
+    def backward(self, dy, input_grad=True):
+        """dL/dx from dL/d(output) (or ``[d_output, *d_states]`` with return_state); None with
+        ``input_grad=False`` (nothing below needs it), when the cell ``skips_input_grad``.
 
         Gradients of the initial states go to ``self.initial_state_grads``."""
         cache, (B, T, D), shown = self.saved()
         with blas_threads_limited(self.blas_threads(B, T)):
-            return self._backward(dy, cache, B, T, D, shown)
+            return self._backward(dy, cache, B, T, D, shown, input_grad or not self.skips_input_grad)
 
-    def _backward(self, dy, cache, B, T, D, shown):
+    def _backward(self, dy, cache, B, T, D, shown, input_grad):
         n = self.units
         parts = list(dy) if self.return_state else [dy]
         expected = [(B, T, n) if self.return_sequences else (B, n)]
@@ -247,7 +253,10 @@ class RNN(Layer):
         if shown is not None:
             dH *= shown
         dX, self._grads_job, self.initial_state_grads = parallel.backward_in_chunks(
-            self.cell, cache, dH, [np.ascontiguousarray(s) for s in d_states], self.largest_product(B, T))
+            self.cell, cache, dH, [np.ascontiguousarray(s) for s in d_states], self.largest_product(B, T),
+            input_grad)
+        if dX is None:
+            return None
         if self.go_backwards:
             dX = dX[::-1]
         return np.ascontiguousarray(dX.transpose(1, 0, 2))

@@ -14,7 +14,8 @@ One job per module:
     keras_weights.py  where each layer's arrays and the optimizer's state live in Keras's HDF5
     torch_weights.py  PyTorch nn.RNN / nn.LSTM / nn.GRU weights <-> minirnn layers, safetensors files
     compile_state.py  compile settings (optimizer, loss, metrics) as JSON, optimizer state as arrays
-    readers.py        bounded reading of untrusted ZIP, JSON, .npy, HDF5 and safetensors
+    readers.py        bounded reading of untrusted ZIP, JSON, .npy, HDF5 and safetensors; the budget
+    schema.py         one check of every config's types, fields and ranges before anything is built
     atomic.py         atomic writes
 
 Objects, functions and layers become JSON (and back) through :mod:`minirnn.serialization`,
@@ -22,9 +23,11 @@ which sits below the layers so that layers holding layers can use it.
 
 A file is untrusted input.  With ``safe_mode=True`` (the default) loading runs no code from
 the file, imports nothing, and writes nothing: classes and functions are found by exact name in
-:mod:`minirnn.registry` or ``custom_objects``; there is no pickle; reads are bounded
-(:mod:`minirnn.saving.readers`); every problem raises :class:`ModelFileError` naming the file
-and the member or field.  Writes are atomic (:mod:`minirnn.saving.atomic`).
+:mod:`minirnn.registry` or ``custom_objects``; there is no pickle; reads are bounded and what a
+file makes minirnn allocate follows from its size on disk, in every format
+(:mod:`minirnn.saving.readers`, :mod:`minirnn.budget`); configs are checked before anything is
+built (:mod:`minirnn.saving.schema`); every problem raises :class:`ModelFileError` naming the
+file and the member or field.  Writes are atomic (:mod:`minirnn.saving.atomic`).
 """
 from ..serialization import (LAYER_DTYPES, MAX_INPUT_ITEMS, PYTHON_FUNCTION, ModelFileError, config_error,
                              deserialize_function, deserialize_layer, function_source, loading_options,

@@ -5,12 +5,13 @@
     .weights.npz    model.save_weights                minirnn's own (native.py)
     .keras          model.save                        Keras 3 (keras_files.py)
     .weights.h5     model.save_weights                Keras 3 weights (keras_files.py)
-    .h5, .hdf5      Keras 2 / tf.keras (read only)    legacy Keras (keras_files.py)
+    .h5, .hdf5      model.save, model.save_weights    legacy Keras 2 / tf.keras HDF5 (keras_legacy.py
+                                                      writes, keras_files.py reads)
 """
 import os
 
 from .. import models
-from . import keras_files, native
+from . import keras_files, keras_legacy, native
 
 KERAS_MODEL_SUFFIX = ".keras"
 KERAS_WEIGHTS_SUFFIX = ".weights.h5"
@@ -19,9 +20,12 @@ LEGACY_SUFFIXES = (".h5", ".hdf5")
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Write the model (architecture, weights, compile state) to a ``.minirnn`` file, or to a
-    Keras 3 ``.keras`` file (see :mod:`minirnn.saving.keras_files`)."""
+    Keras 3 ``.keras`` file (see :mod:`minirnn.saving.keras_files`) or a legacy Keras ``.h5``
+    (see :mod:`minirnn.saving.keras_legacy`)."""
     if os.fspath(filepath).endswith(KERAS_MODEL_SUFFIX):
         return keras_files.save_keras(model, filepath, overwrite, include_optimizer)
+    if os.fspath(filepath).endswith(LEGACY_SUFFIXES):
+        return keras_legacy.save_legacy_h5(model, filepath, overwrite, include_optimizer)
     return native.save_model(model, filepath, overwrite, include_optimizer)
 
 
@@ -42,10 +46,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def save_weights(model, filepath, overwrite=True):
     """Write the model's weights (and optimizer state, when compiled) to a ``.weights.npz`` file
-    (or, for a name ending in ``.weights.h5``, Keras 3's weights file)."""
+    (or, for a name ending in ``.weights.h5``, Keras 3's weights file; ``.h5``, a legacy Keras one)."""
     if os.fspath(filepath).endswith(KERAS_WEIGHTS_SUFFIX):
         native.require_built(model, "save")
         return keras_files.save_keras_weights(model, filepath, overwrite=overwrite)
+    if os.fspath(filepath).endswith(LEGACY_SUFFIXES):
+        native.require_built(model, "save")
+        return keras_legacy.save_legacy_weights(model, filepath, overwrite=overwrite)
     return native.save_weights(model, filepath, overwrite)
 
 
@@ -60,5 +67,14 @@ def load_weights(model, filepath, skip_mismatch=False):
     return native.load_weights(model, path, skip_mismatch)
 
 
+def export(model, filepath, format="onnx", **kwargs):
+    """``model.export``: ``format="onnx"`` only (keyword arguments: :func:`minirnn.onnx.export`)."""
+    if format != "onnx":
+        raise ValueError(f"Model '{model.name}' exports to format='onnx' only, received format={format!r}")
+    from ..onnx import export as export_onnx   # needs the optional onnx package: imported on first use
+
+    return export_onnx(model, filepath, **kwargs)
+
+
 models.use_file_functions(save_model=save_model, load_model=load_model, save_weights=save_weights,
-                          load_weights=load_weights)
+                          load_weights=load_weights, export=export)

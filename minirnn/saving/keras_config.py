@@ -9,16 +9,16 @@ layer or function named in a file is looked up only in ``custom_objects`` and
 :mod:`minirnn.registry`.  The file layout is described in :mod:`minirnn.saving.keras_files`.
 """
 from .. import functional, initializers, losses, metrics as metrics_module, optimizers, registry
+from .. import layers as layers_module
 from ..layers import (GRU, LSTM, Add, Average, Bidirectional, Concatenate, Conv1D, Dense, Dot, Dropout,
                       Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D, InputLayer, Lambda,
                       Masking, Maximum, MaxPooling1D, Minimum, Multiply, Permute, RepeatVector, Rescaling,
                       Reshape, SimpleRNN, Subtract, TimeDistributed)
-from ..layers.base import constructor_arguments
+from ..layers.base import Layer, constructor_arguments
 from ..models import Model, Sequential
 from ..serialization import ModelFileError, serialize_layer
 from .compile_state import serialize_metric
 from .keras_weights import model_dtype
-from .readers import building_limited
 
 KERAS_VERSION = "3.15.1"           # the Keras release whose layout save_keras writes
 
@@ -28,6 +28,11 @@ LAYERS = {cls.__name__: cls for cls in (
     MaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, Flatten, TimeDistributed, Lambda,
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot, Reshape, Permute, RepeatVector,
     Rescaling)}
+LAYERS.update({name: getattr(layers_module, name) for name in (
+    "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Conv2D",
+    "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "StringLookup", "IntegerLookup", "TextVectorization")})
 OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 
 # Keras options minirnn does not have, accepted only at the value that means "off".
@@ -39,10 +44,12 @@ _OFF = {
     "weight_decay": None, "use_ema": False, "loss_scale_factor": None, "amsgrad": False,
     "gradient_accumulation_steps": None, "ema_overwrite_frequency": None, "sample_weight": None,
     "reduction": "sum_over_batch_size", "axis": -1, "batch_size": None,
+    "synchronized": False, "renorm": False, "renorm_clipping": None, "rms_scaling": False,
 }
 # Keras options with no effect on the numbers minirnn computes.
 _IGNORED = {"trainable", "dtype", "implementation", "use_cudnn", "ema_momentum", "autocast",
-            "registered_name", "module", "shared_object_id", "input_dim_fixed"}
+            "registered_name", "module", "shared_object_id", "input_dim_fixed",
+            "renorm_momentum"}            # BatchNormalization: used only with renorm=True
 
 
 # -- Keras config -> minirnn -------------------------------------------------------------
@@ -54,6 +61,8 @@ class Translator:
         self.problems = []
 
     def problem(self, where, message):
+        if message.startswith(f"{where}: "):           # a layer's own error names it already
+            message = message[len(where) + 2:]
         self.problems.append(f"{where}: {message}")
 
     def arguments(self, cls, config, where, renamed=None):
@@ -131,11 +140,17 @@ class Translator:
         where = f"Layer {name!r} ({class_name})"
         custom = registry.get_registered_object(entry.get("registered_name") or class_name, self.custom_objects)
         cls = LAYERS.get(class_name) if entry.get("registered_name") in (None, class_name) else None
-        if cls is None and isinstance(custom, type):
+        if cls is None and custom is not None:
+            if not (isinstance(custom, type) and issubclass(custom, Layer)):
+                self.problem(where, f"{entry.get('registered_name') or class_name!r} names {custom!r}, which is "
+                                    f"not a layer class")
+                return None
             try:
                 return custom.from_config(config)
-            except (TypeError, ValueError) as e:
-                self.problem(where, f"from_config failed: {e}")
+            except ModelFileError:
+                raise
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
+                self.problem(where, f"from_config failed ({type(e).__name__}: {e})")
                 return None
         if cls is None:
             self.problem(where, "no minirnn counterpart (supported: " + ", ".join(sorted(LAYERS)) + ")")
@@ -146,8 +161,12 @@ class Translator:
             if not isinstance(shape, list) or not shape:
                 self.problem(where, f"batch_shape must be a list, received {shape!r}")
                 return None
-            return InputLayer(shape[1:], batch_size=shape[0], dtype=self.dtype(config.get("dtype"), where, True),
-                              name=name)
+            try:
+                return InputLayer(shape[1:], batch_size=shape[0],
+                                  dtype=self.dtype(config.get("dtype"), where, True), name=name)
+            except ValueError as e:                       # the budget of the file, above all
+                self.problem(where, str(e))
+                return None
         kwargs = self.arguments(cls, config, where, renamed={"batch_input_shape": "input_shape"})
         kwargs["dtype"] = self.dtype(config.get("dtype"), where)
         if "input_shape" in kwargs and kwargs["input_shape"] is not None:
@@ -175,7 +194,7 @@ class Translator:
             return None
         try:
             return cls(**{k: v for k, v in kwargs.items() if v is not None or k in ("merge_mode",)})
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
             self.problem(where, str(e))
             return None
 
@@ -347,13 +366,12 @@ def functional_from_config(config, path, custom_objects, compile, reader):
     graph = {"layers": entries, "input_layers": refs(body.get("input_layers")),
              "output_layers": refs(body.get("output_layers"))}
     try:
-        with building_limited(reader.stored, reader.limit != float("inf")):
-            inputs, outputs = functional.rebuild_graph(graph, lambda entry: entry["layer"])
-            model = Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                          name=body.get("name"))
+        inputs, outputs = functional.rebuild_graph(graph, lambda entry: entry["layer"])
+        model = Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                      name=body.get("name"))
     except ModelFileError:
         raise
-    except (TypeError, ValueError, KeyError, IndexError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
         raise ModelFileError(path, "the model config", f"the functional graph cannot be made "
                                                        f"({type(e).__name__}: {e})") from None
     return model, [entry["layer"] for entry in entries], compiled

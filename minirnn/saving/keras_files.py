@@ -37,7 +37,8 @@ Weights need no conversion: Keras and minirnn share shapes and gate orders (``i 
 ``z r h``, GRU ``reset_after=True`` bias (2, 3n)).  A legacy ``.h5`` file holds the config
 as the ``model_config`` attribute and weight ``j`` of layer ``L`` at
 ``model_weights/<L>/<weight_names[j]>``, the layers with weights matched in order, as Keras
-does; its optimizer state is not read.
+does; its optimizer state (``optimizer_weights``) is read when the model's optimizer has as many
+variables.  minirnn writes legacy files too (:mod:`minirnn.saving.keras_legacy`).
 
 Reading is safe for untrusted files: nothing in the file is executed or imported.  Keras
 classes map to minirnn classes through the closed table :data:`LAYERS`; options minirnn does
@@ -45,12 +46,15 @@ not have (regularizers, constraints, mixed precision...) are collected and refus
 A ``Lambda`` stores Python bytecode, which minirnn never runs, not even with
 ``safe_mode=False`` (where Keras would): pass the function as
 ``custom_objects={"<layer name>": fn}``.  A custom layer or function named in the file is
-looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  ZIP members and HDF5
-reads are bounded as for minirnn's own files (see :mod:`minirnn.saving.readers`: ``config.json`` by
-``MAX_CONFIG_BYTES``, the weights by twice the weights file's size; ``safe_mode=False`` lifts
-the size limits and nothing else); every dataset's shape and dtype are checked against the
-layer before any data is read; external links, soft links, external storage, virtual
-datasets and references are refused.
+looked up only in ``custom_objects`` and :mod:`minirnn.registry`.  The config is checked
+(:mod:`minirnn.saving.schema`) before anything is built, and everything is bounded as for
+minirnn's own files (:mod:`minirnn.saving.readers`): ``config.json`` by ``MAX_CONFIG_BYTES``;
+the weights member by its compressed size; what the config makes (layers, calls, output shapes,
+weights) and what HDF5 decompresses (chunks included) by the budget of the weights' size on
+disk; ``safe_mode=False`` lifts the size limits and nothing else.  Every dataset's shape, dtype
+and storage are checked against the layer before any data is read; filters other than gzip,
+shuffle and fletcher32, external links, soft links, external storage, virtual datasets and
+references are refused, and no HDF5 plugin is searched for while the file is open.
 """
 import datetime
 import io
@@ -63,34 +67,56 @@ import numpy as np
 from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
+from .keras_legacy import read_legacy_optimizer_state
 from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
-from .keras_weights import (assign_weights, built_shapes, layer_shapes, model_dtype, read_keras_weights,
+from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
-from .readers import MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, H5Reader, building_limited, load_json, read_member
+from . import schema
+from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
+                      read_weights_member, reading)
+
+WEIGHTS_MEMBER = "model.weights.h5"
 
 
 def _open_keras(path):
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(path, None, "not a .keras file (a ZIP archive written by Keras 3)")
-    return zipfile.ZipFile(path)
+    with reading(path, None):
+        if not zipfile.is_zipfile(path):
+            raise ModelFileError(path, None, "not a .keras file (a ZIP archive written by Keras 3)")
+    return open_archive(path, path, "the .keras archive")
 
 
 def _model_from_file(config, path, reader, read_weights, custom_objects, compile):
     """(model, its layers in Keras's order): translate the config, check and read the weights
-    (a Sequential's before anything is built), build, fill and compile."""
-    if isinstance(config, dict) and config.get("class_name") in ("Functional", "Model"):
-        model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
-        values = read_weights([(layer, layer.build_input_shape) for layer in layers], reader, model_dtype(model))
-    else:
-        name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
-        dtype = np.dtype(layers[0].dtype if layers else "float32")
-        values = read_weights(layer_shapes(layers, input_layer.shape), reader, dtype)
-        with building_limited(reader.stored, reader.limit != float("inf")):
-            model = build_sequential(name, input_layer, layers)
+    (a Sequential's before anything is built), build, fill and compile; all within the budget
+    of the file (layers, graph nodes, output shapes and weights, see minirnn.budget)."""
+    with building_limited(reader.stored, reader.limit != float("inf")):
+        if config.get("class_name") in ("Functional", "Model"):
+            model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
+            shaped = [(layer, layer.build_input_shape) for layer in layers]
+            values = read_weights(shaped, reader, model_dtype(model))
+        else:
+            name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
+            dtype = np.dtype(layers[0].dtype if layers else "float32")
+            try:
+                shaped = layer_shapes(layers, input_layer.shape)
+            except (TypeError, ValueError, IndexError) as e:
+                raise ModelFileError(path, "the model config", f"the layers do not fit together "
+                                                               f"({type(e).__name__}: {e})") from None
+            values = read_weights(shaped, reader, dtype)
+            try:
+                model = build_sequential(name, input_layer, layers)
+            except ModelFileError:
+                raise
+            except (TypeError, ValueError, IndexError) as e:
+                raise ModelFileError(path, "the model config", f"the model cannot be made "
+                                                               f"({type(e).__name__}: {e})") from None
     assign_weights(layers, values, path)
     if compiled is not None:
         optimizer, loss, metrics, loss_weights = compiled
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
+        try:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights)
+        except (TypeError, ValueError) as e:         # settings that do not fit the model (or each other)
+            raise ModelFileError(path, "compile_config", f"cannot compile the model ({e})") from None
     return model, layers
 
 
@@ -101,23 +127,39 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
     path = os.fspath(filepath)
     with _open_keras(path) as archive:
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
-        weights = read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES if safe_mode else float("inf"))
-    with H5Reader(io.BytesIO(weights), path, "member 'model.weights.h5'", safe_mode) as reader:
+        schema.check_keras(config, path)
+        weights, stored = read_weights_member(archive, WEIGHTS_MEMBER, path, safe_mode)
+        vocabularies = {name: read_member(archive, name, path, MAX_CONFIG_BYTES) for name in archive.namelist()
+                        if name.startswith("assets/") and name.endswith("/vocabulary.txt")}
+    with H5Reader(io.BytesIO(weights), path, f"member {WEIGHTS_MEMBER!r}", safe_mode, stored) as reader:
         model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, layers, reader)
+    _load_vocabularies(layers, vocabularies, path)
     return model
+
+
+def _load_vocabularies(layers, vocabularies, path):
+    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``)."""
+    for layer, entry in zip(layers, keras_paths(layers)):
+        name = f"assets/{entry}/vocabulary.txt"
+        if hasattr(layer, "load_vocabulary_asset") and name in vocabularies:
+            try:
+                layer.load_vocabulary_asset(vocabularies[name].decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
 
 
 def load_keras_weights(model, filepath):
     """Weights (and optimizer state, when compiled alike) from a ``.keras`` or ``.weights.h5`` file."""
     path = os.fspath(filepath)
-    source, member = path, None
+    source, member, stored = path, None, None
     if path.endswith(".keras"):
         with _open_keras(path) as archive:
-            member = "member 'model.weights.h5'"
-            source = io.BytesIO(read_member(archive, "model.weights.h5", path, MAX_WEIGHT_BYTES))
-    with H5Reader(source, path, member) as reader:
+            member = f"member {WEIGHTS_MEMBER!r}"
+            data, stored = read_weights_member(archive, WEIGHTS_MEMBER, path)
+            source = io.BytesIO(data)
+    with H5Reader(source, path, member, stored=stored) as reader:
         assign_weights(model.layers, read_keras_weights(built_shapes(model), reader, model_dtype(model)), path)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, model.layers, reader)
@@ -133,10 +175,15 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, safe_mode=True):
             raise ModelFileError(path, "attribute 'model_config'", "missing: the file holds weights "
                                  "only; build the model in code and call model.load_weights")
         config = load_json(text.encode("utf-8"), path, "attribute 'model_config'")
+        schema.check_keras(config, path, "attribute 'model_config'")
         training = reader.attribute("/", "training_config") if compile else None
         if training:
             config["compile_config"] = load_json(training.encode("utf-8"), path, "attribute 'training_config'")
-        return _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)[0]
+            schema.check_keras_training(config["compile_config"], path)
+        model, layers = _model_from_file(config, path, reader, read_legacy_weights, custom_objects, compile)
+        if getattr(model, "compiled", False) and reader.get("optimizer_weights") is not None:
+            read_legacy_optimizer_state(model, layers, reader)
+        return model
 
 
 def load_legacy_weights(model, filepath):

@@ -21,6 +21,8 @@ def weight_groups(layer, input_shape):
         inner = layer_shapes(layer.layers, input_shape)
         return [(f"{entry}/{group}", shapes) for (inner_layer, shape), entry in zip(inner, keras_paths(layer.layers))
                 for group, shapes in weight_groups(inner_layer, shape)]
+    if hasattr(layer, "weight_shapes"):         # BatchNormalization, LayerNormalization, Conv2D/3D, ConvLSTM
+        return [("cell/vars" if isinstance(layer, RNN) else "vars", layer.weight_shapes(input_shape))]
     if isinstance(layer, Bidirectional):
         return [(f"{half}/cell/vars", list(getattr(layer, half).cell.weight_shapes(input_shape[-1]).values()))
                 for half in ("forward_layer", "backward_layer")]
@@ -72,8 +74,7 @@ def read_keras_weights(shaped, reader, dtype):
         items = []
         for group, shapes in weight_groups(layer, shape):
             where = f"{entry}/{group}"
-            found = reader.get(where) if shapes else None
-            keys = sorted(found.keys()) if found is not None else []
+            keys = sorted(reader.group_keys(where) or []) if shapes else []
             if shapes and keys != sorted(str(i) for i in range(len(shapes))):
                 raise reader.error(where, f"layer '{layer.name}' ({type(layer).__name__}) has "
                                           f"{len(shapes)} weights, the file holds {keys[:10]}")
@@ -150,7 +151,8 @@ def assign_weights(layers, values, path):
 
 
 def trainable_weights(layers):
-    return [w for layer in layers if layer.trainable for w in layer.weights]
+    """The weights the optimizer updates, in Keras's order (BatchNormalization's statistics left out)."""
+    return [w for layer in layers if layer.trainable for w in layer.trainable_weights]
 
 
 # -- optimizer state ---------------------------------------------------------------------
@@ -164,17 +166,26 @@ def slot_order(optimizer, count):
 def read_optimizer_state(model, layers, reader):
     """Restore iterations, learning rate and slots from ``optimizer/vars`` (slots in the order
     of `layers`' trainable weights) when the model's optimizer has as many (else leave it fresh)."""
-    group = reader.get("optimizer/vars")
+    keys = reader.group_keys("optimizer/vars")
+    count = 2 + len(slot_order(model.optimizer, len(trainable_weights(layers))))
+    if keys is None or sorted(keys) != sorted(str(i) for i in range(count)):
+        return False
+    return restore_optimizer_state(model, layers, reader, [f"optimizer/vars/{i}" for i in range(count)])
+
+
+def restore_optimizer_state(model, layers, reader, paths):
+    """Set the optimizer's iteration count, learning rate and slots from the datasets at `paths`
+    (in Keras's order of optimizer.variables); True when done."""
     weights = trainable_weights(layers)
     order = slot_order(model.optimizer, len(weights))
-    if group is None or sorted(group.keys(), key=int) != [str(i) for i in range(2 + len(order))]:
+    if len(paths) != 2 + len(order):
         return False
-    iterations = int(reader.array("optimizer/vars/0", (), np.int64))
-    learning_rate = float(reader.array("optimizer/vars/1", (), np.float64))
+    iterations = int(reader.array(paths[0], (), np.int64))
+    learning_rate = float(reader.array(paths[1], (), np.float64))
     slots = {}
-    for i, (k, name) in enumerate(order):
+    for where, (k, name) in zip(paths[2:], order):
         w = weights[k]
-        slots.setdefault(k, {})[name] = reader.array(f"optimizer/vars/{2 + i}", w.shape, w.dtype)
+        slots.setdefault(k, {})[name] = reader.array(where, w.shape, w.dtype)
     optimizer = model.optimizer
     for k, named in slots.items():
         optimizer._slots[id(weights[k])] = (weights[k], named)

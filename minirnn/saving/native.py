@@ -72,13 +72,14 @@ import zipfile
 import numpy as np
 
 from ..models import Model, Sequential
-from ..serialization import (LoadOptions, ModelFileError, checked_layer_entry, checked_shape, json_ready,
-                             loading_options, short_repr)
+from ..serialization import (LoadOptions, ModelFileError, OverBudget, checked_layer_entry, checked_shape,
+                             json_ready, loading_options, short_repr)
 from ..version import __version__
 from .atomic import atomic_write
 from .compile_state import compile_config, compile_from_config, optimizer_state, restore_optimizer
-from .readers import (MAX_CONFIG_BYTES, ZIP_METHODS, building_limited, load_json, read_member, read_npy,
-                      read_npy_header, reading, weight_budget)
+from . import schema
+from .readers import (MAX_CONFIG_BYTES, ZIP_METHODS, building_limited, load_json, open_archive, read_member,
+                      read_npy, read_npy_header, read_weights_member, reading)
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".minirnn"
@@ -93,9 +94,8 @@ class WeightsArchive:
 
     def __init__(self, source, path):
         self.path = path
-        with reading(path, "the weights archive"):
-            self.archive = zipfile.ZipFile(source)
-            self.names = set(self.archive.namelist())
+        self.archive = open_archive(source, path, "the weights archive")
+        self.names = set(self.archive.namelist())
 
     def has(self, key):
         return f"{key}.npy" in self.names
@@ -124,6 +124,7 @@ class WeightsArchive:
         text = self.read(MANIFEST_KEY, shape).tobytes()
         manifest = load_json(text, self.path, where)
         _check_format(manifest, "minirnn.weights", self.path)
+        schema.check_manifest(manifest, self.path)
         return manifest
 
 
@@ -256,27 +257,13 @@ def save_weights(model, filepath, overwrite=True):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _open_archive(path):
-    with reading(path, "the archive"):
-        return zipfile.ZipFile(path)
-
-
-def _weights_member(archive, path, safe_mode):
-    """(bytes of the model file's weights member, its size on disk), bounded in safe mode."""
-    where = f"member {WEIGHTS_NAME!r}"
-    with reading(path, where):
-        info = archive.getinfo(WEIGHTS_NAME)
-    limit = weight_budget(info.compress_size) if safe_mode else max(info.file_size, 0)
-    return read_member(archive, WEIGHTS_NAME, path, limit), info.compress_size
-
-
 def load_weights(model, filepath, skip_mismatch=False):
     """Load weights from a ``.weights.npz`` file or a ``.minirnn`` model file."""
     path = os.fspath(filepath)
     if path.endswith(MODEL_SUFFIX):
-        with _open_archive(path) as archive:
+        with open_archive(path, path) as archive:
             _require_members(archive, path, [WEIGHTS_NAME])
-            data, stored = _weights_member(archive, path, True)
+            data, stored = read_weights_member(archive, WEIGHTS_NAME, path)
         source = io.BytesIO(data)
     elif path.endswith(WEIGHTS_SUFFIX):
         source, stored = path, os.path.getsize(path)
@@ -285,7 +272,12 @@ def load_weights(model, filepath, skip_mismatch=False):
                          f"'{MODEL_SUFFIX}' files (from save), received {path!r}")
     weights = WeightsArchive(source, path)
     with weights.archive, building_limited(stored):
-        apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
+        try:
+            apply_weights(model, weights.manifest(), weights, path, skip_mismatch)
+        except ModelFileError:
+            raise
+        except ValueError as e:                     # the file's weights do not fit this model
+            raise ModelFileError(path, "manifest", str(e)) from None
 
 
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
@@ -329,7 +321,9 @@ def _model_from_config(entry, load):
         return cls.from_config(entry["config"])
     except ModelFileError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+    except OverBudget as e:
+        raise load.error("field 'model.config'", str(e)) from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
         raise load.error("field 'model.config'", f"cannot make the model ({type(e).__name__}: {e})") from None
 
 
@@ -340,12 +334,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     functions saved as source code and lifts the size limits.  Every problem with the file
     raises :class:`ModelFileError`."""
     path = os.fspath(filepath)
-    with _open_archive(path) as archive:
+    with open_archive(path, path) as archive:
         _require_members(archive, path, [CONFIG_NAME, WEIGHTS_NAME])
         config = load_json(read_member(archive, CONFIG_NAME, path, MAX_CONFIG_BYTES), path,
                            f"member {CONFIG_NAME!r}")
         _check_format(config, "minirnn.model", path)
-        data, stored = _weights_member(archive, path, safe_mode)
+        schema.check_minirnn(config, path, f"member {CONFIG_NAME!r}")
+        data, stored = read_weights_member(archive, WEIGHTS_NAME, path, safe_mode)
     with loading_options(custom_objects, safe_mode, path) as load, building_limited(stored, safe_mode):
         model = _model_from_config(config.get("model"), load)
         if compile and config.get("compile_config"):

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..layers import GRU, LSTM, Bidirectional, SimpleRNN
 from ..layers.rnn import RNN
+from ..serialization import ModelFileError
 from .atomic import atomic_write
 from .readers import read_safetensors
 
@@ -62,6 +63,14 @@ def _blocks(a, gates, order):
     """Reorder the `gates` row blocks of a (G*n, ...) array."""
     n = a.shape[0] // gates
     return np.concatenate([a[g * n:(g + 1) * n] for g in order])
+
+
+class _BadTensor(ValueError):
+    """A state-dict entry that is not what a PyTorch recurrent layer holds."""
+
+    def __init__(self, name, problem):
+        super().__init__(f"{name}: {problem}")
+        self.name, self.problem = name, problem
 
 
 def _mode(module_or_mode, nonlinearity):
@@ -88,11 +97,21 @@ def layers_from_torch(source, mode=None, nonlinearity="tanh", prefix="", return_
     if getattr(source, "proj_size", 0):
         raise ValueError(f"layers_from_torch: LSTM proj_size={source.proj_size} has no minirnn counterpart")
     mode = _mode(source if mode is None else mode, getattr(source, "nonlinearity", nonlinearity))
-    if isinstance(source, (str, os.PathLike)):
-        state = read_safetensors(source)
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if path is not None:
+        state = read_safetensors(path)
     else:
         state = source.state_dict() if hasattr(source, "state_dict") else source
     state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    try:
+        return _layers(state, mode, return_sequences, dtype, prefix)
+    except _BadTensor as e:             # a file names the tensor; a state dict from code, the entry
+        if path is not None:
+            raise ModelFileError(path, f"tensor {prefix + e.name!r}", e.problem) from None
+        raise ValueError(f"layers_from_torch: {prefix + e.name}: {e.problem}") from None
+
+
+def _layers(state, mode, return_sequences, dtype, prefix):
     cls, gates, activation = KINDS[mode]
     layers, k = [], 0
     while f"weight_ih_l{k}" in state:
@@ -118,20 +137,37 @@ def layers_from_torch(source, mode=None, nonlinearity="tanh", prefix="", return_
         layer.build((None, None, input_dim))
         values = [w for _, ws in halves for w in ws]
         for target, value in zip(layer.weights, values, strict=True):
-            if target.shape != value.shape:
-                raise ValueError(f"layers_from_torch: layer {k} ({halves[0][0]}): weight of shape "
-                                 f"{value.shape} for minirnn's {target.shape}")
+            if target.shape != value.shape:      # the reverse half or the next layer does not fit
+                raise _BadTensor(f"weight_ih_l{k}_reverse" if len(halves) == 2 else f"weight_ih_l{k}",
+                                 f"a weight of shape {value.shape} (in minirnn's layout) where layer {k} "
+                                 f"needs {target.shape}")
             target[...] = value
         out.append(layer)
     return out
 
 
+def _tensor(state, name, shape, dtype):
+    """``state[name]`` as an array of `dtype`, checked to have `shape` (None: any size)."""
+    if name not in state:
+        raise _BadTensor(name, "missing")
+    value = _numpy(state[name])
+    if value.dtype.kind not in "biuf" or value.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape)):
+        expected = "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+        raise _BadTensor(name, f"a {value.dtype} tensor of shape {value.shape}, expected numbers of shape {expected}")
+    return value.astype(dtype)
+
+
 def _torch_to_layer(state, tag, mode, dtype):
     """(tag, [W, U, b?]) in minirnn's layout from one direction of one PyTorch layer."""
     gates = KINDS[mode][1]
-    w_ih, w_hh = (_numpy(state[f"weight_{m}_{tag}"]).astype(dtype) for m in ("ih", "hh"))
-    has_bias = f"bias_ih_{tag}" in state
-    b_ih, b_hh = ((_numpy(state[f"bias_{m}_{tag}"]).astype(dtype) for m in ("ih", "hh"))
+    w_ih = _tensor(state, f"weight_ih_{tag}", (None, None), dtype)
+    rows = w_ih.shape[0]
+    if rows == 0 or rows % gates or w_ih.shape[1] == 0:
+        raise _BadTensor(f"weight_ih_{tag}", f"shape {w_ih.shape}: a {mode} layer's is ({gates} x units, inputs)")
+    w_hh = _tensor(state, f"weight_hh_{tag}", (rows, rows // gates), dtype)
+    has_bias = f"bias_ih_{tag}" in state or f"bias_hh_{tag}" in state
+    b_ih, b_hh = ((_tensor(state, f"bias_{m}_{tag}", (rows,), dtype) for m in ("ih", "hh"))
                   if has_bias else (None, None))
     if mode == "GRU":
         w_ih, w_hh = _blocks(w_ih, 3, GRU_TO_KERAS), _blocks(w_hh, 3, GRU_TO_KERAS)
@@ -139,9 +175,6 @@ def _torch_to_layer(state, tag, mode, dtype):
             b = np.stack([_blocks(b_ih, 3, GRU_TO_KERAS), _blocks(b_hh, 3, GRU_TO_KERAS)])
     elif has_bias:
         b = b_ih + b_hh
-    if w_ih.shape[0] % gates or w_hh.shape != (w_ih.shape[0], w_ih.shape[0] // gates):
-        raise ValueError(f"layers_from_torch: weight_ih_{tag} {w_ih.shape} and weight_hh_{tag} "
-                         f"{w_hh.shape} are not a {mode} layer's")
     weights = [np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)]
     return tag, weights + ([b] if has_bias else [])
 

@@ -1,0 +1,308 @@
+r"""BatchNormalization and LayerNormalization, Keras 3's defaults (epsilon 1e-3, axis -1).
+
+Both normalize x over a set of axes R and scale and shift the result per feature:
+
+    F1  mu    = mean_R(x)                         (a mask w: sum_R(w x) / n, n = sum_R w + 1e-7)
+    F2  var   = mean_R((x - mu)^2)                (biased, as Keras; with a mask, weighted by w)
+    F3  xhat  = (x - mu) / sqrt(var + eps)
+    F4  y     = gamma * xhat + beta
+
+Backward, with g = dy * gamma and inv = 1 / sqrt(var + eps), sums over R:
+
+    B1  dgamma = sum(dy * xhat),   dbeta = sum(dy)        (over every axis but the features')
+    B2  dvar   = -1/2 inv^3 sum(g (x - mu))
+    B3  dmu    = -inv sum(g) - 2 dvar sum(w (x - mu)) / n
+    B4  dx     = g inv + (2 dvar (x - mu) + dmu) w / n
+
+Without a mask (w = 1, n = |R|) B2-B4 fold into the usual
+dx = inv (g - mean(g) - xhat mean(g xhat)).
+
+BatchNormalization: R is every axis but ``axis`` (the batch and time axes).  In
+training (``training=True`` and ``trainable``) it uses the batch's mu and var and
+moves its non-trainable statistics towards them:
+
+    F5  moving_mean <- momentum moving_mean + (1 - momentum) mu       (var alike)
+
+In inference (``training=False``, or ``trainable=False``, as Keras 3 does) it uses
+the moving statistics instead: y = gamma (x - moving_mean) inv_m + beta, so
+dx = g inv_m and the statistics get the gradients of constants (B2 and B3 without
+the dependence of mu on x).  A mask (batch, time) keeps padded steps out of
+mu and var only; every step is normalized and the mask passes on.
+
+LayerNormalization: R is ``axis`` (the features), per sample and step; gamma and
+beta have the shape of those axes.  It has no statistics to keep and no mask of
+its own (the mask passes on).
+"""
+import numpy as np
+
+from .. import initializers
+from .base import Layer, format_shape
+
+KERAS_EPSILON = 1e-7        # keras.backend.epsilon(): Keras adds it to a masked count
+
+
+def _initializer(value, argument, layer):
+    try:
+        return initializers.get(value)
+    except ValueError as e:
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument}: {e}") from None
+
+
+def _float(value, argument, layer, low=0.0, high=None):
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not number or not (value >= low and (high is None or value <= high)):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): {argument} must be a number "
+                         f"{bounds}, received {value!r}")
+    return float(value)
+
+
+def _moments_backward(g, d, inv, axes, w=None, n=None):
+    """dx through F1-F3 (B2-B4) from g = dy * gamma, d = x - mu and inv, the moments taken
+    over `axes` (weighted by the mask w with count n, if given)."""
+    dvar = -0.5 * inv ** 3 * np.sum(g * d, axis=axes, keepdims=True)                       # B2
+    if w is None:
+        n = int(np.prod([d.shape[a] for a in axes]))
+        dmu = -inv * np.sum(g, axis=axes, keepdims=True)                                     # B3 (sum d = 0)
+        return g * inv + (2 * dvar * d + dmu) / n                                             # B4
+    dmu = -inv * np.sum(g, axis=axes, keepdims=True) - 2 * dvar * np.sum(w * d, axis=axes, keepdims=True) / n
+    return g * inv + (2 * dvar * d + dmu) * w / n
+
+
+class _Normalization(Layer):
+    """What both layers share: gamma/beta by ``scale``/``center``, the parameter shape."""
+
+    supports_masking = True
+
+    def _check_axes(self, ndim):
+        """The feature axes as non-negative, sorted ints for input of rank `ndim`."""
+        if not all(-ndim <= a < ndim for a in self.axes):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): axis={self.axis!r} is out of "
+                             f"bounds for input of rank {ndim}")
+        return sorted({a % ndim for a in self.axes})
+
+    def _param(self, initializer, shape):
+        return np.asarray(initializer(shape, dtype=self.dtype), self.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def __call__(self, inputs, training=False, mask=None):
+        x = self.check_input(inputs, min_ndim=1)
+        if self.built and x.ndim != self.input_rank:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects input of rank "
+                             f"{self.input_rank}, received shape {x.shape}")
+        self.ensure_built(x.shape)
+        for a, size in zip(self.param_axes, self.param_shape):
+            if x.shape[a] != size:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {size} features on "
+                                 f"axis {a}, received shape {x.shape}")
+        return self.call(x, training=training, mask=mask)
+
+    def _build_params(self, input_shape, param_axes):
+        shape = tuple(input_shape[a] for a in param_axes)
+        if any(s is None for s in shape):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs known sizes on axis "
+                             f"{self.axis!r}, received input shape {format_shape(input_shape)}")
+        self.input_rank = len(input_shape)
+        self.param_axes, self.param_shape = tuple(param_axes), shape
+        self.reduce_axes = tuple(a for a in range(len(input_shape)) if a not in param_axes)
+        self.gamma = self._param(self.gamma_initializer, shape) if self.scale else None
+        self.beta = self._param(self.beta_initializer, shape) if self.center else None
+
+    def broadcast(self, p):
+        """A (features...) parameter shaped to broadcast against the input."""
+        shape = [1] * self.input_rank
+        for a, size in zip(self.param_axes, self.param_shape):
+            shape[a] = size
+        return p.reshape(shape)
+
+    def _affine(self, xhat):
+        y = xhat * self.broadcast(self.gamma) if self.scale else xhat.copy()
+        if self.center:
+            y += self.broadcast(self.beta)
+        return y
+
+    def _affine_grads(self, dy, xhat, axes):
+        """[dgamma, dbeta] (B1) for the parameters the layer has."""
+        grads = []
+        if self.scale:
+            grads.append(np.sum(dy * xhat, axis=axes).reshape(self.param_shape))
+        if self.center:
+            grads.append(np.sum(dy, axis=axes).reshape(self.param_shape))
+        return grads
+
+    def _g(self, dy):
+        return dy * self.broadcast(self.gamma) if self.scale else dy
+
+    def _config(self, *names):
+        config = super().get_config()
+        for name in names:
+            value = getattr(self, name)
+            config[name] = initializers.serialize(value) if name.endswith("_initializer") else value
+        return config
+
+
+class BatchNormalization(_Normalization):
+    """``BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+    beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+    moving_variance_initializer="ones")``.
+
+    Weights (Keras's order): gamma, beta (trainable), moving_mean, moving_variance (not
+    trainable).  Batch statistics when called with ``training=True`` on a trainable layer,
+    moving statistics otherwise; ``mask=`` (the input's shape without its last axis) leaves
+    masked positions out of the batch statistics."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization): axis must be an integer, "
+                             f"received {axis!r}")
+        self.axis = int(axis)
+        self.axes = (self.axis,)
+        self.momentum = _float(momentum, "momentum", self, 0.0, 1.0)
+        self.epsilon = _float(epsilon, "epsilon", self)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = _initializer(beta_initializer, "beta_initializer", self)
+        self.gamma_initializer = _initializer(gamma_initializer, "gamma_initializer", self)
+        self.moving_mean_initializer = _initializer(moving_mean_initializer, "moving_mean_initializer", self)
+        self.moving_variance_initializer = _initializer(moving_variance_initializer,
+                                                        "moving_variance_initializer", self)
+
+    def build(self, input_shape):
+        self._build_params(input_shape, self._check_axes(len(input_shape)))
+        self.moving_mean = self._param(self.moving_mean_initializer, self.param_shape)
+        self.moving_variance = self._param(self.moving_variance_initializer, self.param_shape)
+        self.built = True
+
+    @property
+    def weights(self):
+        if not self.built:
+            return []
+        return [w for w in (self.gamma, self.beta) if w is not None] + [self.moving_mean, self.moving_variance]
+
+    @property
+    def trainable_weights(self):
+        return self.weights[:-2] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return self.weights[-2:] if self.trainable else self.weights
+
+    def weight_shapes(self, input_shape):
+        """The shapes of :attr:`weights` for `input_shape`, without building."""
+        size = input_shape[self._check_axes(len(input_shape))[0]]
+        return [(size,)] * (int(self.scale) + int(self.center) + 2)
+
+    def _mask_weights(self, mask, x):
+        mask = np.asarray(mask)
+        if mask.ndim != x.ndim - 1 or mask.shape != x.shape[:mask.ndim]:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) expects a mask of shape "
+                             f"{x.shape[:-1]} (the input's without its last axis), received {mask.shape}")
+        if mask.dtype.kind not in "biuf":
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) expects a numeric or boolean mask, "
+                             f"received dtype {mask.dtype}")
+        return np.broadcast_to(mask.astype(bool)[..., None], x.shape).astype(self.dtype)
+
+    def call(self, x, training=False, mask=None):
+        axes = self.reduce_axes
+        if training and self.trainable:
+            if mask is None:
+                w = n = None
+                mu = x.mean(axis=axes, keepdims=True)                                  # F1
+                d = x - mu
+                var = np.mean(d * d, axis=axes, keepdims=True)                         # F2
+            else:
+                w = self._mask_weights(mask, x)
+                n = np.sum(w, axis=axes, keepdims=True) + KERAS_EPSILON
+                mu = np.sum(w * x, axis=axes, keepdims=True) / n                       # F1
+                d = x - mu
+                var = np.sum(w * d * d, axis=axes, keepdims=True) / n                 # F2
+            m = np.dtype(self.dtype).type(self.momentum)
+            self.moving_mean *= m                                                      # F5
+            self.moving_mean += (1 - m) * mu.reshape(self.param_shape)
+            self.moving_variance *= m
+            self.moving_variance += (1 - m) * var.reshape(self.param_shape)
+            batch_stats = True
+        else:
+            d = x - self.broadcast(self.moving_mean)
+            var, w, n, batch_stats = self.broadcast(self.moving_variance), None, None, False
+        inv = 1 / np.sqrt(var + np.dtype(self.dtype).type(self.epsilon))
+        xhat = d * inv                                                                  # F3
+        y = self._affine(xhat)                                                          # F4
+        self._cache = (d, inv, xhat, w, n, batch_stats) if training else None
+        return y
+
+    def backward(self, dy):
+        d, inv, xhat, w, n, batch_stats = self.saved()
+        dy = self.check_gradient(dy, d.shape)
+        axes = self.reduce_axes
+        g = self._g(dy)
+        grads = self._affine_grads(dy, xhat, axes)                                     # B1
+        if batch_stats:
+            zeros = np.zeros(self.param_shape, self.dtype)
+            self.grads = grads + [zeros, zeros.copy()]     # the output does not depend on them
+            return _moments_backward(g, d, inv, axes, w, n)                       # B2-B4
+        dmean = -np.sum(g * inv, axis=axes)               # the moving statistics are constants of x
+        dvar = -0.5 * np.sum(g * d * inv ** 3, axis=axes)
+        self.grads = grads + [dmean.reshape(self.param_shape), dvar.reshape(self.param_shape)]
+        return g * inv
+
+    def get_config(self):
+        return self._config("axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
+                            "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer")
+
+
+class LayerNormalization(_Normalization):
+    """``LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True,
+    beta_initializer="zeros", gamma_initializer="ones")``: each sample (and step) normalized
+    over ``axis`` (an int or a list of ints); gamma and beta have those axes' shape."""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+            raise ValueError(f"Layer '{self.name}' (LayerNormalization): axis must be an integer or a list "
+                             f"of integers, received {axis!r}")
+        self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
+        self.axes = tuple(int(a) for a in axes)
+        self.epsilon = _float(epsilon, "epsilon", self)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = _initializer(beta_initializer, "beta_initializer", self)
+        self.gamma_initializer = _initializer(gamma_initializer, "gamma_initializer", self)
+
+    def build(self, input_shape):
+        self._build_params(input_shape, self._check_axes(len(input_shape)))
+        self.built = True
+
+    @property
+    def weights(self):
+        return [w for w in (self.gamma, self.beta) if w is not None] if self.built else []
+
+    def weight_shapes(self, input_shape):
+        shape = tuple(input_shape[a] for a in self._check_axes(len(input_shape)))
+        return [shape] * (int(self.scale) + int(self.center))
+
+    def call(self, x, training=False, mask=None):
+        axes = self.param_axes                           # normalized over the feature axes
+        mu = x.mean(axis=axes, keepdims=True)                                           # F1
+        d = x - mu
+        var = np.mean(d * d, axis=axes, keepdims=True)                                  # F2
+        inv = 1 / np.sqrt(var + np.dtype(self.dtype).type(self.epsilon))
+        xhat = d * inv                                                                  # F3
+        self._cache = (d, inv, xhat) if training else None
+        return self._affine(xhat)                                                       # F4
+
+    def backward(self, dy):
+        d, inv, xhat = self.saved()
+        dy = self.check_gradient(dy, d.shape)
+        self.grads = self._affine_grads(dy, xhat, self.reduce_axes)                    # B1
+        return _moments_backward(self._g(dy), d, inv, self.param_axes)            # B2-B4
+
+    def get_config(self):
+        return self._config("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer")

@@ -1,0 +1,344 @@
+"""BatchNormalization, LayerNormalization and the activation layers against Keras 3.
+
+Forward values, dL/dx and dL/dweights of L = sum(output * cotangent) from copied weights
+(Keras's from tf.GradientTape), the moving statistics after a training call, masks, one SGD
+step of a whole model, float64 central differences (minirnn.gradcheck), and errors.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import minirnn as mr  # noqa: E402
+import minirnn.keras as mk  # noqa: E402
+from minirnn import layers as L  # noqa: E402
+
+
+def close(mine, ref, tol=2e-5, what=""):
+    mine, ref = np.asarray(mine), np.asarray(ref)
+    assert mine.shape == ref.shape, f"{what}: shape {mine.shape} != Keras's {ref.shape}"
+    scale = max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
+    np.testing.assert_allclose(mine, ref, rtol=0, atol=tol * scale, err_msg=what)
+
+
+def keras_grads(klayer, x, training, rng, mask=None):
+    """Keras's output and gradients (x, then every trainable weight) of sum(y * cot)."""
+    xt = tf.constant(x)
+    kwargs = {} if mask is None else {"mask": tf.constant(mask)}
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = klayer(xt, training=training, **kwargs)
+    cot = rng.normal(size=y.shape).astype(x.dtype)
+    grads = tape.gradient(y, [xt] + list(klayer.trainable_weights), output_gradients=tf.constant(cot),
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return y.numpy(), cot, [g.numpy() for g in grads]
+
+
+def copy_weights(klayer, mlayer, x_shape, rng, positive=()):
+    """Random Keras weights (entries in `positive` kept > 0), copied into the minirnn layer."""
+    klayer.build(x_shape)
+    weights = [rng.normal(0, 1, w.shape).astype(w.dtype) for w in klayer.get_weights()]
+    for k in positive:
+        weights[k] = np.abs(weights[k]) + 0.5
+    klayer.set_weights(weights)
+    mlayer.ensure_built(x_shape)
+    mlayer.set_weights(weights)
+    return weights
+
+
+def check_layer(klayer, mlayer, x, training=True, mask=None, positive=(), seed=0, tol=2e-5):
+    rng = np.random.default_rng(seed)
+    if klayer.weights or not klayer.built:
+        copy_weights(klayer, mlayer, x.shape, rng, positive)
+    y, cot, grads = keras_grads(klayer, x, training, rng, mask)
+    out = mlayer(x, training=True, **({} if mask is None else {"mask": mask})) if training else None
+    if not training:                   # inference values; backward needs a training-mode cache
+        out = mlayer(x, training=False, **({} if mask is None else {"mask": mask}))
+        close(out, y, tol, "inference output")
+        return
+    assert out.dtype == np.float32
+    close(out, y, tol, "output")
+    dx = mlayer.backward(cot)
+    assert dx.dtype == np.float32
+    close(dx, grads[0], tol, "dL/dx")
+    trainable = [id(w) for w in mlayer.trainable_weights]
+    mine = [g for w, g in zip(mlayer.weights, mlayer.grads or []) if id(w) in trainable]
+    assert len(mine) == len(grads) - 1
+    for k, (a, b) in enumerate(zip(mine, grads[1:])):
+        close(a, b, tol, f"dL/dweight {k}")
+    for k, (a, b) in enumerate(zip(mlayer.get_weights(), klayer.get_weights())):
+        close(a, b, tol, f"weight {k} after the call")            # the moving statistics
+
+
+# -- BatchNormalization ----------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, shape", [
+    ({}, (6, 5, 3)),
+    ({"momentum": 0.8, "epsilon": 0.01}, (8, 4)),
+    ({"axis": 1}, (5, 3, 4)),
+    ({"center": False}, (6, 5, 3)),
+    ({"scale": False, "center": False}, (6, 5, 3)),
+    ({"axis": -1}, (3, 2, 4, 3)),
+])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_normalization_matches_keras(kwargs, shape, training):
+    x = np.random.default_rng(1).normal(1.5, 2.0, shape).astype("float32")
+    n_params = int(kwargs.get("scale", True)) + int(kwargs.get("center", True))
+    check_layer(keras.layers.BatchNormalization(**kwargs), L.BatchNormalization(**kwargs), x, training,
+                positive=(n_params + 1,))
+
+
+def test_batch_normalization_mask_matches_keras():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.5, 1.5, (4, 6, 3)).astype("float32")
+    mask = rng.random((4, 6)) > 0.4
+    mask[:, 0] = True
+    check_layer(keras.layers.BatchNormalization(momentum=0.5), L.BatchNormalization(momentum=0.5), x,
+                mask=mask, positive=(3,))
+
+
+def test_batch_normalization_frozen_runs_in_inference_mode_like_keras():
+    """trainable=False: moving statistics even with training=True, and they do not move."""
+    x = np.random.default_rng(3).normal(1.0, 2.0, (6, 4)).astype("float32")
+    k, m = keras.layers.BatchNormalization(), L.BatchNormalization()
+    weights = copy_weights(k, m, x.shape, np.random.default_rng(4), positive=(3,))
+    k.trainable = m.trainable = False
+    close(m(x, training=True), k(x, training=True).numpy(), what="frozen output")
+    for a, b in zip(m.get_weights(), weights):
+        np.testing.assert_array_equal(a, b)
+    assert m.trainable_weights == [] and len(m.non_trainable_weights) == 4
+
+
+def test_batch_normalization_weights_and_mask_pass_through():
+    layer = L.BatchNormalization()
+    layer.ensure_built((None, 5, 3))
+    assert [w.shape for w in layer.weights] == [(3,)] * 4
+    assert len(layer.trainable_weights) == 2 and len(layer.non_trainable_weights) == 2
+    np.testing.assert_array_equal(layer.moving_variance, np.ones(3))
+    mask = np.ones((2, 5), bool)
+    assert layer.compute_mask(None, mask) is mask
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": 1}, {"center": False}])
+@pytest.mark.parametrize("trainable", [True, False])
+def test_batch_normalization_gradcheck(float64, kwargs, trainable):
+    rng = np.random.default_rng(5)
+    layer = L.BatchNormalization(**kwargs)
+    x = rng.normal(0.3, 1.2, (5, 3, 4))
+    layer.ensure_built(x.shape)
+    layer.set_weights([rng.normal(size=w.shape) + (2.0 if k == len(layer.weights) - 1 else 0.0)
+                       for k, w in enumerate(layer.weights)])
+    layer.trainable = trainable
+    mr.gradcheck(layer, x, training=True)
+
+
+def test_batch_normalization_masked_gradcheck(float64):
+    rng = np.random.default_rng(6)
+    layer = L.BatchNormalization()
+    x = rng.normal(0.3, 1.2, (3, 5, 2))
+    mask = rng.random((3, 5)) > 0.3
+    mr.gradcheck(layer, x, mask=mask, training=True)
+
+
+# -- LayerNormalization ----------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, shape", [
+    ({}, (4, 5, 6)),
+    ({"epsilon": 0.1}, (7, 3)),
+    ({"axis": [1, 2]}, (3, 4, 5)),
+    ({"axis": 1}, (3, 4, 5)),
+    ({"center": False}, (4, 5, 6)),
+    ({"scale": False}, (4, 5, 6)),
+])
+def test_layer_normalization_matches_keras(kwargs, shape):
+    x = np.random.default_rng(7).normal(-1.0, 3.0, shape).astype("float32")
+    check_layer(keras.layers.LayerNormalization(**kwargs), L.LayerNormalization(**kwargs), x)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"scale": False}])
+def test_layer_normalization_gradcheck(float64, kwargs):
+    rng = np.random.default_rng(8)
+    layer = L.LayerNormalization(**kwargs)
+    x = rng.normal(0.3, 1.2, (3, 4, 5))
+    layer.ensure_built(x.shape)
+    layer.set_weights([rng.normal(size=w.shape) for w in layer.weights])
+    mr.gradcheck(layer, x)
+
+
+# -- activation layers -------------------------------------------------------------------------
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "hard_sigmoid", "linear", "softmax", "log_softmax", "elu", "selu",
+               "softplus", "softsign", "silu", "swish", "gelu", "exponential", "relu6", "leaky_relu", "mish",
+               "hard_silu"]
+
+
+def activation_input(seed=9):
+    x = np.random.default_rng(seed).normal(0, 2, (4, 5, 6)).astype("float32")
+    x[np.abs(x) < 1e-2] = 0.5            # away from the kink at 0
+    x[np.abs(np.abs(x) - 3) < 1e-2] = 1.0     # ... and hard_sigmoid's at +-3
+    x[np.abs(x - 6) < 1e-2] = 1.0             # ... and relu6's at 6
+    return x
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_layer_matches_keras(name):
+    check_layer(keras.layers.Activation(name), L.Activation(name), activation_input())
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"max_value": 1.5}, {"negative_slope": 0.1}, {"threshold": 0.5},
+                                    {"max_value": 2.0, "negative_slope": 0.2, "threshold": 0.3},
+                                    {"max_value": 6.0}])
+def test_relu_matches_keras(kwargs):
+    x = activation_input()
+    for bound in (kwargs.get("max_value"), kwargs.get("threshold")):
+        if bound is not None:
+            x[np.abs(x - bound) < 1e-2] = bound + 0.1
+    check_layer(keras.layers.ReLU(**kwargs), L.ReLU(**kwargs), x)
+
+
+@pytest.mark.parametrize("klass, kwargs", [("LeakyReLU", {}), ("LeakyReLU", {"negative_slope": 0.05}),
+                                            ("ELU", {}), ("ELU", {"alpha": 0.5}),
+                                            ("Softmax", {}), ("Softmax", {"axis": 1}),
+                                            ("Softmax", {"axis": [1, 2]})])
+def test_activation_layers_match_keras(klass, kwargs):
+    check_layer(getattr(keras.layers, klass)(**kwargs), getattr(L, klass)(**kwargs), activation_input())
+
+
+def test_leaky_relu_default_slope_is_keras_3s():
+    assert L.LeakyReLU().negative_slope == keras.layers.LeakyReLU().negative_slope == 0.3
+    assert L.LeakyReLU(alpha=0.1).negative_slope == 0.1
+
+
+@pytest.mark.parametrize("mask_shape", [(4, 5, 6), (4, 1, 6), (6,)])
+def test_softmax_mask_matches_keras(mask_shape):
+    rng = np.random.default_rng(10)
+    mask = rng.random(mask_shape) > 0.3
+    check_layer(keras.layers.Softmax(), L.Softmax(), activation_input(), mask=mask)
+
+
+@pytest.mark.parametrize("layer", [L.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.2, dtype="float64"),
+                                   L.LeakyReLU(dtype="float64"), L.ELU(alpha=0.7, dtype="float64"),
+                                   L.Softmax(axis=1, dtype="float64")]
+                         + [L.Activation(name, dtype="float64") for name in ACTIVATIONS])
+def test_activation_layers_gradcheck(layer):
+    x = activation_input(11).astype("float64")
+    x[np.abs(x - 0.2) < 1e-2] = 0.5
+    x[np.abs(x - 2.0) < 1e-2] = 1.0
+    mr.gradcheck(layer, x[:2, :3])
+
+
+def test_softmax_masked_gradcheck():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3, 4, 5))
+    mr.gradcheck(L.Softmax(dtype="float64"), x, mask=rng.random((3, 1, 5)) > 0.3)
+
+
+def test_activation_accepts_functions_by_name():
+    assert L.Activation(mk.activations.relu).activation == "relu"
+    assert L.Activation(None).activation == "linear"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: L.Activation("nope"), "unknown activation 'nope'"),
+    (lambda: L.ReLU(max_value=-1), "max_value must be a number >= 0"),
+    (lambda: L.LeakyReLU(negative_slope=-0.1), "negative_slope must be a number >= 0"),
+    (lambda: L.BatchNormalization(axis="x"), "axis must be an integer"),
+    (lambda: L.BatchNormalization(momentum=2), "momentum must be a number in"),
+    (lambda: L.LayerNormalization(axis=1.5), "axis must be an integer or a list"),
+    (lambda: L.Softmax(axis="a"), "axis must be an integer or a list"),
+])
+def test_bad_arguments_name_the_layer(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_bad_inputs_name_the_layer_and_shapes():
+    bn = L.BatchNormalization(name="bn")
+    bn(np.zeros((2, 3), "float32"))
+    with pytest.raises(ValueError, match=r"Layer 'bn' \(BatchNormalization\) expects 3 features on axis 1, "
+                                         r"received shape \(2, 4\)"):
+        bn(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"expects a mask of shape \(2, 5\)"):
+        L.BatchNormalization()(np.zeros((2, 5, 3)), training=True, mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match=r"axis=3 is out of bounds for input of rank 3"):
+        L.LayerNormalization(axis=3)(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"mask broadcastable to the input \(2, 5\)"):
+        L.Softmax()(np.zeros((2, 5)), mask=np.ones((2, 4), bool))
+
+
+# -- whole models ------------------------------------------------------------------------------
+def conv_bn_models(seed=13):
+    """The same Conv1D + BatchNormalization + ReLU classifier in Keras and minirnn, same weights."""
+    def build(lib):
+        return lib.Sequential([lib.Input(shape=(12, 2)), lib.layers.Conv1D(4, 3, padding="same"),
+                               lib.layers.BatchNormalization(), lib.layers.ReLU(),
+                               lib.layers.Conv1D(4, 3), lib.layers.LayerNormalization(),
+                               lib.layers.LeakyReLU(), lib.layers.GlobalAveragePooling1D(),
+                               lib.layers.Dense(3), lib.layers.Softmax()])
+    k, m = build(keras), build(mk)
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in k.get_weights()]
+    weights[5] = np.abs(weights[5]) + 0.5               # moving variance
+    k.set_weights(weights)
+    m.set_weights(weights)
+    return k, m
+
+
+def test_one_sgd_step_of_a_model_matches_keras():
+    k, m = conv_bn_models()
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(8, 12, 2)).astype("float32")
+    y = rng.integers(0, 3, 8)
+    for model in (k, m):
+        model.compile(optimizer=(keras if model is k else mk).optimizers.SGD(0.1),
+                      loss="sparse_categorical_crossentropy")
+    close(m.predict(x, verbose=0), k.predict(x, verbose=0), what="predictions before")
+    loss_k = k.train_on_batch(x, y)
+    loss_m = m.train_on_batch(x, y)
+    close(loss_m, loss_k, what="loss")
+    assert len(m.trainable_weights) == len(k.trainable_weights) == 10
+    for a, b in zip(m.get_weights(), k.get_weights()):   # moving statistics included
+        close(a, b, 1e-5, "weights after one step")
+    close(m.predict(x, verbose=0), k.predict(x, verbose=0), what="predictions after")
+
+
+def test_frozen_batch_normalization_is_not_updated_by_fit():
+    _, m = conv_bn_models()
+    bn = m.layers[1]
+    bn.trainable = False
+    before = [w.copy() for w in bn.weights]
+    m.compile(optimizer=mk.optimizers.Adam(0.1), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(15)
+    m.fit(rng.normal(size=(8, 12, 2)), rng.integers(0, 3, 8), epochs=2, verbose=0)
+    for a, b in zip(bn.weights, before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_gradcheck_through_normalization(float64):
+    """A whole model by central differences; its loss runs in inference mode, so the
+    BatchNormalization is frozen (inference mode in training too, as in Keras 3)."""
+    rng = np.random.default_rng(16)
+    model = mr.Sequential([mr.Input(shape=(6, 2)), L.Conv1D(3, 2), L.BatchNormalization(),
+                           L.ELU(), L.LayerNormalization(), L.Activation("gelu"), L.Dense(2)])
+    model.layers[1].set_weights([rng.normal(size=3), rng.normal(size=3), rng.normal(size=3),
+                                 rng.random(3) + 0.5])
+    model.layers[1].trainable = False
+    model.compile(optimizer="sgd", loss="mse")
+    mr.gradcheck(model, rng.normal(size=(4, 6, 2)), rng.normal(size=(4, 5, 2)))
+
+
+def test_batch_normalization_masked_in_a_model_matches_keras():
+    """A mask from Embedding(mask_zero=True) reaches BatchNormalization in both libraries."""
+    def build(lib):
+        return lib.Sequential([lib.Input(shape=(5,)), lib.layers.Embedding(7, 3, mask_zero=True),
+                               lib.layers.BatchNormalization(momentum=0.5), lib.layers.LSTM(2)])
+    k, m = build(keras), build(mk)
+    rng = np.random.default_rng(17)
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in k.get_weights()]
+    k.set_weights(weights)
+    m.set_weights(weights)
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [6, 1, 2, 3, 4]])
+    close(m(ids, training=True), k(ids, training=True).numpy(), what="training output")
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        close(a, b, what="moving statistics from the unmasked steps")
