@@ -89,6 +89,9 @@ class Model(Trainer, Layer):
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model '{self.name}': its inputs must come from Input(...), received "
                                  f"the output of layer '{t.node.layer.name}'")
+        if len({id(t) for t in self._input_tensors}) != len(self._input_tensors):    # as Keras refuses
+            names = [t.node.layer.name for t in self._input_tensors]
+            raise ValueError(f"Model '{self.name}': each input may appear once among the inputs, received {names}")
         self._nodes, self._graph_layers = functional.map_graph(self._input_tensors, self._output_tensors)
         self._steps, slot_of = functional.compile_steps(self._input_tensors, self._nodes, _takes_mask_of)
         self._n_slots = len(slot_of)

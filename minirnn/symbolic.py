@@ -136,6 +136,10 @@ def call_symbolic(layer, inputs, args, kwargs):
                              f"(batch, time), received {value!r}")
         static[key] = value
     shape = flat[0].shape if single else [t.shape for t in flat]
+    ndim = getattr(layer, "input_ndim", None)
+    if single and ndim is not None and len(shape) != ndim:        # as a call on arrays would say
+        raise ValueError(f"{what} expects input of rank {ndim}{layer.rank_meaning(ndim)}, received a tensor "
+                         f"of shape {format_shape(shape)}")
     if single:
         built = getattr(layer, "build_input_shape", None) if layer.built else None
         if built is not None and all(isinstance(d, (int, type(None))) for d in built):

@@ -84,9 +84,14 @@ class Seed:
 def sequential_model():
     import minirnn as mr
     from minirnn.layers import LSTM, Dense, Input
+    from minirnn.layers.base import clear_session
 
+    clear_session()                  # the cases name the layers 'lstm' and 'dense', whatever ran before
     mr.set_random_seed(0)
-    model = mr.models.Sequential([Input(shape=(None, 2)), LSTM(3), Dense(1)])
+    # Names given: the hostile files and the legacy layout name the layers, whatever else this
+    # process has made before.
+    model = mr.models.Sequential([Input(shape=(None, 2), name="input_layer"), LSTM(3, name="lstm"),
+                                  Dense(1, name="dense")], name="sequential")
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
     rng = np.random.default_rng(0)
     model.fit(rng.standard_normal((8, 4, 2)).astype("float32"), rng.standard_normal((8, 1)).astype("float32"),
@@ -100,9 +105,9 @@ def functional_model():
 
     mr.set_random_seed(1)
     a, b = Input(shape=(4, 2), name="a"), Input(shape=(None, 2), name="b")
-    x = Concatenate()([GRU(3)(a), SimpleRNN(2)(b)])
-    x = Flatten()(RepeatVector(2)(x))
-    return mr.models.Model([a, b], Dense(1)(x))
+    x = Concatenate(name="concatenate")([GRU(3, name="gru")(a), SimpleRNN(2, name="simple_rnn")(b)])
+    x = Flatten(name="flatten")(RepeatVector(2, name="repeat_vector")(x))
+    return mr.models.Model([a, b], Dense(1, name="dense")(x), name="functional")
 
 
 def torch_layers():
@@ -110,7 +115,7 @@ def torch_layers():
     from minirnn.layers import LSTM
 
     mr.set_random_seed(2)
-    layer = LSTM(3, return_sequences=True)
+    layer = LSTM(3, return_sequences=True, name="lstm")
     layer.build((None, None, 2))
     return [layer]
 

@@ -237,8 +237,9 @@ def repeat_model(tmp, suffix):
     target = tmp / f"repeat{suffix}"
     if not target.exists():
         mr.set_random_seed(0)
-        mr.models.Sequential([Input(shape=(None, 2)), LSTM(3), RepeatVector(2), GlobalAveragePooling1D(),
-                              Dense(1)]).save(target)
+        mr.models.Sequential([Input(shape=(None, 2), name="input_layer"), LSTM(3, name="lstm"),
+                              RepeatVector(2, name="repeat_vector"), GlobalAveragePooling1D(name="pooling"),
+                              Dense(1, name="dense")], name="sequential").save(target)
     return target
 
 
@@ -278,6 +279,16 @@ for _suffix, _sizes in GRAPHS.items():
     hostile(f"a chain of {_n['chain']} calls {_suffix}", r"budget|MiB")(_graph("chain"))
     hostile(f"a chain of {_n['chain']} calls {_suffix}, safe_mode=False", "loads", how="trusted model")(
         _graph("chain"))
+
+
+# An input of another rank than the layer was built for (found by tools/fuzz_files.py): refused at
+# load, as a call on arrays would be, not at predict.
+hostile("an Input of rank 4 feeding an LSTM built for rank 3, .minirnn", "rank 3")(lambda seeds, tmp: with_config(
+    seed(seeds, "sequential.minirnn"), tmp / "rank4.minirnn",
+    lambda c: minirnn_layers(c)[0]["config"].update(shape=[None, 2, 2])))
+hostile("an Input of rank 4 feeding a GRU built for rank 3, .keras", r"rank 3|\(batch, time, features\)")(
+    lambda seeds, tmp: with_config(seed(seeds, "functional.keras"), tmp / "rank4.keras",
+    lambda c: keras_layers(c)[0]["config"].update(batch_shape=[None, 4, 2, 2])))
 
 
 # Silent acceptance.
@@ -346,6 +357,7 @@ FUNCTIONAL_CONFUSIONS = {
     "keras_history naming no layer": lambda c: keras_layers(c)[2]["inbound_nodes"][0]["args"][0]["config"].update(
         keras_history=["nowhere", 0, 0]),
     "output_layers a number": lambda c: c["config"].update(output_layers=5),
+    "an input listed twice": lambda c: c["config"]["input_layers"].insert(0, c["config"]["input_layers"][0]),
     "input_layers with a node index of -1": lambda c: c["config"].update(input_layers=[["a", -1, 0], ["b", 0, 0]]),
 }
 for _k, (_what, _edit) in enumerate(CONFUSIONS.items()):
@@ -452,6 +464,8 @@ hostile("safetensors: a bias of the wrong size", "bias_hh_l0", how="torch")(
     _tensors("bias", lambda t: t.update(bias_hh_l0=("F32", [7], bytes(28)))))
 hostile("safetensors: a weight of rank 3", "weight_hh_l0", how="torch")(
     _tensors("rank3", lambda t: t.update(weight_hh_l0=("F32", [12, 3, 1], t["weight_hh_l0"][2]))))
+hostile("safetensors: no weight_ih_l0", "weight_ih_l0.*missing", how="torch")(
+    _tensors("no_input_weight", lambda t: t.pop("weight_ih_l0")))
 hostile("safetensors: integer weights (legitimate)", "loads", how="torch")(
     _tensors("int", lambda t: t.update(weight_ih_l0=("I64", [12, 2], bytes(8 * 24)))))
 

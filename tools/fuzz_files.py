@@ -45,8 +45,8 @@ def main(argv=None):
     seeds_dir = os.path.join(work, "seeds")
     os.mkdir(seeds_dir)
     seeds = fc.write_seeds(seeds_dir)
-    statuses, edits_failed, failures = collections.Counter(), collections.Counter(), []
-    peak, slowest, done, start = 0, (0.0, None), 0, time.perf_counter()
+    statuses, failures = collections.Counter(), []
+    peak, slowest, done, start = (0, None), (0.0, None), 0, time.perf_counter()
     while done < args.cases:
         batch_dir = args.keep or os.path.join(work, "batch")
         os.makedirs(batch_dir, exist_ok=True)
@@ -55,7 +55,9 @@ def main(argv=None):
         for case in cases:
             result = results[case["id"]]
             statuses[result["status"]] += 1
-            peak = max(peak, result["growth"])
+            if result["growth"] > peak[0]:
+                peak = (result["growth"], f"{case['seed']} {case['edits']} ({result['status']}, "
+                                          f"{result['size']:,} bytes, {result['json']:,} of JSON)")
             if result["seconds"] > slowest[0]:
                 slowest = (result["seconds"], case["edits"])
             found = fc.problems(result)
@@ -63,8 +65,6 @@ def main(argv=None):
                 os.makedirs(args.failures, exist_ok=True)
                 kept = shutil.copy(case["path"], args.failures)
                 failures.append({"case": {**case, "path": kept}, "result": result, "problems": found})
-                for what in case["edits"]:
-                    edits_failed[what.split(" ")[0]] += 1
         done += len(cases)
         if not args.keep:
             shutil.rmtree(batch_dir)
@@ -77,11 +77,12 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     print(f"\n{done:,} cases in {seconds:,.0f} s ({cpu()}, {os.cpu_count()} cores)")
     print(f"outcomes: {dict(statuses)}")
-    print(f"peak memory growth of one load: {peak / 2**20:,.1f} MiB; slowest load: {slowest[0]:.2f} s {slowest[1]}")
+    print(f"peak memory growth of one load: {peak[0] / 2**20:,.1f} MiB, {peak[1]}")
+    print(f"slowest load: {slowest[0]:.2f} s, {slowest[1]}")
     print(f"failing: {len(failures)}" + (f" (files and results in {args.failures}/)" if failures else ""))
     for failure in failures[:20]:
         print(f"  {failure['case']['seed']} {failure['case']['edits']}: {failure['problems'][:2]}")
-    return {"cases": done, "statuses": dict(statuses), "failures": failures, "peak": peak, "seconds": seconds}
+    return {"cases": done, "statuses": dict(statuses), "failures": failures, "peak": peak[0], "seconds": seconds}
 
 
 if __name__ == "__main__":

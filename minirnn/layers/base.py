@@ -205,6 +205,10 @@ class Layer:
         if "__call__" in cls.__dict__:
             cls.__call__ = symbolic_aware(cls.__dict__["__call__"])
 
+    #: The rank (batch axis included) of the inputs the layer takes, when it takes one rank only:
+    #: a call on symbolic tensors is checked against it, as a call on arrays is.
+    input_ndim = None
+
     def __new__(cls, *args, **kwargs):
         # Keras 3 records the constructor's arguments: the config of a layer that does not write
         # get_config (kept only when they are plain data).

@@ -18,6 +18,8 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 class Bidirectional(Layer):
+    input_ndim = 3
+
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         if not isinstance(layer, RNN):
             raise ValueError(f"Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), received {layer!r}")

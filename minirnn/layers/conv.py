@@ -59,6 +59,8 @@ class Conv1D(KernelAndBias, Layer):
     strides > 1 together with dilation_rate > 1 is an error.
     """
 
+    input_ndim = 3
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
@@ -143,6 +145,10 @@ class _Conv(KernelAndBias, Layer):
     (``channels_first``: (batch, channels, S...)); kernel (k..., channels, filters), as Keras."""
 
     rank = None
+
+    @property
+    def input_ndim(self):
+        return self.rank + 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",

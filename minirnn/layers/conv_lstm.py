@@ -24,6 +24,10 @@ class _ConvLSTM(RNN):
 
     cell_class = None
 
+    @property
+    def input_ndim(self):
+        return self.rank + 3        # (batch, time, spatial..., channels)
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",

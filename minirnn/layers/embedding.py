@@ -10,19 +10,9 @@ like the "zero almost everywhere" derivative of a step function.
 import numpy as np
 
 from .. import initializers
-from ..backend import kernel
-from ..kernels.embedding import rows_added_loop
+from ..scatter import rows_added
 from ._utils import positive_int, serialize_initializer
 from .base import Layer
-
-
-@kernel(bitwise=True)
-def rows_added(table, idx, rows):
-    """table[idx[k]] += rows[k] for every k in order (repeated ids add up), in place."""
-    np.add.at(table, idx, rows)
-
-
-rows_added.fused(rows_added_loop)
 
 
 class Embedding(Layer):

@@ -24,6 +24,8 @@ class MaxPooling1D(Layer):
     """``MaxPooling1D(pool_size=2, strides=None, padding="valid", data_format=None)``; strides
     default to pool_size.  Input (batch, steps, features) (or channels_first)."""
 
+    input_ndim = 3
+
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = positive_int(pool_size, "pool_size", self)
@@ -78,6 +80,8 @@ class MaxPooling1D(Layer):
 
 
 class _GlobalPooling1D(Layer):
+    input_ndim = 3
+
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format, self)
@@ -177,6 +181,10 @@ class _Pooling(Layer):
 
     rank = None
     mode = None
+
+    @property
+    def input_ndim(self):
+        return self.rank + 2
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -280,6 +288,10 @@ class _GlobalPooling(Layer):
 
     rank = None
     mode = None
+
+    @property
+    def input_ndim(self):
+        return self.rank + 2
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)

@@ -106,6 +106,8 @@ class Permute(Layer):
 class RepeatVector(Layer):
     """``RepeatVector(n)``: (batch, features) -> (batch, n, features), the input at every step."""
 
+    input_ndim = 2                  # (batch, features)
+
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         self.n = positive_int(n, "n", self, allow_tuple=False)

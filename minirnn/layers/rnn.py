@@ -37,6 +37,8 @@ class RNN(Layer):
       until :meth:`reset_states`.
     """
 
+    input_ndim = 3                  # (batch, time, features)
+
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, name=None, dtype=None, input_shape=None,

@@ -129,23 +129,31 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
         config = load_json(read_member(archive, "config.json", path, MAX_CONFIG_BYTES), path, "member 'config.json'")
         schema.check_keras(config, path)
         weights, stored = read_weights_member(archive, WEIGHTS_MEMBER, path, safe_mode)
-        vocabularies = {name: read_member(archive, name, path, MAX_CONFIG_BYTES) for name in archive.namelist()
-                        if name.startswith("assets/") and name.endswith("/vocabulary.txt")}
     with H5Reader(io.BytesIO(weights), path, f"member {WEIGHTS_MEMBER!r}", safe_mode, stored) as reader:
         model, layers = _model_from_file(config, path, reader, read_keras_weights, custom_objects, compile)
         if getattr(model, "compiled", False):
             read_optimizer_state(model, layers, reader)
-    _load_vocabularies(layers, vocabularies, path)
+    _load_vocabularies(layers, path, safe_mode)
     return model
 
 
-def _load_vocabularies(layers, vocabularies, path):
-    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``)."""
-    for layer, entry in zip(layers, keras_paths(layers)):
-        name = f"assets/{entry}/vocabulary.txt"
-        if hasattr(layer, "load_vocabulary_asset") and name in vocabularies:
+def _load_vocabularies(layers, path, safe_mode):
+    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``):
+    only the members the model's layers name are read, each budgeted by its size on disk."""
+    wanted = [(layer, f"assets/{entry}/vocabulary.txt") for layer, entry in zip(layers, keras_paths(layers))
+              if hasattr(layer, "load_vocabulary_asset")]
+    if not wanted:
+        return
+    with _open_keras(path) as archive:
+        present = set(archive.namelist())
+        for layer, name in wanted:
+            if name not in present:
+                continue
+            data, _ = read_weights_member(archive, name, path, safe_mode)
+            if len(data) > MAX_CONFIG_BYTES:
+                raise ModelFileError(path, f"member {name!r}", f"{len(data):,} bytes, more than {MAX_CONFIG_BYTES:,}")
             try:
-                layer.load_vocabulary_asset(vocabularies[name].decode("utf-8"))
+                layer.load_vocabulary_asset(data.decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as e:
                 raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
 

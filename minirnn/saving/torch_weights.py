@@ -123,8 +123,7 @@ def _layers(state, mode, return_sequences, dtype, prefix):
         layers.append(halves)
         k += 1
     if not layers:
-        raise ValueError(f"layers_from_torch: no 'weight_ih_l0' entry (prefix {prefix!r}) among "
-                         f"{sorted(state)[:8]}")
+        raise _BadTensor("weight_ih_l0", f"missing (prefix {prefix!r}) among {sorted(state)[:8]}")
     out = []
     for k, halves in enumerate(layers):
         weights = halves[0][1]
