@@ -112,6 +112,11 @@ def call_symbolic(layer, inputs, args, kwargs):
             raise ValueError(f"{what} was called on a mix of symbolic tensors and {type(t).__name__}; "
                              f"in a functional model every input of a layer comes from Input(...) or "
                              f"another layer")
+    text = next((t for t in flat if t.dtype == "string"), None)
+    if text is not None and not getattr(layer, "reads_strings", not type(layer).__module__.startswith("minirnn.")):
+        # As Keras refuses it while the model is built, not at its first predict.
+        raise ValueError(f"{what} takes numbers, received a string tensor of shape {format_shape(text.shape)}; "
+                         f"turn text into numbers first (StringLookup, TextVectorization)")
     if args:
         raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
                          f"received {len(args)} positional argument(s) after the inputs")

@@ -137,14 +137,84 @@ def test_integer_inputs_end_to_end_and_in_keras_files(tmp_path, dtype):
         np.testing.assert_array_equal(a, b)
 
 
-def test_string_input_reaches_a_custom_layer():
-    class Lengths(mk.layers.Layer):
-        def call(self, inputs):
-            return np.vectorize(len)(inputs).astype("float32")[:, :, None]
+VOCABULARY = ["the", "cat", "sat", "mat"]
+TEXT = [["the", "cat", "sat"], ["a", "mat", ""], ["cat", "cat", "the"]]
 
-    inp = mk.Input((None,), dtype="string")
-    assert inp.dtype == "string"
-    out = mk.layers.Dense(1, kernel_initializer="ones")(Lengths()(inp))
-    model = mk.Model(inp, out)
-    got = model.predict(np.array([["ab", "cde"], ["", "x"]]), verbose=0)
-    np.testing.assert_allclose(got[..., 0], [[2, 3], [0, 1]])
+
+def words():
+    """TEXT as Keras takes it: a tf.string tensor (its predict refuses NumPy string arrays)."""
+    import tensorflow as tf
+    return tf.constant(TEXT)
+
+
+def string_model(k):
+    """Input(dtype="string") read by a StringLookup, then Embedding, GRU and Dense."""
+    inp = k.Input((3,), dtype="string")
+    ids = k.layers.StringLookup(vocabulary=VOCABULARY)(inp)
+    h = k.layers.GRU(4)(k.layers.Embedding(len(VOCABULARY) + 1, 3)(ids))
+    return k.Model(inp, k.layers.Dense(1)(h))
+
+
+def test_string_inputs_end_to_end_and_in_keras_files(tmp_path):
+    import tensorflow as tf
+    km, mm = string_model(keras), string_model(mk)
+    assert mm.inputs[0].dtype == km.inputs[0].dtype == "string"
+    mm.set_weights([np.asarray(w) for w in km.get_weights()])
+    want = km.predict(words(), verbose=0)
+    for text in (np.array(TEXT), np.array(TEXT, dtype=object), np.array(TEXT, dtype=bytes), tf.constant(TEXT)):
+        np.testing.assert_allclose(mm.predict(text, verbose=0), want, rtol=1e-5, atol=1e-6)
+    y = np.array([[1.0], [-1.0], [0.5]], "float32")
+    for m in (km, mm):
+        m.compile(keras.optimizers.SGD(0.1) if m is km else mk.optimizers.SGD(0.1), "mse")
+    theirs = km.fit(words(), y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    ours = mm.fit(np.array(TEXT), y, batch_size=3, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+    for a, b in zip(mm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    mm.save(tmp_path / "ours.keras")
+    loaded = keras.models.load_model(tmp_path / "ours.keras")
+    assert loaded.inputs[0].dtype == "string"
+    np.testing.assert_allclose(loaded.predict(words(), verbose=0), mm.predict(np.array(TEXT), verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    km.save(tmp_path / "theirs.keras")
+    again = mk.models.load_model(tmp_path / "theirs.keras")
+    assert again.inputs[0].dtype == "string"
+    np.testing.assert_allclose(again.predict(np.array(TEXT), verbose=0), km.predict(words(), verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_string_input_reaches_a_custom_layer():
+    """A custom layer on Input(dtype="string") that looks words up with a StringLookup it holds,
+    as Keras programs write it (keras.ops has no string operations)."""
+    def build(k):
+        class Words(k.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.lookup = k.layers.StringLookup(vocabulary=VOCABULARY)
+
+            def call(self, inputs):
+                return self.lookup(inputs)
+
+        inp = k.Input((3,), dtype="string")
+        return k.Model(inp, k.layers.Dense(1)(k.layers.Flatten()(k.layers.Embedding(5, 2)(Words()(inp)))))
+    km, mm = build(keras), build(mk)
+    mm.set_weights([np.asarray(w) for w in km.get_weights()])
+    np.testing.assert_allclose(mm.predict(np.array(TEXT), verbose=0), km.predict(words(), verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["Dense", "Embedding", "LSTM"])
+def test_a_string_tensor_into_a_numeric_layer_is_refused(layer):
+    """Keras builds the model and fails at its first predict; minirnn says so while it is built."""
+    def call(k):
+        made = {"Dense": lambda: k.layers.Dense(2), "Embedding": lambda: k.layers.Embedding(5, 2),
+                "LSTM": lambda: k.layers.LSTM(2)}[layer]()
+        inp = k.Input((3,) if layer != "LSTM" else (3, 1), dtype="string")
+        return k.Model(inp, made(inp))
+    import tensorflow as tf
+    with pytest.raises(Exception):                   # noqa: B017  its error depends on Keras's backend
+        call(keras).predict(tf.constant([["1", "2", "3"]] if layer != "LSTM" else [[["1"], ["2"], ["3"]]]),
+                            verbose=0)
+    with pytest.raises(ValueError, match=rf"\({layer}\) takes numbers, received a string tensor of shape "
+                                         rf"\(None, 3.*StringLookup, TextVectorization"):
+        call(mk)

@@ -331,6 +331,9 @@ class Layer:
                                   f"filters, output_dim...)") from None
             self.built = True
             self.build_input_shape = shape   # recorded for saving (build_config)
+        elif getattr(self, "build_input_shape", None) is None and input_shape is not None:
+            # built when made (a lookup given its vocabulary): its first call's shape, for saving
+            self.build_input_shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
 
     # -- weights -------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
