@@ -44,9 +44,12 @@ class Trainer:
         self._lock = threading.RLock()
 
     # -- compiling ---------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
+                jit_compile="auto"):
         """Set the optimizer, the loss (one for every output, or a list / dict by output name),
-        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict)."""
+        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict).
+        ``run_eagerly`` and ``jit_compile`` are Keras's choices of how its graph runs: minirnn has
+        one way (NumPy and compiled kernels), so they are accepted and change nothing."""
         if loss is None:
             raise ValueError(f"Model '{self.name}': compile() needs a loss, e.g. loss='mse'")
         names = self.output_names

@@ -14,10 +14,10 @@ Nothing here is a copy: every name is minirnn's own class or function, so a mode
   asking for another raises ``AttributeError``.
 """
 from . import activations, backend, callbacks, constraints, datasets, initializers, layers, losses, metrics, models, \
-    ops, optimizers, preprocessing, regularizers, saving, utils
+    ops, optimizers, preprocessing, random, regularizers, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
 __all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "datasets",
            "initializers", "layers", "regularizers",
-           "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]
+           "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "saving", "utils"]

@@ -42,10 +42,11 @@ class InputLayer(Layer):
                                  f"{format_shape(self.shape)}, received {arr.shape}")
             return arr
         arr = super().check_input(x, ndim=len(self.shape))
-        for got, want in zip(arr.shape, self.shape):
+        for k, (got, want) in enumerate(zip(arr.shape, self.shape)):
             if want is not None and got != want:
-                raise ValueError(f"Layer '{self.name}' (InputLayer) expects shape {format_shape(self.shape)}, "
-                                 f"received {arr.shape}")
+                fixed = f" (a fixed batch size of {want})" if k == 0 else ""
+                raise ValueError(f"Layer '{self.name}' (InputLayer) expects shape {format_shape(self.shape)}"
+                                 f"{fixed}, received {arr.shape}")
         return arr
 
     def call(self, x, training=False):

@@ -347,6 +347,7 @@ class LSTM(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
                  return_state=False, go_backwards=False, **kwargs):
+        self.use_cudnn = kwargs.get("use_cudnn", "auto")     # kept as Keras does; one CPU implementation
         cell = _make_cell(self, kwargs, self.cell_class, unit_forget_bias=unit_forget_bias,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
@@ -362,6 +363,7 @@ class GRU(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, reset_after=True, **kwargs):
+        self.use_cudnn = kwargs.get("use_cudnn", "auto")     # kept as Keras does; one CPU implementation
         cell = _make_cell(self, kwargs, self.cell_class, reset_after=reset_after,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
