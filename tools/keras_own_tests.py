@@ -259,7 +259,7 @@ def run(files=FILES + NORMALIZATION):
         for test in _flatten(suite):
             outcome = unittest.TestResult()
             test.run(outcome)
-            test_name = test.id().rpartition(".")[2]
+            test_name = test.id()[len(module.__name__) + 1:].partition(".")[2]    # with its parameters
             problems = outcome.errors + outcome.failures
             if problems:
                 entry["failed"][test_name] = _reason(problems[0][1])
