@@ -218,3 +218,23 @@ def test_a_string_tensor_into_a_numeric_layer_is_refused(layer):
     with pytest.raises(ValueError, match=rf"\({layer}\) takes numbers, received a string tensor of shape "
                                          rf"\(None, 3.*StringLookup, TextVectorization"):
         call(mk)
+
+
+def test_a_custom_layer_with_tf_strings_ops_on_a_string_input_like_keras():
+    """A Keras program on the TensorFlow backend may read text with tf.strings in a custom call:
+    minirnn hands the call NumPy strings, which TensorFlow's ops take (inference only: no weights
+    come before it)."""
+    import tensorflow as tf
+
+    def build(k):
+        class Lengths(k.layers.Layer):
+            def call(self, inputs):
+                return tf.cast(tf.strings.length(inputs), "float32")[:, :, None]
+
+        inp = k.Input((3,), dtype="string")
+        return k.Model(inp, k.layers.Dense(2)(Lengths()(inp)))
+    km, mm = build(keras), build(mk)
+    mm.set_weights([np.asarray(w) for w in km.get_weights()])
+    want = km.predict(words(), verbose=0)
+    np.testing.assert_allclose(mm.predict(np.array(TEXT), verbose=0), want, rtol=1e-6)
+    np.testing.assert_allclose(mm.predict(words(), verbose=0), want, rtol=1e-6)
