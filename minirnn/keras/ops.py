@@ -35,10 +35,12 @@ def full_like(x, fill_value, dtype=None):
 
 
 def zeros(shape, dtype=None):
+    """An array of `shape` filled with 0."""
     return full(shape, 0, dtype)
 
 
 def ones(shape, dtype=None):
+    """An array of `shape` filled with 1."""
     return full(shape, 1, dtype)
 
 
