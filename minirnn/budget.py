@@ -70,4 +70,6 @@ def shape_bytes(shape, dtype, batch=False):
     sizes = [UNKNOWN_SIZE if d is None else max(int(d), 0) for d in shape]
     if batch and shape and shape[0] is None:
         sizes[0] = 1
-    return math.prod(sizes) * np.dtype(dtype).itemsize
+    # Text tensors (dtype "string") hold one reference per element.
+    itemsize = np.dtype(object if dtype in ("string", "str") else dtype).itemsize
+    return math.prod(sizes) * itemsize

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .pipeline import PipelineMethods
 from .utils import get_rng, is_positive_int, to_float_array
 
 
@@ -47,8 +48,8 @@ def shuffle_order(n, buffer_size, rng):
     return order
 
 
-class Dataset:
-    """Re-iterable of (x, y) batches; subclasses give ``num_examples``, ``batch_size``,
+class Dataset(PipelineMethods):
+    """Re-iterable of (x, y) batches, with tf.data's methods (see minirnn/pipeline.py); subclasses give ``num_examples``, ``batch_size``,
     ``_order()`` (the example order of one epoch) and ``_gather(indices)``."""
 
     yields_xy = True
@@ -285,7 +286,7 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
 
 
 
-class TakeDataset:
+class TakeDataset(PipelineMethods):
     """The first ``n`` batches of each epoch of ``dataset`` (Keras's ``steps_per_epoch`` on a
     finite dataset, or ``tf.data``'s ``take``); re-iterable, with ``len()``."""
 

@@ -82,6 +82,9 @@ def check_verbose(verbose, what="fit", owner=None):
 def _numeric(value, role, label):
     """``value`` as a numeric ndarray, or an error naming ``role`` ("inputs", "targets")."""
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if role == "inputs" and arr.ndim and (arr.dtype.kind in "SU" or (
+            arr.dtype.kind == "O" and arr.size and all(isinstance(v, (str, bytes)) for v in arr.ravel()))):
+        return arr                # text (str, or bytes as tf.string holds it) for Input(dtype="string")
     if arr.dtype.kind not in "biuf":
         hint = (" Strings are not parsed: turn them into numbers first (e.g. a vocabulary lookup)."
                 if arr.dtype.kind in "SUO" else "")

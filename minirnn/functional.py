@@ -20,6 +20,8 @@ A layer with several inputs (the merge layers) takes a list: ``call(list of arra
 """
 import collections
 
+import numpy as np
+
 from . import budget
 from .layers.core import InputLayer
 from .symbolic import KerasTensor, Node, call_symbolic  # noqa: F401  (the graph's parts, by their old address)
@@ -101,7 +103,7 @@ class Step:
     """A node as the forward and backward loops need it: where its inputs and outputs live
     (indices into one list of values) and whether its layer is shared."""
 
-    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs", "n_states")
+    __slots__ = ("layer", "inputs", "single", "outputs", "takes_mask", "shared", "kwargs", "n_states", "n_masks")
 
     def __init__(self, node, slot_of, takes_mask, shared):
         self.layer = node.layer
@@ -112,6 +114,7 @@ class Step:
         self.shared = shared
         self.kwargs = node.kwargs
         self.n_states = node.n_states
+        self.n_masks = node.n_masks
 
 
 def compile_steps(inputs, nodes, takes_mask):
@@ -142,14 +145,20 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
             x, mask = [values[i] for i in step.inputs], [masks[i] for i in step.inputs]
             has_mask = any(m is not None for m in mask)
         kwargs = step.kwargs
+        if step.n_masks:                                       # an explicit mask= tensor wins
+            mask, has_mask = values[step.inputs[-1]], True
         if step.n_states:
-            kwargs = {**kwargs, "initial_state": [values[i] for i in step.inputs[1:]]}
+            kwargs = {**kwargs, "initial_state": [values[i] for i in step.inputs[1:1 + step.n_states]]}
         if has_mask and step.takes_mask:
             y = layer(x, training=training, mask=mask, **kwargs)
         else:
             y = layer(x, training=training, **kwargs)
         if training and step.shared:
             saved[k] = [(holder, holder._cache) for holder in layer.cache_holders()]
+        regularizer = layer.__dict__.get("activity_regularizer")
+        if regularizer is not None and isinstance(y, np.ndarray):    # Keras 3: penalty / batch size
+            saved["activity_loss"] = saved.get("activity_loss", 0.0) + regularizer(y) / max(len(y), 1)
+            saved[("activity", k)] = y
         out_mask = layer.compute_mask(x, mask if has_mask else None)
         if len(step.outputs) == 1:
             if isinstance(y, list):
@@ -193,6 +202,9 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_ne
         if step.shared:
             for holder, cache in saved[k]:
                 holder._cache = cache
+        if ("activity", k) in saved:
+            y = saved[("activity", k)]
+            dy = dy + layer.activity_regularizer.gradient(y) / max(len(y), 1)
         if getattr(layer, "skips_input_grad", False) and all(s < n_inputs_not_needed for s in step.inputs):
             dx = layer.backward(dy, input_grad=False)
         else:
@@ -237,6 +249,8 @@ def graph_config(layers, nodes, inputs, outputs, serialize, call_form=None):
         entry["inbound_nodes"] = [call_form(node, ref) for node in calls]
         if any(node.n_states for node in calls):     # the last n inputs are initial states
             entry["inbound_states"] = [node.n_states for node in calls]
+        if any(node.n_masks for node in calls):      # then the mask, if one was passed
+            entry["inbound_masks"] = [node.n_masks for node in calls]
         entries.append(entry)
     return {"layers": entries, "input_layers": [ref(t) for t in inputs],
             "output_layers": [ref(t) for t in outputs]}
@@ -254,12 +268,14 @@ def rebuild_graph(config, deserialize):
         if isinstance(layer, InputLayer):
             tensors[(name, 0)] = [layer.output]
         n_states = entry.get("inbound_states") or []
+        n_masks = entry.get("inbound_masks") or []
         for k, call in enumerate(entry.get("inbound_nodes") or []):
             budget.charge(budget.NODE_BYTES, f"Layer {name!r}: call {k} of the config")     # while loading
-            calls.append((name, k, call, n_states[k] if k < len(n_states) else 0))
+            calls.append((name, k, call, n_states[k] if k < len(n_states) else 0,
+                          n_masks[k] if k < len(n_masks) else 0))
     waiting = collections.defaultdict(list)      # (layer, node index) -> the calls that need it
     missing, ready = [], collections.deque()
-    for i, (name, k, call, _) in enumerate(calls):
+    for i, (name, k, call, _, _) in enumerate(calls):
         needs = {(ref[0], ref[1]) for ref in call} | ({(name, k - 1)} if k else set())
         needs -= tensors.keys()
         missing.append(len(needs))
@@ -269,10 +285,13 @@ def rebuild_graph(config, deserialize):
             ready.append(i)
     made = 0
     while ready:
-        name, k, call, n_states = calls[ready.popleft()]
+        name, k, call, n_states, n_masks = calls[ready.popleft()]
         args = [tensors[(ref[0], ref[1])][ref[2]] for ref in call]
-        if n_states:
-            out = layers[name](args[0], initial_state=args[1:])
+        if n_states or n_masks:
+            kwargs = {"initial_state": args[1:1 + n_states]} if n_states else {}
+            if n_masks:
+                kwargs["mask"] = args[-1]
+            out = layers[name](args[0], **kwargs)
         else:
             out = layers[name](args[0] if len(args) == 1 else args)
         tensors[(name, k)] = out if isinstance(out, list) else [out]

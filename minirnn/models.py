@@ -11,7 +11,7 @@ import inspect
 import numpy as np
 
 from . import functional
-from .layers.base import Layer, trusted_inputs, unique_name
+from .layers.base import Layer, snake_case, trusted_inputs, unique_name
 from .layers.core import InputLayer
 from .parallel import limits_blas_threads
 from .serialization import deserialize_layer, loading_options, serialize_layer
@@ -64,12 +64,16 @@ class Model(Trainer, Layer):
 
     _default_name = "functional"
 
-    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if (inputs is None or outputs is None) and type(self) is Model:
             raise ValueError("Model(inputs, outputs) needs both: the Input(...) tensors and the tensors "
-                             "computed from them. Subclassed models (a call() method) are not supported; "
-                             "build the same graph with the functional API or Sequential")
-        Layer.__init__(self, name=name or unique_name(self._default_name), trainable=trainable)
+                             "computed from them (or subclass Model and write call())")
+        # A subclass with its own call() and no graph: Keras's subclassed model, run by tracing call.
+        self._subclassed = inputs is None and type(self).call is not Layer.call
+        self._sub_grads = None
+        Layer.__init__(self, name=name or unique_name(self._default_name if not self._subclassed else
+                                                      snake_case(type(self).__name__)),
+                       trainable=trainable, **kwargs)
         Trainer.__init__(self)
         self._steps = None
         self._shared_grads, self._skipped = {}, set()
@@ -98,6 +102,14 @@ class Model(Trainer, Layer):
         self._output_names = (list(self._output_keys) if self._output_keys is not None else
                               [t.node.layer.name for t in self._output_tensors])
 
+    # -- subclassed models: call() traced (see minirnn.layers.tracing) ------------------------
+    def traces_call(self):
+        return self._subclassed
+
+    def _sub_output_mask(self, inputs, y):
+        mask = self.compute_mask(inputs, None) if type(self).compute_mask is not Model.compute_mask else None
+        return mask
+
     def _graph(self):
         """The steps of the forward pass (a Sequential builds its graph on first use)."""
         if self._steps is None:
@@ -108,6 +120,8 @@ class Model(Trainer, Layer):
     @property
     def layers(self):
         """Every layer once, in Keras's order (a functional model's Input layers included)."""
+        if self._subclassed:
+            return self.sublayers()
         return list(self._graph_layers) if self._steps is not None else []
 
     @property
@@ -117,6 +131,23 @@ class Model(Trainer, Layer):
     @property
     def outputs(self):
         return list(self._output_tensors) if self._steps is not None else None
+
+    @property
+    def input(self):
+        """The symbolic input(s) of the graph (Keras's ``model.input``)."""
+        if self._subclassed or self._steps is None:
+            return Layer.input.fget(self)
+        found = list(self._input_tensors)
+        return dict(zip(self._input_keys, found)) if self._inputs_kind == "dict" else \
+            found[0] if len(found) == 1 else found
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the graph (Keras's ``model.output``)."""
+        if self._subclassed or self._steps is None:
+            return Layer.output.fget(self)
+        found = list(self._output_tensors)
+        return found[0] if len(found) == 1 else found
 
     @property
     def input_names(self):
@@ -157,13 +188,23 @@ class Model(Trainer, Layer):
 
     @property
     def built(self):
+        if self.__dict__.get("_subclassed"):
+            return self.__dict__.get("_sub_built", False)
         return self._steps is not None and all(layer.built for layer in self.layers)
 
     @built.setter
     def built(self, value):           # Layer.__init__ sets it; a model is built by its graph
-        pass
+        if self.__dict__.get("_subclassed"):
+            self._sub_built = value
 
     def build(self, input_shape=None):
+        if self._subclassed:
+            if not self.built and input_shape is not None:    # Keras builds a subclass by calling it
+                from .layers.base import _probe
+                self._sub_built = True
+                self(_probe(input_shape, 1, self.dtype))
+            self._sub_built = True
+            return
         self._graph()
 
     @property
@@ -181,13 +222,15 @@ class Model(Trainer, Layer):
         return [node.outputs[0].shape for node in self._nodes]
 
     def compute_output_shape(self, input_shape):
+        if self._subclassed:
+            return Layer.compute_output_shape(self, input_shape)
         shapes = [t.shape for t in self._output_tensors]
         batch = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape)[0]
         shapes = [(batch,) + tuple(s[1:]) for s in shapes]
         return shapes[0] if len(shapes) == 1 else shapes
 
     def compute_mask(self, inputs, mask=None):
-        return self._last_output_mask
+        return None if self._subclassed else self._last_output_mask
 
     def _require_layers(self, what):
         """A functional model always has its layers (a Sequential may have none yet)."""
@@ -195,10 +238,14 @@ class Model(Trainer, Layer):
     # -- weights -------------------------------------------------------------------------
     @property
     def weights(self):
+        if self._subclassed:
+            return Layer.weights.fget(self)
         return [w for layer in self.layers for w in layer.weights]
 
     @property
     def trainable_weights(self):
+        if self._subclassed:
+            return Layer.trainable_weights.fget(self)
         return [p for p, _ in self._param_grad_pairs(with_grads=False)]
 
     def set_weights(self, weights):
@@ -223,11 +270,14 @@ class Model(Trainer, Layer):
     def grads(self):
         """dL/dweights of the last backward, aligned with :attr:`weights` (summed over the calls
         of a shared layer; zeros for a layer no gradient reached)."""
+        if self._subclassed:
+            return self._sub_grads
         return [g for layer in self.layers if layer.weights for g in self._layer_grads(layer)]
 
     @grads.setter
     def grads(self, value):           # Layer.__init__ sets it; a model reads its layers'
-        pass
+        if self.__dict__.get("_subclassed"):
+            self._sub_grads = value
 
     def _layer_grads(self, layer):
         if layer in self._shared_grads:
@@ -241,6 +291,10 @@ class Model(Trainer, Layer):
         pairs = []
         if not self.trainable:
             return pairs
+        if self._subclassed:
+            keep = {id(w) for w in self.trainable_weights}
+            grads = self._sub_grads if with_grads else [None] * len(self.weights)
+            return [(w, g) for w, g in zip(self.weights, grads) if id(w) in keep]
         plain = not (self._shared_grads or self._skipped)        # the usual case: one call per layer
         for layer in self.layers:
             weights = layer.weights
@@ -282,6 +336,10 @@ class Model(Trainer, Layer):
 
     def _checked_inputs(self, x):
         """The input arrays, each checked (rank, shape, dtype, NaN/inf) by its Input layer."""
+        if self._subclassed:
+            self._input_struct = x
+            return [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else
+                                             x.values() if isinstance(x, dict) else [x])]
         self._ensure_graph(x)
         arrays = self._flatten(x, self._input_names, "input")
         return [layer.check_input(a) for layer, a in zip(self._input_layers, arrays)]
@@ -290,12 +348,18 @@ class Model(Trainer, Layer):
         self._graph()
 
     @limits_blas_threads
-    def __call__(self, inputs, training=False, mask=None):
+    def __call__(self, inputs, training=False, mask=None, **kwargs):
+        if self._subclassed:
+            y = Layer.__call__.__wrapped__(self, inputs, training=training, mask=mask, **kwargs)
+            self._sub_built = True
+            return y
         flat = self._checked_inputs(inputs)
         outputs, _ = self._forward(flat, training, mask)
         return self._pack(outputs)
 
     def _pack(self, outputs):
+        if self._subclassed:
+            return outputs[0] if len(outputs) == 1 else list(outputs)
         if self._outputs_kind == "single":
             return outputs[0]
         if self._outputs_kind == "dict":
@@ -305,12 +369,23 @@ class Model(Trainer, Layer):
     def _forward(self, flat, training, mask=None):
         """(output arrays, output masks) from checked input arrays; with `training` the model
         keeps what backward needs."""
+        if self._subclassed:
+            struct = self._input_struct
+            x = (flat[0] if not isinstance(struct, (list, tuple, dict)) else
+                 dict(zip(struct, flat)) if isinstance(struct, dict) else list(flat))
+            with trusted_inputs():
+                y = Layer.__call__.__wrapped__(self, x, training=training)
+            self._sub_built = True
+            outputs = list(y) if isinstance(y, (list, tuple)) else [y]
+            self._last_output_mask = None
+            return outputs, [None] * len(outputs)
         steps = self._graph()
         input_masks = mask if isinstance(mask, list) else [mask] + [None] * (len(flat) - 1)
         with trusted_inputs():
             values, masks, saved = functional.run_forward(steps, self._n_slots, flat, input_masks, training)
         outputs = [values[s] for s in self._output_slots]
         out_masks = [masks[s] for s in self._output_slots]
+        self._activity_loss = saved.get("activity_loss", 0.0)
         if training:
             self._cache = (saved, [a.shape for a in flat])
         self._last_output_mask = out_masks[0] if len(out_masks) == 1 else out_masks
@@ -320,6 +395,8 @@ class Model(Trainer, Layer):
     def backward(self, dy):
         """dL/d(inputs) from dL/d(outputs) (one array, a list or a dict like the outputs);
         the weight gradients go to each layer (see :attr:`grads`)."""
+        if self._subclassed:
+            return Layer.backward(self, dy)
         if self._outputs_kind == "dict" and isinstance(dy, dict):
             d_outputs = [dy.get(k) for k in self._output_keys]
         else:
@@ -327,6 +404,9 @@ class Model(Trainer, Layer):
         return self._backward(d_outputs)
 
     def _backward(self, d_outputs, input_grads=True):
+        if self._subclassed:
+            dx = Layer.backward(self, d_outputs[0] if len(d_outputs) == 1 else d_outputs)
+            return dx if input_grads else None
         saved, shapes = self.saved()
         grads, self._shared_grads, self._skipped = functional.run_backward(
             self._graph(), self._n_slots, self._output_slots, d_outputs, saved,
@@ -339,8 +419,11 @@ class Model(Trainer, Layer):
 
     # -- saving (formats: see minirnn/saving/) ---------------------------------------------
     def get_config(self, serialize=None):
-        """``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
+        """A subclassed model: its constructor arguments (Layer's).  Else
+        ``{"name", "layers": [entry + {"name", "inbound_nodes"}], "input_layers",
         "output_layers"}`` (Keras's functional config); entries by ``serialization.serialize_layer``."""
+        if self._subclassed:
+            return Layer.get_config(self)
         serialize = serialize or _default_serialize
         config = functional.graph_config(self.layers, self._nodes, self._input_tensors,
                                          self._output_tensors, serialize)
@@ -355,6 +438,8 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
+        if "layers" not in config and cls is not Model and cls.call is not Layer.call:
+            return cls(**config)
         with loading_options(custom_objects):
             inputs, outputs = functional.rebuild_graph(config, deserialize_layer)
         if config.get("input_keys"):
@@ -514,6 +599,8 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """A new model (fresh weights) from :meth:`get_config`'s output."""
+        if "layers" not in config and cls is not Model and cls.call is not Layer.call:
+            return cls(**config)
         with loading_options(custom_objects):
             layers = [deserialize_layer(entry) for entry in config.get("layers", [])]
         return cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))

@@ -308,6 +308,53 @@ def matmul(x1, x2):
 
 
 # -- backward through a traced function ------------------------------------------------------
+class Parts:
+    """The gradient of a node with several outputs (a layer returning ``[y, h, c]``): one entry
+    per output, ``None`` where none arrived; ``+`` adds entry by entry."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def __add__(self, other):
+        return Parts(a if b is None else b if a is None else a + b for a, b in zip(self.items, other.items))
+
+
+def backprop(outputs, d_outputs, leaves):
+    """dL/d(leaf) for every leaf (:class:`Traced` inputs and weights), from dL/d(outputs), by the
+    rules each op recorded, visited children before parents.  A leaf the outputs do not depend
+    on gets None."""
+    order, seen = [], set()
+    stack_ = [(out, False) for out in outputs if isinstance(out, Traced)]
+    while stack_:                                  # depth-first post-order: parents before children
+        node, done = stack_.pop()
+        if done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack_.append((node, True))
+            stack_.extend((parent, False) for parent, _ in node.links if id(parent) not in seen)
+    grads = {}
+    for out, d in zip(outputs, d_outputs):
+        if isinstance(out, Traced) and d is not None:
+            d = np.asarray(d)
+            grads[id(out)] = d if id(out) not in grads else grads[id(out)] + d
+    wanted = {id(leaf) for leaf in leaves}
+    found = {}
+    for node in reversed(order):
+        g = grads.get(id(node)) if id(node) in wanted else grads.pop(id(node), None)
+        if g is None:
+            continue
+        for parent, rule in node.links:
+            d = rule(g)
+            if d is not None:
+                grads[id(parent)] = d if id(parent) not in grads else grads[id(parent)] + d
+    for leaf in leaves:
+        found[id(leaf)] = grads.get(id(leaf))
+    return [found[id(leaf)] for leaf in leaves]
+
+
 def vjp(function, x, dy):
     """dL/dx = J^T dy for ``y = function(x)`` built from these ops, or None when ``function``
     uses anything else (or its output does not depend on x through them)."""
@@ -318,27 +365,8 @@ def vjp(function, x, dy):
         return None
     if not isinstance(out, Traced) or out.value.shape != np.shape(dy):
         return None
-    order, seen = [], set()
-    stack_ = [(out, False)]
-    while stack_:                                  # depth-first post-order: parents before children
-        node, done = stack_.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack_.append((node, True))
-            stack_.extend((parent, False) for parent, _ in node.links if id(parent) not in seen)
-    grads = {id(out): np.asarray(dy)}
-    for node in reversed(order):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        if node is start:
-            return np.asarray(g, x.dtype)
-        for parent, rule in node.links:
-            d = rule(g)
-            grads[id(parent)] = d if id(parent) not in grads else grads[id(parent)] + d
-    return np.zeros_like(x)
+    g = backprop([out], [dy], [start])[0]
+    return np.zeros_like(x) if g is None else np.asarray(g, x.dtype)
 
 
 __all__ = ["shape", "expand_dims", "squeeze", "reshape", "transpose", "concatenate", "stack", "sum", "mean",

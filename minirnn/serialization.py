@@ -31,6 +31,9 @@ from .budget import OverBudget  # noqa: F401  (raised by loads that pass their b
 PYTHON_FUNCTION = "__python_function__"
 MAX_INPUT_ITEMS = 2**22              # elements of an input shape (unknown sizes as 3), in safe mode
 LAYER_DTYPES = ("float32", "float64")
+# an Input may also hold ids, flags or text
+INPUT_DTYPES = LAYER_DTYPES + ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool",
+                               "string")
 
 
 class ModelFileError(ValueError):
@@ -260,8 +263,9 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
             raise load.error(where, f"unknown layer class {class_name!r}. A custom layer class must be "
                                     f"defined (its module imported) before loading, or passed as "
                                     f"custom_objects={{{class_name!r}: {class_name}}}")
-        if "dtype" in config and config["dtype"] is not None and config["dtype"] not in LAYER_DTYPES:
-            raise load.error(f"{where} field 'dtype'", f"expected one of {list(LAYER_DTYPES)}, "
+        allowed = INPUT_DTYPES if getattr(cls, "is_input_layer", False) else LAYER_DTYPES
+        if "dtype" in config and config["dtype"] is not None and config["dtype"] not in allowed:
+            raise load.error(f"{where} field 'dtype'", f"expected one of {list(allowed)}, "
                                                        f"received {short_repr(config['dtype'])}")
         for key in ("shape", "input_shape", "batch_shape"):     # shapes a layer may probe with
             shape = config.get(key)

@@ -14,18 +14,34 @@ from . import budget
 from .utils import format_shape
 
 
+class MaskedArray(np.ndarray):
+    """A layer's output called eagerly, with the mask Keras attaches to it (``_keras_mask``, one
+    bool per sample and time step); the next layer called on it receives the mask."""
+
+    def __array_finalize__(self, obj):
+        self._keras_mask = None          # results computed from it carry no mask
+
+
+def with_mask(y, mask):
+    """`y` (a view) carrying `mask` as ``_keras_mask``."""
+    out = y.view(MaskedArray)
+    out._keras_mask = mask
+    return out
+
+
 class KerasTensor:
     """A symbolic tensor: the shape (batch axis first, ``None`` where unknown) and dtype of a
     value that the graph will compute, and the node (layer call) that computes it."""
 
     is_symbolic = True
-    __slots__ = ("shape", "dtype", "node", "index")
+    __slots__ = ("shape", "dtype", "node", "index", "_keras_mask")
 
     def __init__(self, shape, dtype, node=None, index=0):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
+        self.dtype = "string" if dtype in ("string", "str", object) else np.dtype(dtype).name
         self.node = node            # the Node whose output this is
         self.index = index          # which of that node's outputs
+        self._keras_mask = None     # the symbolic mask that travels with it, if any
 
     @property
     def ndim(self):
@@ -55,12 +71,13 @@ class KerasTensor:
 class Node:
     """One call of a layer on symbolic tensors: its inputs and the tensors it outputs."""
 
-    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0):
+    def __init__(self, layer, inputs, single, output_shape, kwargs=None, n_states=0, n_masks=0):
         self.layer = layer
         self.inputs = list(inputs)          # KerasTensors, in call order (initial states last)
         self.single = single                # called on one tensor, not on a list
         self.kwargs = dict(kwargs or {})
         self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
+        self.n_masks = n_masks              # 1: a symbolic mask= tensor, the last input
         shapes = output_shape if isinstance(output_shape, list) else [output_shape]
         self.multi_output = isinstance(output_shape, list)
         dtype = getattr(layer, "output_dtype", None) or layer.dtype
@@ -95,10 +112,15 @@ def call_symbolic(layer, inputs, args, kwargs):
             raise ValueError(f"{what} was called on a mix of symbolic tensors and {type(t).__name__}; "
                              f"in a functional model every input of a layer comes from Input(...) or "
                              f"another layer")
+    text = next((t for t in flat if t.dtype == "string"), None)
+    if text is not None and not getattr(layer, "reads_strings", not type(layer).__module__.startswith("minirnn.")):
+        # As Keras refuses it while the model is built, not at its first predict.
+        raise ValueError(f"{what} takes numbers, received a string tensor of shape {format_shape(text.shape)}; "
+                         f"turn text into numbers first (StringLookup, TextVectorization)")
     if args:
         raise ValueError(f"{what}: on symbolic tensors only keyword arguments are supported, "
                          f"received {len(args)} positional argument(s) after the inputs")
-    static, states = {}, []
+    static, states, masks = {}, [], []
     for key, value in kwargs.items():
         if key == "training":
             continue
@@ -108,12 +130,15 @@ def call_symbolic(layer, inputs, args, kwargs):
                 raise ValueError(f"{what}: a symbolic initial_state needs a recurrent layer (SimpleRNN, LSTM, "
                                  f"GRU) and a list of symbolic tensors, received {value!r}")
             continue
-        if _has_symbolic(value):
+        if _has_symbolic(value) and key != "mask":
             raise ValueError(f"{what}: the argument {key}= cannot be a symbolic tensor in a functional "
                              f"model (only the first argument can)")
+        if key == "mask" and isinstance(value, KerasTensor) and single:
+            masks = [value]                  # an explicit mask: an input of the node, like Keras's
+            continue
         if key == "mask" and value is not None:
-            raise ValueError(f"{what}: in a functional model masks flow from layer to layer; "
-                             f"do not pass mask= on symbolic tensors")
+            raise ValueError(f"{what}: mask= on symbolic tensors must be one symbolic tensor "
+                             f"(batch, time), received {value!r}")
         static[key] = value
     shape = flat[0].shape if single else [t.shape for t in flat]
     ndim = getattr(layer, "input_ndim", None)
@@ -129,9 +154,28 @@ def call_symbolic(layer, inputs, args, kwargs):
                 if got is not None and want is not None and got != want:
                     raise ValueError(f"{what} was built for inputs of shape {format_shape(built)}, "
                                      f"received a tensor of shape {format_shape(shape)}")
+    layer.__dict__["_input_dtype"] = flat[0].dtype      # what a layer probes its call with
     layer.ensure_built(shape)
     output_shape = layer.compute_output_shape(shape)
-    return Node(layer, flat + states, single, output_shape, static, len(states)).output_structure()
+    node = Node(layer, flat + states + masks, single, output_shape, static, len(states), len(masks))
+    if single and not node.multi_output:
+        node.outputs[0]._keras_mask = _symbolic_mask(layer, flat[0], masks[0] if masks else flat[0]._keras_mask,
+                                                     node.outputs[0])
+    return node.output_structure()
+
+
+def _symbolic_mask(layer, tensor, in_mask, out):
+    """The symbolic ``_keras_mask`` of a layer's output: whether the layer gives a mask is asked of
+    its compute_mask on a probe of zeros (2 wherever a size is unknown)."""
+    if getattr(layer, "_steps", None) is not None or tensor.dtype == "string" or len(out.shape) < 2:
+        return None
+    try:
+        probe = np.zeros([2 if d is None else d for d in tensor.shape], tensor.dtype)
+        mask = None if in_mask is None else np.ones(probe.shape[:2], bool)
+        found = layer.compute_mask(probe, mask)
+    except Exception:                   # noqa: BLE001  a mask it cannot compute on zeros: none shown
+        return None
+    return None if found is None else KerasTensor(out.shape[:2], "bool")
 
 
 def _has_symbolic(value):

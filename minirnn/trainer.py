@@ -44,9 +44,12 @@ class Trainer:
         self._lock = threading.RLock()
 
     # -- compiling ---------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=False,
+                jit_compile="auto"):
         """Set the optimizer, the loss (one for every output, or a list / dict by output name),
-        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict)."""
+        ``loss_weights`` and ``metrics`` (a list, or per output a list of lists / a dict).
+        ``run_eagerly`` and ``jit_compile`` are Keras's choices of how its graph runs: minirnn has
+        one way (NumPy and compiled kernels), so they are accepted and change nothing."""
         if loss is None:
             raise ValueError(f"Model '{self.name}': compile() needs a loss, e.g. loss='mse'")
         names = self.output_names
@@ -129,6 +132,25 @@ class Trainer:
             d_outputs.append(grad if weight == 1.0 or grad is None else grad * grad.dtype.type(weight))
         return total, parts, d_outputs
 
+    def _regularized(self):
+        """([(weight, regularizer)], [(weight, constraint)]) over every layer of the model."""
+        penalties, limits, seen = [], [], set()
+        for holder in self.cache_holders():
+            for w, reg in holder.weight_penalties():
+                if (id(w), "r") not in seen:
+                    seen.add((id(w), "r"))
+                    penalties.append((w, reg))
+            for w, con in holder.weight_constraints():
+                if (id(w), "c") not in seen:
+                    seen.add((id(w), "c"))
+                    limits.append((w, con))
+        return penalties, limits
+
+    def _penalty(self):
+        """The regularization losses Keras adds to the loss: weight penalties and the activity
+        penalties of the last forward pass."""
+        return sum(reg(w) for w, reg in self._regularized()[0]) + self.__dict__.get("_activity_loss", 0.0)
+
     def _update_metrics(self, y_flat, outputs, out_masks):
         for _, metric, k in self._output_metrics:
             metric.update_state(y_flat[k], outputs[k], sample_weight=out_masks[k])
@@ -140,7 +162,19 @@ class Trainer:
             total, parts, d_outputs = self._losses_of(y_flat, outputs, out_masks, True)
             self._backward(d_outputs, input_grads=False)
             pairs = self._param_grad_pairs()
-            self.optimizer.apply_gradients([p for p, _ in pairs], [g for _, g in pairs])
+            penalties, limits = self._regularized()
+            grads = [g for _, g in pairs]
+            if penalties:                              # dR/dw joins dL/dw of the penalized weights
+                total += self._penalty()
+                extra = {}
+                for w, reg in penalties:
+                    extra[id(w)] = extra.get(id(w), 0) + reg.gradient(w)
+                grads = [g + extra[id(p)] if id(p) in extra else g for p, g in pairs]
+            elif self.__dict__.get("_activity_loss"):
+                total += self._activity_loss
+            self.optimizer.apply_gradients([p for p, _ in pairs], grads)
+            for w, constraint in limits:               # Keras applies constraints after each update
+                w[...] = constraint(w)
             self._update_metrics(y_flat, outputs, out_masks)
         return total, parts
 
@@ -172,7 +206,7 @@ class Trainer:
             x_flat = self._checked_inputs(xb)
         if yb is None:
             return x_flat, None
-        return x_flat, [np.asarray(t) for t in self._flatten(yb, self._output_names, "target")]
+        return x_flat, [np.asarray(t) for t in self._flatten(yb, self.output_names, "target")]
 
     def _adapter(self, x, y, batch_size, shuffle, steps, what):
         self._require_layers(what)
@@ -267,6 +301,7 @@ class Trainer:
             with self._lock:
                 outputs, out_masks = self._forward(x_flat, False)
                 loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
+                loss += self._penalty()
                 self._update_metrics(y_flat, outputs, out_masks)
             n = len(x_flat[0])
             loss_tracker.update_state(loss, sample_weight=n)

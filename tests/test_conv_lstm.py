@@ -257,7 +257,7 @@ def test_conv_lstm_in_a_model_trains_like_keras():
 
 @pytest.mark.parametrize("make, message", [
     (lambda: L.ConvLSTM2D(2, (3, 3, 3)), r"kernel_size must be a positive integer or a tuple of 2"),
-    (lambda: L.ConvLSTM2D(2, 3, strides=2, dilation_rate=2), "strides > 1 is not compatible"),
+    (lambda: L.ConvLSTM2D(2, 3, strides=2, dilation_rate=2), "`strides > 1` is not compatible"),
     (lambda: L.ConvLSTM2D(2, 3, padding="causal"), "padding must be 'valid' or 'same'"),
     (lambda: L.ConvLSTM2D(0, 3), "units must be a positive integer"),
 ])

@@ -396,7 +396,7 @@ def test_functional_errors_name_the_layer_and_shapes():
         dense(mr.Input(shape=(5,)))
     with pytest.raises(ValueError, match="Graph disconnected"):
         mr.Model(mr.Input(shape=(3,)), L.Dense(1)(x))
-    with pytest.raises(ValueError, match="Subclassed models"):
+    with pytest.raises(ValueError, match="subclass Model and write call"):
         mr.Model()
 
 

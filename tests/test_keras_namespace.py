@@ -305,3 +305,20 @@ def test_pad_sequences_refuses_strings_and_bad_arguments():
         mr_keras.utils.pad_sequences([[1]], padding="left")
     with pytest.raises(ValueError, match="maxlen must be an integer >= 0 or None, received maxlen=2.5"):
         mr_keras.utils.pad_sequences([[1]], maxlen=2.5)
+
+
+def test_keras_random_draws_like_numpy_with_integer_seeds():
+    import minirnn.keras as mk
+    a = mk.random.normal((3, 4), mean=1.0, stddev=2.0, seed=7)
+    assert a.shape == (3, 4) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, mk.random.normal((3, 4), mean=1.0, stddev=2.0, seed=7))
+    np.testing.assert_allclose(a, 1.0 + 2.0 * np.random.default_rng(7).normal(size=(3, 4)), rtol=1e-6)
+    u = mk.random.uniform((1000,), minval=-2, maxval=3, seed=1)
+    assert u.min() >= -2 and u.max() < 3
+    t = mk.random.truncated_normal((2000,), stddev=0.5, seed=2)
+    assert np.abs(t).max() <= 1.0 and 0.3 < t.std() < 0.5          # cut at two standard deviations
+    assert mk.random.randint((5,), 0, 3, seed=3).dtype == np.int32
+    assert sorted(mk.random.shuffle(np.arange(6), seed=4)) == list(range(6))
+    with pytest.raises(ValueError, match="seed must be an integer or None"):
+        mk.random.normal((2,), seed="x")
+    np.testing.assert_array_equal(mk.ops.full((2, 2), 3), np.full((2, 2), 3, "float32"))

@@ -161,12 +161,23 @@ def test_embedding_gradient_float64_and_default_initializer():
 @pytest.mark.parametrize("bad,message", [
     (np.array([[0, 7]]), r"ids in \[0, 7\).*max 7"),
     (np.array([[-1, 2]]), r"ids in \[0, 7\).*min -1"),
-    (np.array([[0.5, 2.0]]), "non-integer"),
     (np.array([["a"]]), "integer ids"),
 ])
 def test_embedding_rejects_bad_ids_with_clear_errors(bad, message):
+    # (float ids are cast, as Keras casts them: test_embedding_casts_float_ids_like_keras)
     with pytest.raises(ValueError, match="'emb' \\(Embedding\\).*" + message):
         Embedding(7, 2, name="emb")(bad)
+
+
+def test_embedding_casts_float_ids_like_keras():
+    keras = pytest.importorskip("keras")
+    ids = np.array([[0.5, 2.7], [6.9, 1.0]], "float32")
+    theirs = keras.layers.Embedding(7, 2)
+    want = np.asarray(theirs(ids))
+    ours = Embedding(7, 2)
+    ours(np.zeros((1, 2), "int32"))
+    ours.set_weights([np.asarray(w) for w in theirs.get_weights()])
+    np.testing.assert_array_equal(ours(ids), want)
 
 
 def test_embedding_mask_zero_feeds_masked_global_average_pooling_like_keras():

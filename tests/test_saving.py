@@ -431,9 +431,11 @@ def other_layer_models():
     lookup = L.IntegerLookup(max_tokens=10)
     lookup.adapt(tokens)
     ids = Sequential([Input(shape=(8,)), lookup, L.Embedding(10, 3), L.GlobalAveragePooling1D()])
+    stacked = Sequential([Input(shape=(None, 2)), L.RNN([L.LSTMCell(3), L.GRUCell(2, dropout=0.1)],
+                                                        return_sequences=True), L.RNN(L.SimpleRNNCell(2))])
     return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (normed, seq),
             (video, frames), (pictures, frames[:, 0]), (steps, rng.random((2, 4, 7, 2)).astype("float32")),
-            (ids, tokens)]
+            (ids, tokens), (stacked, seq)]
 
 
 def test_every_built_in_layer_saves_and_loads(tmp_path):
@@ -444,6 +446,7 @@ def test_every_built_in_layer_saves_and_loads(tmp_path):
     used |= {type(model).__name__ for model, _ in models}          # models are layers too
     used |= {"Layer", "RNN", "Merge"} | {type(layer.layer).__name__ for model, _ in models for layer in model.layers
                                  if hasattr(layer, "layer") and not isinstance(layer, Bidirectional)}
+    used |= {type(layer.cell).__name__ for model, _ in models for layer in model.layers if hasattr(layer, "cell")}
     # Layers of string inputs (a model of them needs Input(dtype="string")): their configs, the vocabulary
     # included, round-trip in test_preprocessing_layers.py.
     used |= {"StringLookup", "TextVectorization"}

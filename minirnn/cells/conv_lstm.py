@@ -170,7 +170,8 @@ class ConvLSTMCell(Cell):
         else:
             raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same', received {padding!r}")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{type(self).__name__}: strides > 1 is not compatible with dilation_rate > 1, "
+            raise ValueError(f"{type(self).__name__}: Specifying `strides > 1` is not compatible with "
+                             f"`dilation_rate > 1`, "
                              f"received strides={self.strides} and dilation_rate={self.dilation_rate}")
         self.unit_forget_bias = bool(unit_forget_bias)
         self.frame = None

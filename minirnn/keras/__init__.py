@@ -7,17 +7,17 @@
 Nothing here is a copy: every name is minirnn's own class or function, so a model built through
 ``minirnn.keras`` is a minirnn model.  Same as Keras, except:
 
-* arrays are NumPy arrays (no backend tensors); layers run forward and backward by hand-written
-  rules, so a custom layer is a :class:`minirnn.layers.Layer` with a ``backward`` method;
-* subclassed models (``class M(keras.Model): def call(...)``) are not supported: build the model
-  with the functional API (``keras.Model(inputs, outputs)``) or ``keras.Sequential``;
+* arrays are NumPy arrays (no backend tensors); minirnn's layers run forward and backward by
+  hand-written rules; a layer or model you subclass (``call`` with ``keras.ops``) is differentiated
+  by tracing its ``call`` (see minirnn/layers/tracing.py);
 * only the layers, losses, optimizers, metrics, callbacks and ops listed in each submodule exist;
   asking for another raises ``AttributeError``.
 """
-from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, ops, \
-    optimizers, preprocessing, saving, utils
+from . import activations, backend, callbacks, constraints, datasets, initializers, layers, losses, metrics, models, \
+    ops, optimizers, preprocessing, random, regularizers, saving, utils
 from .layers import Input
 from .models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
-           "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "saving", "utils"]
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints", "datasets",
+           "initializers", "layers", "regularizers",
+           "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "saving", "utils"]

@@ -5,7 +5,11 @@ pooling, normalization, activation, Embedding, lookup and text preprocessing, re
 Lambda); the preprocessing layers run in NumPy and take no string model inputs (apply them to the
 data first); ``Lambda`` derives its gradient itself (functions built
 from ``keras.ops``, element re-arrangements and element-wise functions) or takes
-``backward=lambda x, dy: dx``; a custom layer subclasses ``Layer`` and writes ``backward``.
+``backward=lambda x, dy: dx``; a custom layer subclasses ``Layer`` and writes ``call`` with
+``keras.ops`` (traced for its gradient) or a ``backward`` of its own.
 """
 from ..layers import *            # noqa: F401,F403  the one list of layers, minirnn.layers.__all__
 from ..layers import __all__      # noqa: F401
+from ..serialization import deserialize_layer as deserialize, serialize_layer as serialize  # noqa: E402,F401
+
+__all__ = list(__all__) + ["serialize", "deserialize"]

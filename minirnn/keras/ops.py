@@ -1,8 +1,10 @@
-"""``keras.ops``: see :mod:`minirnn.ops` (the same functions), plus ``convert_to_numpy`` and
-``convert_to_tensor``.  Same as Keras, except: only the ops listed there, and results are NumPy
-arrays (so the two conversions are ``np.asarray``; a TensorFlow or PyTorch tensor becomes its
+"""``keras.ops``: see :mod:`minirnn.ops` (the same functions), plus ``convert_to_numpy``,
+``convert_to_tensor`` and the constant makers ``full``, ``full_like``, ``zeros``, ``ones``.  Same
+as Keras, except: only the ops listed there, and results are NumPy arrays (so the two conversions are ``np.asarray``; a TensorFlow or PyTorch tensor becomes its
 values)."""
 import numpy as np
+
+from .. import backend
 
 from ..ops import *              # noqa: F401,F403
 from ..ops import __all__ as _ops
@@ -22,4 +24,24 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     return np.asarray(convert_to_numpy(x), dtype=dtype)
 
 
-__all__ = list(_ops) + ["convert_to_numpy", "convert_to_tensor"]
+def full(shape, fill_value, dtype=None):
+    """An array of `shape` filled with `fill_value` (of `dtype`, else the float type)."""
+    return np.full(shape, fill_value, dtype=dtype or backend.floatx())
+
+
+def full_like(x, fill_value, dtype=None):
+    """An array of `x`'s shape filled with `fill_value`."""
+    return np.full(np.shape(x), fill_value, dtype=dtype or np.asarray(x).dtype)
+
+
+def zeros(shape, dtype=None):
+    """An array of `shape` filled with 0."""
+    return full(shape, 0, dtype)
+
+
+def ones(shape, dtype=None):
+    """An array of `shape` filled with 1."""
+    return full(shape, 1, dtype)
+
+
+__all__ = list(_ops) + ["convert_to_numpy", "convert_to_tensor", "full", "full_like", "zeros", "ones"]

@@ -22,6 +22,9 @@ __all__ += ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Con
 from .reshape import Permute, RepeatVector, Rescaling, Reshape  # noqa: E402
 
 __all__ += ["Reshape", "Permute", "RepeatVector", "Rescaling"]
+from .cell_rnn import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells  # noqa: E402
+
+__all__ += ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 from .activation import ELU, Activation, LeakyReLU, ReLU, Softmax  # noqa: E402
 from .normalization import BatchNormalization, LayerNormalization  # noqa: E402
 

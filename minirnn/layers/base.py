@@ -13,8 +13,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import activations, backend, budget, initializers, parallel, registry
-from ..symbolic import call_symbolic
+from .. import activations, backend, budget, constraints, initializers, parallel, registry, regularizers
+from ..symbolic import call_symbolic, with_mask
+from . import tracing
 from ..utils import format_shape  # noqa: F401  (layers import it from here)
 
 _name_counts = defaultdict(int)
@@ -56,9 +57,36 @@ def symbolic_aware(call):
     def __call__(self, inputs, *args, **kwargs):
         if type(inputs) is not np.ndarray and _is_symbolic(inputs):
             return call_symbolic(self, inputs, args, kwargs)
-        return call(self, inputs, *args, **kwargs)
+        tape = tracing.active_tape()
+        if tape is not None and not self.traces_call():
+            return tracing.call_hand_written(self, call, inputs, args, kwargs, tape)
+        if getattr(_checks, "trusted", False):           # inside a model: masks travel beside the values
+            return call(self, inputs, *args, **kwargs)
+        mask = kwargs.get("mask")
+        if mask is None and getattr(inputs, "_keras_mask", None) is not None and _takes_mask(type(self)):
+            kwargs["mask"] = mask = inputs._keras_mask            # Keras's eager masks ride on the values
+        y = call(self, inputs, *args, **kwargs)
+        if self.__dict__.get("activity_regularizer") is not None and isinstance(y, np.ndarray):
+            self._activity_loss = self.activity_regularizer(y) / max(len(y), 1)
+        if isinstance(y, np.ndarray) and (mask is not None or type(self).compute_mask is not Layer.compute_mask):
+            out_mask = self.compute_mask(inputs, mask)
+            if isinstance(out_mask, np.ndarray):
+                y = with_mask(y, out_mask)
+        return y
     __call__.symbolic_aware = True
     return __call__
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_mask(layer_class):
+    return "mask" in inspect.signature(layer_class.__call__).parameters
+
+
+@functools.lru_cache(maxsize=None)
+def call_arguments(layer_class):
+    """(takes training, takes mask) of ``layer_class.call``, as Keras reads them."""
+    params = inspect.signature(layer_class.call).parameters
+    return "training" in params, "mask" in params
 
 
 def register_layer_class(cls):
@@ -181,8 +209,53 @@ class Layer:
     #: a call on symbolic tensors is checked against it, as a call on arrays is.
     input_ndim = None
 
-    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True):
+    def __new__(cls, *args, **kwargs):
+        # Keras 3 records the constructor's arguments: the config of a layer that does not write
+        # get_config (kept only when they are plain data).
+        self = super().__new__(cls)
+        if not cls.__module__.startswith("minirnn."):
+            try:
+                bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments
+            except TypeError:
+                bound = None
+            if bound is not None:
+                bound = {k: v for k, v in list(bound.items())[1:]}
+                extra = bound.pop(next((p.name for p in inspect.signature(cls.__init__).parameters.values()
+                                        if p.kind == p.VAR_KEYWORD), ""), {})
+                bound.update(extra)
+                plain = all(isinstance(v, (int, float, str, bool, type(None), list, tuple, dict))
+                            for v in bound.values())
+            self._auto_config = bound if bound is not None and plain else None
+        return self
+
+    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, **kwargs):
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        # Keras's weight penalties and constraints, by weight: kernel_regularizer -> "kernel"...
+        self._regularizers, self._constraints = {}, {}
+        for key in [k for k in kwargs if k.endswith(("_regularizer", "_constraint"))]:
+            weight, _, kind = key.rpartition("_")
+            value = kwargs.pop(key)
+            try:
+                value = regularizers.get(value) if kind == "regularizer" else constraints.get(value)
+            except ValueError as e:
+                raise ValueError(f"{type(self).__name__} argument {key}: {e}") from None
+            if value is not None:
+                (self._regularizers if kind == "regularizer" else self._constraints)[weight] = value
+        for key in ("implementation", "use_cudnn"):     # Keras's GPU switches: nothing to switch on a CPU
+            kwargs.pop(key, None)
+        unknown = set(kwargs) - {"autocast", "input_dim", "batch_size", "batch_input_shape", "weights"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.__init__ received unexpected keyword argument(s) "
+                            f"{sorted(unknown)}")
+        if input_shape is None and kwargs.get("input_dim") is not None:
+            input_shape = (kwargs["input_dim"],)
+        if input_shape is None and kwargs.get("batch_input_shape") is not None:
+            input_shape = tuple(kwargs["batch_input_shape"])[1:]
+        self._own_weights = []        # (array, trainable) from add_weight, in creation order
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.name = name or unique_name(snake_case(type(self).__name__))
+        if isinstance(dtype, dict):                   # Keras 3's DTypePolicy config, as files hold it
+            dtype = (dtype.get("config") or {}).get("name")
         self.dtype = np.dtype(dtype or backend.floatx()).name
         self.trainable = trainable
         self.built = False
@@ -192,13 +265,51 @@ class Layer:
         self._inbound_nodes = []      # the calls on symbolic tensors (functional graph nodes)
         budget.charge(budget.LAYER_BYTES, f"Layer '{self.name}' ({type(self).__name__})")   # while loading
 
+    # -- symbolic attributes (the tensors of the layer's first call in a graph) ----------------
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' ({type(self).__name__}) has never been called on "
+                                 f"symbolic tensors and thus has no defined {what}")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (a list for several)."""
+        node = self._first_node("input")
+        inputs = node.inputs[:len(node.inputs) - node.n_states - node.n_masks]
+        return inputs[0] if node.single else list(inputs)
+
+    @property
+    def output(self):
+        """The symbolic output(s) of the layer's first call."""
+        if "_output" in self.__dict__:
+            return self.__dict__["_output"]
+        return self._first_node("output").output_structure()
+
+    @output.setter
+    def output(self, value):
+        self.__dict__["_output"] = value
+
     # -- building and shapes -------------------------------------------------
     def build(self, input_shape):
         """Create the weights for inputs of `input_shape` (batch axis first)."""
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        if not self.traces_call():
+            return tuple(input_shape)
+        # Keras runs call symbolically; here two probes with different sizes for the unknown
+        # axes tell which output axes follow them.
+        probes = []
+        for n in (2, 3):
+            x = _probe(input_shape, n, self.__dict__.get("_input_dtype") or self.dtype)
+            probes.append(self.call(x, **({"training": False} if call_arguments(type(self))[0] else {})))
+
+        def shape_of(a, b):
+            if isinstance(a, (list, tuple)):
+                return [shape_of(p, q) for p, q in zip(a, b)]
+            return tuple(p if p == q else None for p, q in zip(np.shape(a), np.shape(b)))
+        return shape_of(*probes)
 
     def compute_mask(self, inputs, mask=None):
         """The mask of this layer's output, given its input and input mask."""
@@ -220,16 +331,118 @@ class Layer:
                                   f"filters, output_dim...)") from None
             self.built = True
             self.build_input_shape = shape   # recorded for saving (build_config)
+        elif getattr(self, "build_input_shape", None) is None and input_shape is not None:
+            # built when made (a lookup given its vocabulary): its first call's shape, for saving
+            self.build_input_shape = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in input_shape)
 
     # -- weights -------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                   constraint=None, name=None, **kwargs):
+        """A new weight of the layer, as Keras's ``add_weight``: initialized (default
+        ``glorot_uniform`` for floats, else zeros), listed in :attr:`weights` (trainable ones
+        first), trained unless ``trainable=False``."""
+        dtype = np.dtype(dtype or self.dtype)
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        try:
+            init = initializers.get(initializer)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}' add_weight({name!r}): {e}") from None
+        w = Variable.of(np.asarray(init(shape, dtype=dtype), dtype), name or f"variable_{len(self._own_weights)}",
+                        trainable)
+        w.regularizer, w.constraint = regularizer, constraint
+        self.__dict__.setdefault("_own_weights", []).append((w, bool(trainable)))
+        return w
+
+    def _named_weight(self, name):
+        name = "recurrent_kernel" if name == "recurrent" else name
+        for source in (self, getattr(self, "cell", None)):
+            w = getattr(source, name, None) if source is not None else None
+            if isinstance(w, np.ndarray):
+                return w
+        return None
+
+    def weight_penalties(self):
+        """[(weight, regularizer)] of this layer (its own, not its sublayers')."""
+        found = [(w, w.regularizer) for w in self.own_weights() if getattr(w, "regularizer", None) is not None]
+        if self.built:
+            found += [(w, reg) for w, reg in ((self._named_weight(n), r) for n, r in self._regularizers.items())
+                      if w is not None]
+        return found
+
+    def weight_constraints(self):
+        """[(weight, constraint)] of this layer, applied after each optimizer update."""
+        found = [(w, w.constraint) for w in self.own_weights() if getattr(w, "constraint", None) is not None]
+        if self.built:
+            found += [(w, c) for w, c in ((self._named_weight(n), c) for n, c in self._constraints.items())
+                      if w is not None]
+        return found
+
+    def own_weights(self):
+        """The weights this layer made with add_weight (not its sublayers')."""
+        return [w for w, _ in self.__dict__.get("_own_weights", ())]
+
+    def sublayers(self):
+        """The layers held in attributes (or lists / dicts of them), as Keras tracks them."""
+        found = []
+        for value in vars(self).values():
+            items = value if isinstance(value, (list, tuple)) else value.values() if isinstance(value, dict) else [value]
+            for item in items:
+                if isinstance(item, Layer) and item is not self and item not in found:
+                    found.append(item)
+        return found
+
+    def _hand_weighted(self):
+        return type(self).weights is not Layer.weights
+
     @property
     def weights(self):
-        """The weight arrays themselves (updated in place by optimizers)."""
-        return []
+        """The weight arrays themselves (updated in place by optimizers): own trainable, own
+        non-trainable, then each sublayer's, as in Keras."""
+        own = self.__dict__.get("_own_weights", ())
+        found = [w for w, t in own if t] + [w for w, t in own if not t]
+        for layer in self.sublayers():
+            found += [w for w in layer.weights if not any(w is f for f in found)]
+        return found
 
     @property
     def trainable_weights(self):
-        return self.weights if self.trainable else []
+        if not self.trainable:
+            return []
+        if self._hand_weighted():
+            return self.weights
+        found = [w for w, t in self.__dict__.get("_own_weights", ()) if t]
+        for layer in self.sublayers():
+            found += layer.trainable_weights
+        return found
+
+    @property
+    def non_trainable_weights(self):
+        keep = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in keep]
+
+    @property
+    def losses(self):
+        """The regularization losses of this layer and the layers inside it: weight penalties,
+        then the activity penalty of its last call."""
+        found = []
+        for holder in self.cache_holders():
+            found += [reg(w) for w, reg in holder.weight_penalties()]
+        activity = self.__dict__.get("_activity_loss")
+        return found + ([activity] if activity is not None else [])
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -255,18 +468,56 @@ class Layer:
         return int(sum(w.size for w in self.weights))
 
     # -- calling ---------------------------------------------------------------
+    def traces_call(self):
+        """True for a layer written Keras's way (no ``backward`` of its own): its gradients come
+        from tracing ``call`` (see :mod:`minirnn.layers.tracing`)."""
+        return type(self).backward is Layer.backward
+
     @symbolic_aware
-    def __call__(self, inputs, training=False, **kwargs):
-        inputs = self.check_input(inputs)
-        self.ensure_built(inputs.shape)
-        return self.call(inputs, training=training, **kwargs)
+    def __call__(self, inputs, training=False, mask=None, **kwargs):
+        takes_training, takes_mask = call_arguments(type(self))
+        if takes_mask and mask is not None:
+            kwargs["mask"] = tracing.value(mask)
+        if not self.traces_call():
+            inputs = self.check_input(inputs)
+            self.ensure_built(inputs.shape)
+            return self.call(inputs, training=training, **kwargs)
+        if takes_training:
+            kwargs["training"] = training
+        tape = tracing.active_tape()
+        x = inputs if tape is not None and tracing.has_traced(inputs) else self._call_inputs(inputs)
+        if not self.built:
+            self.ensure_built(_shapes(tracing.value(x)))
+        if tape is not None:
+            return tracing.run_call(self, x, kwargs, tape)
+        if training:
+            y, self._cache = tracing.traced_forward(self, x, kwargs)
+            return y
+        self._cache = None
+        return tracing.value(self.call(x, **kwargs))
+
+    def _call_inputs(self, inputs):
+        """Inputs as Keras hands them to ``call``: arrays (floats in the layer's dtype), lists and
+        dicts kept."""
+        if isinstance(inputs, (list, tuple)):
+            return [self._call_inputs(x) for x in inputs]
+        if isinstance(inputs, dict):
+            return {k: self._call_inputs(x) for k, x in inputs.items()}
+        arr = np.asarray(inputs)
+        if arr.dtype.kind == "f" and arr.dtype != self.dtype:
+            arr = arr.astype(self.dtype)
+        return arr
 
     def call(self, inputs, training=False):
-        raise NotImplementedError
+        raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has no call() method")
 
     def backward(self, dy):
-        """dL/dx from dL/dy; weight gradients go to ``self.grads``."""
-        raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has no backward pass")
+        """dL/dx from dL/dy; weight gradients go to ``self.grads``.  A layer without its own
+        backward differentiates its traced ``call``."""
+        if self._cache is None:
+            raise RuntimeError(f"Layer '{self.name}': call it with training=True before backward()")
+        dx, self.grads = tracing.traced_backward(self, self._cache, dy)
+        return dx
 
     def check_gradient(self, dy, shape):
         """`dy` as an array of the layer's dtype, if it has `shape` (that of what it differentiates)."""
@@ -334,10 +585,23 @@ class Layer:
 
     def get_config(self):
         """The constructor arguments, JSON-friendly; ``type(self).from_config(config)`` rebuilds
-        the layer (without its weights).  Subclasses add their own arguments."""
+        the layer (without its weights).  Subclasses add their own arguments; a layer defined
+        outside minirnn that writes no get_config gets the arguments it was constructed with."""
         hint = self.input_shape_hint
-        return {"name": self.name, "dtype": self.dtype, "trainable": self.trainable,
-                "input_shape": None if hint is None else list(hint[1:])}
+        config = {"name": self.name, "dtype": self.dtype, "trainable": self.trainable}
+        if hint is not None or type(self).__module__.startswith("minirnn."):
+            config["input_shape"] = None if hint is None else list(hint[1:])
+        for name, reg in self.__dict__.get("_regularizers", {}).items():
+            config[f"{name}_regularizer"] = regularizers.serialize(reg)
+        for name, con in self.__dict__.get("_constraints", {}).items():
+            config[f"{name}_constraint"] = constraints.serialize(con)
+        if self.__dict__.get("activity_regularizer") is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        auto = self.__dict__.get("_auto_config", {})
+        if auto is None and type(self).get_config is Layer.get_config:
+            raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) was constructed with "
+                                      f"arguments that are not plain data: write its get_config()")
+        return {**config, **(auto or {})}
 
     @classmethod
     def from_config(cls, config):
@@ -349,6 +613,54 @@ class Layer:
 
 
 registry.register_base("layer", Layer)
+
+
+def _shapes(x):
+    if isinstance(x, (list, tuple)):
+        return [_shapes(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shapes(v) for k, v in x.items()}
+    return tuple(np.shape(x))
+
+
+def _probe(shape, n, dtype):
+    """Zeros of `shape` with every unknown axis `n` long (a list of shapes: a list of arrays)."""
+    if isinstance(shape, list) or (isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list))):
+        return [_probe(s, n, dtype) for s in shape]
+    if dtype == "string":
+        return np.full([n if d is None else d for d in shape], "a", dtype=object)
+    return np.zeros([n if d is None else d for d in shape], dtype)
+
+
+class Variable(np.ndarray):
+    """A weight made by ``add_weight``: a NumPy array with Keras's ``numpy()``, ``assign()``,
+    ``value``, ``name`` and ``trainable``."""
+
+    @classmethod
+    def of(cls, array, name, trainable):
+        w = np.array(array, order="C").view(cls)
+        w.name, w.trainable = name, trainable
+        return w
+
+    def __array_finalize__(self, obj):
+        self.name = getattr(obj, "name", None)
+        self.trainable = getattr(obj, "trainable", True)
+        self.regularizer = self.constraint = None
+
+    def numpy(self):
+        return np.asarray(self).copy()
+
+    @property
+    def value(self):
+        return np.asarray(self)
+
+    @property
+    def path(self):
+        return self.name
+
+    def assign(self, value):
+        self[...] = np.asarray(value)
+        return self
 
 
 class KernelAndBias:

@@ -41,8 +41,19 @@ class Bidirectional(Layer):
         for half in (self.forward_layer, self.backward_layer):   # as Keras: padded steps output 0
             half.zero_output_for_mask = half.return_sequences
         self.merge_mode = merge_mode
+        self.supports_masking = True              # as Keras: the mask reaches both halves
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+
+    def reset_states(self, states=None):
+        """Forget the carried states of both halves (stateful layers)."""
+        if states is not None:
+            raise ValueError(f"Layer '{self.name}' (Bidirectional): reset_states(states) is not supported; "
+                             f"set each half's states with forward_layer / backward_layer.reset_states")
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    reset_state = reset_states
 
     def build(self, input_shape):
         self.forward_layer.ensure_built(input_shape)

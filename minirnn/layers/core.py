@@ -1,4 +1,5 @@
 """Input and Dense."""
+import numpy as np
 
 from .. import activations, initializers
 from ..symbolic import Node
@@ -13,7 +14,10 @@ class InputLayer(Layer):
     is_input_layer = True         # not callable on symbolic tensors: it makes one
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
-        super().__init__(name=name, dtype=dtype)
+        text = dtype in ("string", "str")                  # text enters as NumPy strings
+        super().__init__(name=name, dtype=None if text else dtype)
+        if text:
+            self.dtype = "string"
         if batch_shape is not None:
             if shape is not None or batch_size is not None:
                 raise ValueError(f"Layer '{self.name}' (InputLayer): pass shape (and batch_size) or "
@@ -31,11 +35,18 @@ class InputLayer(Layer):
         return self.shape
 
     def check_input(self, x, **_):
+        if self.dtype == "string":
+            arr = np.asarray(x, dtype=object)
+            if arr.ndim != len(self.shape):
+                raise ValueError(f"Layer '{self.name}' (InputLayer) expects strings of shape "
+                                 f"{format_shape(self.shape)}, received {arr.shape}")
+            return arr
         arr = super().check_input(x, ndim=len(self.shape))
-        for got, want in zip(arr.shape, self.shape):
+        for k, (got, want) in enumerate(zip(arr.shape, self.shape)):
             if want is not None and got != want:
-                raise ValueError(f"Layer '{self.name}' (InputLayer) expects shape {format_shape(self.shape)}, "
-                                 f"received {arr.shape}")
+                fixed = f" (a fixed batch size of {want})" if k == 0 else ""
+                raise ValueError(f"Layer '{self.name}' (InputLayer) expects shape {format_shape(self.shape)}"
+                                 f"{fixed}, received {arr.shape}")
         return arr
 
     def call(self, x, training=False):

@@ -65,11 +65,11 @@ class Embedding(Layer):
             raise ValueError(f"{what} expects integer ids, received dtype {arr.dtype}")
         if arr.ndim < 1:
             raise ValueError(f"{what} expects ids of shape (batch, ...), received a scalar")
-        if arr.dtype.kind == "f":
-            bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if arr.dtype.kind == "f":                  # Keras casts float ids to int32 (toward zero)
+            bad = ~np.isfinite(arr)
             if bad.any():
-                raise ValueError(f"{what} expects integer ids, received {int(bad.sum())} non-integer "
-                                 f"value(s), e.g. {arr[bad].ravel()[0]!r}")
+                raise ValueError(f"{what} expects integer ids, received {int(bad.sum())} NaN or inf "
+                                 f"value(s)")
         idx = arr.astype(np.int64)
         out = (idx < 0) | (idx >= self.input_dim)
         if out.any():

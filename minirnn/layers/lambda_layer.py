@@ -29,6 +29,8 @@ _COMPLEX_STEP = 1e-30
 class Lambda(Layer):
     """``Lambda(function, output_shape=None, arguments=None, backward=None)``."""
 
+    reads_strings = True          # the function decides what it takes
+
     def __init__(self, function, output_shape=None, arguments=None, backward=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):

@@ -155,8 +155,9 @@ class BatchNormalization(_Normalization):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", **kwargs):
+                 moving_variance_initializer="ones", synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        self.synchronized = bool(synchronized)         # across devices in Keras: one process has one
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
@@ -254,7 +255,8 @@ class BatchNormalization(_Normalization):
 
     def get_config(self):
         return self._config("axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
-                            "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer")
+                            "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
+                            "synchronized")
 
 
 class LayerNormalization(_Normalization):

@@ -368,6 +368,7 @@ class StringLookup(_IndexLookup):
     sparse=False, encoding="utf-8")``: strings to indices (see the module docstring)."""
 
     vocabulary_dtype = "string"
+    reads_strings = True          # may be called on an Input(dtype="string")
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
@@ -393,7 +394,7 @@ class StringLookup(_IndexLookup):
 
     def get_config(self):
         config = super().get_config()
-        config.update(encoding=self.encoding, vocabulary_dtype="string")
+        config.update(encoding=self.encoding)       # Keras leaves the one possible vocabulary_dtype out
         return config
 
 

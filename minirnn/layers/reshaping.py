@@ -234,8 +234,10 @@ class TimeDistributed(Layer):
         if mask is not None:
             mask = np.asarray(mask)
             if mask.ndim < 2 or mask.shape[:2] != (batch, steps):
-                raise ValueError(f"Layer '{self.name}' (TimeDistributed) expects a mask of shape "
-                                 f"(batch, time, ...) = ({batch}, {steps}, ...), received {mask.shape}")
+                raise ValueError(f"Layer '{self.name}' (TimeDistributed): The `mask` passed to the "
+                                 f"`TimeDistributed` layer has a shape {mask.shape} that is incompatible with "
+                                 f"the input's: expected a mask of shape (batch, time, ...) = ({batch}, {steps}, "
+                                 f"...)")
             if "mask" in inspect.signature(self.layer.__call__).parameters:
                 kwargs["mask"] = mask.reshape((batch * steps,) + mask.shape[2:])
         y = self.layer(x.reshape((batch * steps,) + x.shape[2:]), training=training, **kwargs)

@@ -42,8 +42,8 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, name=None, dtype=None, input_shape=None,
-                 trainable=True):
-        super().__init__(name=name, dtype=dtype, input_shape=input_shape, trainable=trainable)
+                 trainable=True, **kwargs):
+        super().__init__(name=name, dtype=dtype, input_shape=input_shape, trainable=trainable, **kwargs)
         self.cell = cell
         cell.dtype = np.dtype(self.dtype)
         self.return_sequences = bool(return_sequences)
@@ -52,8 +52,11 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)             # accepted for Keras scripts; the loop is compiled anyway
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.dropout = rate(dropout, "dropout", self)
-        self.recurrent_dropout = rate(recurrent_dropout, "recurrent_dropout", self)
+        # Keras's cells carry their own dropout (keras.layers.LSTMCell(8, dropout=0.2))
+        self.dropout = rate(dropout or getattr(cell, "dropout", 0.0), "dropout", self)
+        self.recurrent_dropout = rate(recurrent_dropout or getattr(cell, "recurrent_dropout", 0.0),
+                                      "recurrent_dropout", self)
+        seed = seed if seed is not None else getattr(cell, "seed", None)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.states = None
@@ -84,6 +87,10 @@ class RNN(Layer):
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
+
+    def reset_state(self, states=None):
+        """Keras 3's name of :meth:`reset_states`."""
+        self.reset_states(states)
 
     def reset_states(self, states=None):
         """Forget the carried states (stateful layers), or set them to `states`."""
@@ -340,6 +347,7 @@ class LSTM(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, return_sequences=False,
                  return_state=False, go_backwards=False, **kwargs):
+        self.use_cudnn = kwargs.get("use_cudnn", "auto")     # kept as Keras does; one CPU implementation
         cell = _make_cell(self, kwargs, self.cell_class, unit_forget_bias=unit_forget_bias,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))
@@ -355,6 +363,7 @@ class GRU(RNN):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", return_sequences=False, return_state=False,
                  go_backwards=False, reset_after=True, **kwargs):
+        self.use_cudnn = kwargs.get("use_cudnn", "auto")     # kept as Keras does; one CPU implementation
         cell = _make_cell(self, kwargs, self.cell_class, reset_after=reset_after,
                           **_cell_args(units, activation, recurrent_activation, use_bias,
                                        kernel_initializer, recurrent_initializer, bias_initializer))

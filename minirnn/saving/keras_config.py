@@ -83,11 +83,13 @@ class Translator:
                 self.problem(where, f"{key}={shown!r} is not supported")
         return kwargs
 
-    def dtype(self, value, where):
+    def dtype(self, value, where, input_layer=False):
         if isinstance(value, dict):
             value = (value.get("config") or {}).get("name")
         if value is None:
             return None
+        if input_layer and value in _INPUT_DTYPES:            # ids and text enter through an Input
+            return value
         if value not in ("float32", "float64"):
             self.problem(where, f"dtype {value!r} is not supported (float32 and float64 are)")
             return None
@@ -160,8 +162,8 @@ class Translator:
                 self.problem(where, f"batch_shape must be a list, received {shape!r}")
                 return None
             try:
-                return InputLayer(shape[1:], batch_size=shape[0], dtype=self.dtype(config.get("dtype"), where),
-                                  name=name)
+                return InputLayer(shape[1:], batch_size=shape[0],
+                                  dtype=self.dtype(config.get("dtype"), where, True), name=name)
             except ValueError as e:                       # the budget of the file, above all
                 self.problem(where, str(e))
                 return None
@@ -270,6 +272,9 @@ class Translator:
                                     "compile=False skips the compile settings)"))
 
 
+_INPUT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string")
+
+
 def sequential_from_config(config, path, custom_objects=None, compile=True):
     """(name, input layer, [layers], compile settings or None) of a Keras Sequential config,
     every layer unbuilt: nothing is allocated until the file's weights are checked."""
@@ -317,7 +322,7 @@ def _history(value):
 def _calls(entry, where, translator):
     """The layer's calls as lists of ``[layer, node, tensor]`` (Keras 3 ``{"args", "kwargs"}``
     nodes, or Keras 2's ``[[layer, node, tensor, kwargs], ...]``)."""
-    calls = []
+    calls, n_states, n_masks = [], [], []
     for node in entry.get("inbound_nodes") or []:
         if isinstance(node, dict):
             refs = _history(node.get("args"))
@@ -326,11 +331,15 @@ def _calls(entry, where, translator):
             refs = [list(ref[:3]) for ref in node if isinstance(ref, list) and len(ref) >= 3]
             kwargs = {k: v for ref in node if isinstance(ref, list) and len(ref) > 3 and isinstance(ref[3], dict)
                       for k, v in ref[3].items()}
-        extra = {k: v for k, v in kwargs.items() if k not in ("training", "mask") and v is not None}
-        if extra or _history(kwargs):
+        # symbolic initial_state and mask become inputs of the call, after the inputs themselves
+        states, mask = _history(kwargs.get("initial_state")), _history(kwargs.get("mask"))
+        extra = {k: v for k, v in kwargs.items() if k not in ("training", "mask", "initial_state") and v is not None}
+        if extra or _history(extra) or (kwargs.get("mask") is not None and not mask):
             translator.problem(where, f"call arguments {sorted(kwargs)} are not supported")
-        calls.append(refs)
-    return calls
+        calls.append(refs + states + mask[:1])
+        n_states.append(len(states))
+        n_masks.append(min(len(mask), 1))
+    return calls, n_states, n_masks
 
 
 def functional_from_config(config, path, custom_objects, compile, reader):
@@ -345,7 +354,9 @@ def functional_from_config(config, path, custom_objects, compile, reader):
         layer = translator.layer(entry)
         name = entry.get("name") if isinstance(entry, dict) else None
         where = f"Layer {name!r}"
-        entries.append({"name": name, "inbound_nodes": _calls(entry, where, translator), "layer": layer})
+        calls, n_states, n_masks = _calls(entry, where, translator)
+        entries.append({"name": name, "inbound_nodes": calls, "inbound_states": n_states,
+                        "inbound_masks": n_masks, "layer": layer})
     compiled = translator.compile_settings(config["compile_config"]) \
         if compile and config.get("compile_config") else None
     translator.raise_problems(path)
@@ -381,6 +392,8 @@ def keras_layer_entry(layer, problems):
         problems.append(f"Layer '{layer.name}' ({cls}): a functional model nested in a model has no Keras "
                         f"file form in minirnn (a nested Sequential has); save it as .minirnn")
         return None
+    if not type(layer).__module__.startswith("minirnn.") and layer.traces_call():
+        return _custom_entry(layer, problems)
     if LAYERS.get(cls) is not type(layer) or isinstance(layer, Lambda):
         problems.append(f"Layer '{layer.name}' ({cls}) has no Keras file form; save it as .minirnn")
         return None
@@ -404,6 +417,25 @@ def keras_layer_entry(layer, problems):
     out = {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
     if "build_config" in entry:
         out["build_config"] = entry["build_config"]
+    return out
+
+
+def _custom_entry(layer, problems):
+    """A layer written Keras's way: its class by name (Keras finds it registered or in
+    custom_objects), its own get_config, its add_weight weights in the layer's ``vars``."""
+    cls = type(layer)
+    if layer.sublayers():
+        problems.append(f"Layer '{layer.name}' ({cls.__name__}): a custom layer holding other layers has no Keras "
+                        f"file form in minirnn; save it as .minirnn")
+        return None
+    registered = registry.registered_name(cls)
+    if registered is None or registered.startswith("Custom>"):
+        registered = cls.__name__                    # Keras's name for an unregistered class
+    out = {"module": cls.__module__, "class_name": cls.__name__, "config": layer.get_config(),
+           "registered_name": registered}
+    shape = getattr(layer, "build_input_shape", None)
+    if layer.built and shape is not None:
+        out["build_config"] = {"input_shape": list(shape)}
     return out
 
 
@@ -463,8 +495,14 @@ def _keras_call(node, ref):
     def tensor(t):
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": ref(t)}}
-    return {"args": [tensor(node.inputs[0]) if node.single else [tensor(t) for t in node.inputs]],
-            "kwargs": {}}
+    if not node.single:
+        return {"args": [[tensor(t) for t in node.inputs]], "kwargs": {}}
+    kwargs = {}
+    if node.n_states:
+        kwargs["initial_state"] = [tensor(t) for t in node.inputs[1:1 + node.n_states]]
+    if node.n_masks:
+        kwargs["mask"] = tensor(node.inputs[-1])
+    return {"args": [tensor(node.inputs[0])], "kwargs": kwargs}
 
 
 def keras_functional_config(model, problems):
@@ -476,9 +514,8 @@ def keras_functional_config(model, problems):
         if kind == "dict":
             problems.append(f"{what} given as a dict have no Keras file form in minirnn; pass a list")
     for node in model._nodes:
-        if node.n_states or node.kwargs:
-            problems.append(f"Layer '{node.layer.name}': a call with arguments "
-                            f"{sorted(node.kwargs) + ['initial_state'] * bool(node.n_states)} has no "
+        if node.kwargs:
+            problems.append(f"Layer '{node.layer.name}': a call with arguments {sorted(node.kwargs)} has no "
                             f"Keras file form in minirnn")
     config = functional.graph_config(model.layers, model._nodes, model._input_tensors, model._output_tensors,
                                      lambda layer: keras_layer_entry(layer, problems) or {}, _keras_call)

@@ -121,7 +121,12 @@ def _read_planned(plan, reader, dtype):
 
 
 def model_dtype(model):
-    return np.dtype(model.layers[0].dtype if model.layers else "float32")
+    """The dtype of the model's weights: that of its first layer with weights (an Input may hold
+    ids or text)."""
+    for layer in model.layers:
+        if layer.weights:
+            return np.dtype(layer.dtype)
+    return np.dtype("float32")
 
 
 def built_shapes(model):
