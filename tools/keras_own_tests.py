@@ -205,7 +205,6 @@ CANNOT_PASS = {
         "gap: RNN over a stack of user cells with two states each returns its states flat, not per cell",
     "stacked_rnn_cells_test::test_return_state_stacked_lstm_cell":
         "gap: RNN([LSTMCell, LSTMCell], return_state=True) returns the states flat, not per cell",
-    "time_distributed_test::test_masking": "gap: no keras.layers.Wrapper base class",
     "dropout_rnn_cell_test::<import>":
         "Keras-internal module keras.src.layers.rnn.dropout_rnn_cell (DropoutRNNCell is not in keras's public API)",
     "conv_lstm_test::<import>":
