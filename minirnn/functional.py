@@ -166,10 +166,18 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
                                  f"node expects one")
             values[step.outputs[0]], masks[step.outputs[0]] = y, out_mask
         else:
+            y = _flat_outputs(y)            # a stack of cells gives its states grouped by cell
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] + [None] * (len(y) - 1)
             for slot, value, m in zip(step.outputs, y, out_masks):
                 values[slot], masks[slot] = value, m
     return values, masks, saved
+
+
+def _flat_outputs(y):
+    """A layer's outputs as a flat list (lists of outputs may nest lists)."""
+    if isinstance(y, (list, tuple)):
+        return [a for item in y for a in _flat_outputs(item)]
+    return [y]
 
 
 def _accumulate(grads, slot, g):
@@ -294,7 +302,7 @@ def rebuild_graph(config, deserialize):
             out = layers[name](args[0], **kwargs)
         else:
             out = layers[name](args[0] if len(args) == 1 else args)
-        tensors[(name, k)] = out if isinstance(out, list) else [out]
+        tensors[(name, k)] = _flat_outputs(out)
         made += 1
         for j in waiting.pop((name, k), ()):
             missing[j] -= 1
