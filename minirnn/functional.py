@@ -124,6 +124,7 @@ def compile_steps(inputs, nodes, takes_mask):
         for t in node.outputs:
             slot_of[id(t)] = len(slot_of)
     calls = collections.Counter(node.layer for node in nodes)
+    _refuse_shared_halves(calls)
     steps = [Step(node, slot_of, takes_mask(node.layer), calls[node.layer] > 1) for node in nodes]
     return steps, slot_of
 
@@ -171,6 +172,22 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
             for slot, value, m in zip(step.outputs, y, out_masks):
                 values[slot], masks[slot] = value, m
     return values, masks, saved
+
+
+def _refuse_shared_halves(layers):
+    """One recurrent layer inside two Bidirectional layers of one graph (Keras allows a
+    backward_layer given to both) would have its training cache and gradients taken by both:
+    refused, naming them."""
+    owner = {}
+    for layer in layers:
+        for half in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
+            if half is None:
+                continue
+            other = owner.setdefault(id(half), layer)
+            if other is not layer:
+                raise ValueError(f"Layer '{half.name}' is a half of both '{other.name}' and '{layer.name}' "
+                                 f"(one backward_layer given to two Bidirectional layers): a model cannot "
+                                 f"hold both; give each Bidirectional its own backward_layer")
 
 
 def _flat_outputs(y):

@@ -199,8 +199,6 @@ CANNOT_PASS = {
     "bidirectional_test::test_fused_lstm_eligibility": _FUSED,
     "bidirectional_test::test_fused_gru_matches_unfused": _FUSED,
     "bidirectional_test::test_fused_lstm_matches_unfused": _FUSED,
-    "bidirectional_test::test_basics":
-        "gap: one backward_layer instance given to two Bidirectional layers (minirnn wants an unbuilt one)",
     "dropout_rnn_cell_test::<import>":
         "Keras-internal module keras.src.layers.rnn.dropout_rnn_cell (DropoutRNNCell is not in keras's public API)",
     "conv_lstm_test::<import>":
