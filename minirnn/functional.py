@@ -124,6 +124,7 @@ def compile_steps(inputs, nodes, takes_mask):
         for t in node.outputs:
             slot_of[id(t)] = len(slot_of)
     calls = collections.Counter(node.layer for node in nodes)
+    _refuse_shared_halves(calls)
     steps = [Step(node, slot_of, takes_mask(node.layer), calls[node.layer] > 1) for node in nodes]
     return steps, slot_of
 
@@ -166,10 +167,34 @@ def run_forward(steps, n_slots, inputs, input_masks, training):
                                  f"node expects one")
             values[step.outputs[0]], masks[step.outputs[0]] = y, out_mask
         else:
+            y = _flat_outputs(y)            # a stack of cells gives its states grouped by cell
             out_masks = out_mask if isinstance(out_mask, list) else [out_mask] + [None] * (len(y) - 1)
             for slot, value, m in zip(step.outputs, y, out_masks):
                 values[slot], masks[slot] = value, m
     return values, masks, saved
+
+
+def _refuse_shared_halves(layers):
+    """One recurrent layer inside two Bidirectional layers of one graph (Keras allows a
+    backward_layer given to both) would have its training cache and gradients taken by both:
+    refused, naming them."""
+    owner = {}
+    for layer in layers:
+        for half in (getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)):
+            if half is None:
+                continue
+            other = owner.setdefault(id(half), layer)
+            if other is not layer:
+                raise ValueError(f"Layer '{half.name}' is a half of both '{other.name}' and '{layer.name}' "
+                                 f"(one backward_layer given to two Bidirectional layers): a model cannot "
+                                 f"hold both; give each Bidirectional its own backward_layer")
+
+
+def _flat_outputs(y):
+    """A layer's outputs as a flat list (lists of outputs may nest lists)."""
+    if isinstance(y, (list, tuple)):
+        return [a for item in y for a in _flat_outputs(item)]
+    return [y]
 
 
 def _accumulate(grads, slot, g):
@@ -294,7 +319,7 @@ def rebuild_graph(config, deserialize):
             out = layers[name](args[0], **kwargs)
         else:
             out = layers[name](args[0] if len(args) == 1 else args)
-        tensors[(name, k)] = out if isinstance(out, list) else [out]
+        tensors[(name, k)] = _flat_outputs(out)
         made += 1
         for j in waiting.pop((name, k), ()):
             missing[j] -= 1

@@ -78,8 +78,9 @@ class Node:
         self.kwargs = dict(kwargs or {})
         self.n_states = n_states            # a recurrent layer's symbolic initial_state tensors
         self.n_masks = n_masks              # 1: a symbolic mask= tensor, the last input
-        shapes = output_shape if isinstance(output_shape, list) else [output_shape]
+        shapes = _flat_shapes(output_shape)
         self.multi_output = isinstance(output_shape, list)
+        self._structure = output_shape      # a list may nest lists (a stack of cells' states)
         dtype = getattr(layer, "output_dtype", None) or layer.dtype
         self.outputs = [KerasTensor(shape, dtype, self, k) for k, shape in enumerate(shapes)]
         # While a file loads, what the outputs take for a batch of one (other unknown sizes as
@@ -96,7 +97,20 @@ class Node:
         return [t.node for t in self.inputs]
 
     def output_structure(self):
-        return list(self.outputs) if self.multi_output else self.outputs[0]
+        if not self.multi_output:
+            return self.outputs[0]
+        tensors = iter(self.outputs)
+
+        def pack(structure):
+            return [pack(item) for item in structure] if isinstance(structure, list) else next(tensors)
+        return pack(self._structure)
+
+
+def _flat_shapes(output_shape):
+    """The shapes of a layer's outputs in order: a list of outputs may hold lists of them."""
+    if isinstance(output_shape, list):
+        return [shape for item in output_shape for shape in _flat_shapes(item)]
+    return [output_shape]
 
 
 def call_symbolic(layer, inputs, args, kwargs):

@@ -126,3 +126,42 @@ def test_stateful_custom_cell_carries_state():
     assert not np.allclose(first, second)
     layer.reset_state()
     np.testing.assert_allclose(layer(x), first, rtol=1e-6)
+
+
+def test_stacked_cells_return_states_grouped_by_cell_as_keras():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 4, 3)).astype("float32")
+    y = rng.standard_normal((2, 2)).astype("float32")
+
+    def cells(k):
+        return [k.layers.LSTMCell(3), k.layers.GRUCell(2), k.layers.LSTMCell(2)]
+
+    def shapes(out):
+        return [shapes(o) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+    kl, ml = keras.layers.RNN(cells(keras), return_state=True), mk.layers.RNN(cells(mk), return_state=True)
+    k_out = kl(x)
+    ml(x)
+    ml.set_weights([np.asarray(w) for w in kl.get_weights()])
+    m_out = ml(x)
+    # Keras's symbolic call and compute_output_shape give a one-state cell's state bare (its eager call
+    # wraps it in a list of one); minirnn gives it bare in both
+    symbolic = keras.layers.RNN(cells(keras), return_state=True)(keras.Input(batch_shape=(2, 4, 3)))
+    assert shapes(m_out) == [(2, 2), [(2, 3), (2, 3)], (2, 2), [(2, 2), (2, 2)]] == shapes(symbolic)
+    assert mk.layers.StackedRNNCells(cells(mk)).state_size == keras.layers.StackedRNNCells(cells(keras)).state_size
+    assert [list(s) if isinstance(s, list) else s for s in ml.compute_output_shape((2, 4, 3))] == \
+        [list(s) if isinstance(s, list) else s for s in kl.compute_output_shape((2, 4, 3))]
+    flat = [k_out[0], *k_out[1], k_out[2][0], *k_out[3]]
+    for a, b in zip([m_out[0], *m_out[1], m_out[2], *m_out[3]], flat):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+    # initial states grouped by cell, as Keras takes them
+    init = [[np.full((2, 3), 0.5, "float32")] * 2, np.full((2, 2), -0.5, "float32"),
+            [np.full((2, 2), 0.25, "float32")] * 2]
+    np.testing.assert_allclose(ml(x, initial_state=init)[0], np.asarray(kl(x, initial_state=init)[0]),
+                               rtol=1e-5, atol=1e-6)
+
+    def build(k):                   # the grouped states used in a graph, trained one step
+        inp = k.Input((4, 3))
+        out, (h1, c1), h2, (h3, c3) = k.layers.RNN(cells(k), return_state=True)(inp)
+        mixed = k.layers.Dense(2)(k.layers.Concatenate()([h1, c1, h2]))
+        return k.Model(inp, k.layers.Concatenate()([k.layers.Multiply()([out, h3]), mixed]))
+    pair(build, x, np.concatenate([y, y], axis=1))

@@ -318,6 +318,33 @@ def test_bidirectional_custom_backward_layer(return_state):
     assert ref["outs"][0].shape == (B, T, 10)
 
 
+def test_bidirectional_layers_given_one_built_backward_layer_share_it():
+    """As Keras: the backward_layer given is used itself, weights and all, by every Bidirectional
+    given it; one model holding two of them is refused (it would train the half twice)."""
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    outs = {}
+    for lib in (keras, mr):
+        bwd = lib.layers.GRU(3, go_backwards=True)
+        bwd(x)                                              # built before the Bidirectional layers
+        first = lib.layers.Bidirectional(lib.layers.SimpleRNN(4), backward_layer=bwd, merge_mode=None)
+        first(x)
+        second = lib.layers.Bidirectional(lib.layers.SimpleRNN(4), backward_layer=bwd, merge_mode=None)
+        second(x)
+        assert first.backward_layer is bwd and second.backward_layer is bwd
+        outs[lib] = (bwd, first, second)
+    (kb, kf, ks), (mb, mf, ms) = outs[keras], outs[mr]
+    mb.set_weights([np.asarray(w) for w in kb.get_weights()])
+    for k_layer, m_layer in ((kf, mf), (ks, ms)):
+        m_layer.forward_layer.set_weights([np.asarray(w) for w in k_layer.forward_layer.get_weights()])
+        for mine, ref in zip(m_layer(x), k_layer(x)):
+            assert_close(mine, np.asarray(ref), what="Bidirectional sharing a built backward_layer")
+    np.testing.assert_allclose(mf(x)[1], np.asarray(mb(x)), rtol=1e-6)       # the same half in both
+    inp = mr.layers.Input((T, D))
+    with pytest.raises(ValueError, match="half of both"):
+        mr.Model(inp, mr.layers.Add()([mf(inp)[1], ms(inp)[1]]))
+
+
 def test_bidirectional_backward_layer_of_another_kind():
     """LSTM forward, GRU backward: three states returned, two for the forward half."""
     rng = np.random.default_rng(15)

@@ -187,3 +187,31 @@ def test_custom_layer_in_keras_files_both_ways(tmp_path):
     ours = mk.models.load_model(path2, custom_objects={"Scale": class_body[mk]})
     np.testing.assert_allclose(ours.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
     assert ours.layers[1].factor == 2.5
+
+
+def make_wrapper(k):
+    """A user's keras.layers.Wrapper subclass: the wrapped Dense, then a gate of the inputs."""
+    class Gated(k.layers.Wrapper):
+        def call(self, inputs):
+            return self.layer(inputs) * k.ops.sigmoid(k.ops.sum(inputs, axis=-1, keepdims=True))
+    return Gated
+
+
+def test_wrapper_subclass_matches_keras_forward_sgd_step_and_config():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3, 5)).astype("float32")
+    y = rng.standard_normal((4, 3, 2)).astype("float32")
+    models = []
+    for k in (keras, mk):
+        gated = make_wrapper(k)(k.layers.Dense(2))
+        models.append(k.Sequential([k.Input((3, 5)), k.layers.TimeDistributed(gated)]))
+        assert isinstance(gated, k.layers.Wrapper) and isinstance(models[-1].layers[0], k.layers.Wrapper)
+    models[1].set_weights([np.asarray(w) for w in models[0].get_weights()])
+    np.testing.assert_allclose(models[1].predict(x, verbose=0), models[0].predict(x, verbose=0), atol=1e-6)
+    for want, got in zip(one_step(keras, models[0], x, y), one_step(mk, models[1], x, y)):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    wrapper = models[1].layers[0].layer
+    again = type(wrapper).from_config(wrapper.get_config())
+    assert type(again.layer) is mk.layers.Dense and again.layer.units == 2
+    with pytest.raises(ValueError, match="expects a layer to wrap"):
+        make_wrapper(mk)("dense")

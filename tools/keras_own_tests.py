@@ -199,13 +199,6 @@ CANNOT_PASS = {
     "bidirectional_test::test_fused_lstm_eligibility": _FUSED,
     "bidirectional_test::test_fused_gru_matches_unfused": _FUSED,
     "bidirectional_test::test_fused_lstm_matches_unfused": _FUSED,
-    "bidirectional_test::test_basics":
-        "gap: one backward_layer instance given to two Bidirectional layers (minirnn wants an unbuilt one)",
-    "stacked_rnn_cells_test::test_correctness_two_states_stack":
-        "gap: RNN over a stack of user cells with two states each returns its states flat, not per cell",
-    "stacked_rnn_cells_test::test_return_state_stacked_lstm_cell":
-        "gap: RNN([LSTMCell, LSTMCell], return_state=True) returns the states flat, not per cell",
-    "time_distributed_test::test_masking": "gap: no keras.layers.Wrapper base class",
     "dropout_rnn_cell_test::<import>":
         "Keras-internal module keras.src.layers.rnn.dropout_rnn_cell (DropoutRNNCell is not in keras's public API)",
     "conv_lstm_test::<import>":

@@ -42,3 +42,6 @@ __all__ += ["Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1
 from .preprocessing import IntegerLookup, StringLookup, TextVectorization  # noqa: E402
 
 __all__ += ["StringLookup", "IntegerLookup", "TextVectorization"]
+from .wrapper import Wrapper  # noqa: E402
+
+__all__ += ["Wrapper"]

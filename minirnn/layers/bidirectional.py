@@ -30,9 +30,11 @@ class Bidirectional(Layer):
         self.forward_layer = layer.unbuilt_copy(f"forward_{layer.name}", layer.go_backwards)
         if backward_layer is None:
             backward_layer = layer.unbuilt_copy(f"backward_{layer.name}", not layer.go_backwards)
-        elif not isinstance(backward_layer, RNN) or backward_layer.built:
-            raise ValueError(f"Layer '{self.name}': backward_layer must be an unbuilt recurrent layer, "
+        elif not isinstance(backward_layer, RNN):
+            raise ValueError(f"Layer '{self.name}': backward_layer must be a recurrent layer, "
                              f"received {backward_layer!r}")
+        # As Keras: the backward_layer given is used itself (a built one with its weights), so two
+        # Bidirectional layers given the same one share its weights.
         if (backward_layer.return_sequences, backward_layer.return_state) != \
                 (layer.return_sequences, layer.return_state) or backward_layer.go_backwards == layer.go_backwards:
             raise ValueError(f"Layer '{self.name}': backward_layer must match the forward layer's "

@@ -19,7 +19,7 @@ from .. import cells, ops, registry
 from ..cells import Cell
 from . import tracing
 from ..serialization import deserialize_layer, serialize_layer
-from .base import Layer, format_shape, init_arguments
+from .base import Layer, format_shape, init_arguments, symbolic_aware
 from .rnn import GRU, LSTM, RNN, SimpleRNN
 
 
@@ -35,7 +35,8 @@ class _KerasCell:
 
     @property
     def state_size(self):
-        return [self.units] * len(self.state_names)
+        n = len(self.state_names)       # as Keras: an int for one state (SimpleRNN, GRU), else a list
+        return self.units if n == 1 else [self.units] * n
 
     @property
     def output_size(self):
@@ -67,13 +68,34 @@ _LAYER_OF = {cells.SimpleRNNCell: SimpleRNN, cells.LSTMCell: LSTM, cells.GRUCell
 
 
 def _sizes(state_size):
+    """The state sizes in order, flat (a stack's ``state_size`` is nested by cell)."""
     if isinstance(state_size, (list, tuple)):
-        return [int(s) for s in state_size]
+        return [int(s) for size in state_size for s in _sizes(size)]
     return [int(state_size)]
 
 
+def _flat(states):
+    """Nested lists of states as one flat list."""
+    if isinstance(states, (list, tuple)):
+        return [s for item in states for s in _flat(item)]
+    return [states]
+
+
+def _nest(flat, state_size):
+    """A flat list of states (or their shapes) grouped as a stack's ``state_size`` nests them, as
+    Keras does: a cell whose state_size is an int has one state, one with a list has a list."""
+    groups, k = [], 0
+    for size in state_size:
+        n = len(_sizes(size))
+        groups.append(list(flat[k:k + n]) if isinstance(size, (list, tuple)) else flat[k])
+        k += n
+    return groups
+
+
 class StackedRNNCells(Layer):
-    """Cells run one after the other at every step: ``state_size`` is their states in order."""
+    """Cells run one after the other at every step.  As Keras: ``state_size`` is each cell's
+    ``state_size`` in order, and states go in and come out grouped by cell (a flat list of them
+    is taken too)."""
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)
@@ -81,7 +103,7 @@ class StackedRNNCells(Layer):
 
     @property
     def state_size(self):
-        return [s for cell in self.cells for s in _sizes(cell.state_size)]
+        return [cell.state_size for cell in self.cells]
 
     @property
     def output_size(self):
@@ -97,13 +119,13 @@ class StackedRNNCells(Layer):
         self.built = True
 
     def call(self, inputs, states, training=False):
-        out, new, k = inputs, [], 0
+        states, out, new, k = _flat(states), inputs, [], 0
         for cell in self.cells:
             n = len(_sizes(cell.state_size))
             out, cell_states = _step(cell, out, list(states[k:k + n]), training)
-            new += cell_states
+            new += _flat(cell_states)
             k += n
-        return out, new
+        return out, _nest(new, self.state_size)
 
     def get_config(self):
         return {**super().get_config(), "cells": [_cell_entry(c) for c in self.cells]}
@@ -178,6 +200,16 @@ class CellRNN(RNN):
         # minirnn's own cells run as a chain of its recurrent layers (kernels, hand-written BPTT)
         self.chain = [self._layer_for(c, k, len(members)) for k, c in enumerate(members)] if all(builtin) else None
 
+    @symbolic_aware
+    def __call__(self, inputs, training=False, mask=None, **kwargs):
+        # call() returns the states flat (the graph and the traced gradient use that form);
+        # a stack's caller gets them grouped by cell, as from Keras.
+        y = Layer.__call__(self, inputs, training=training, mask=mask, **kwargs)
+        return [y[0]] + self._grouped(y[1:]) if self.return_state else y
+
+    def _grouped(self, states):
+        return _nest(list(states), self.cell.state_size) if isinstance(self.cell, StackedRNNCells) else list(states)
+
     def _layer_for(self, cell, k, count):
         layer = _LAYER_OF[next(base for base in _LAYER_OF if isinstance(cell, base))]
         last = k == count - 1
@@ -187,8 +219,8 @@ class CellRNN(RNN):
                    seed=getattr(cell, "seed", None), name=f"{self.name}_{layer.__name__.lower()}_{k}", dtype=self.dtype)
 
     # Written Keras's way: its gradient is the trace of call (the chain's layers are hand-written).
-    __call__ = Layer.__call__
-    backward = Layer.backward
+    def backward(self, dy):
+        return Layer.backward(self, [dy[0]] + _flat(dy[1:]) if self.return_state else dy)
 
     def traces_call(self):
         return True
@@ -232,9 +264,7 @@ class CellRNN(RNN):
         n = self.output_size
         out = (batch, time, n) if self.return_sequences else (batch, n)
         if self.return_state:
-            sizes = [s for layer in self.chain for s in [layer.units] * len(layer.cell.state_names)] \
-                if self.chain is not None else _sizes(self.cell.state_size)
-            return [out] + [(batch, s) for s in sizes]
+            return [out] + self._grouped([(batch, s) for s in _sizes(self.cell.state_size)])
         return out
 
     def compute_mask(self, inputs, mask=None):
@@ -253,7 +283,7 @@ class CellRNN(RNN):
         batch, time = ops.shape(inputs)[:2]
         sizes = _sizes(self.cell.state_size)
         if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            states = _flat(initial_state)
         elif self.stateful and self.states is not None:
             states = list(self.states)
         else:
@@ -265,6 +295,7 @@ class CellRNN(RNN):
             steps = range(time - 1, -1, -1) if self.go_backwards else range(time)
             for t in steps:
                 y, new = _step(self.cell, inputs[:, t], states, training)
+                new = _flat(new)
                 if mask is not None:
                     keep = np.asarray(mask)[:, t:t + 1].astype(self.dtype)        # (batch, 1)
                     new = [keep * n + (1 - keep) * s for n, s in zip(new, states)]
@@ -283,8 +314,7 @@ class CellRNN(RNN):
         return self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
 
     def _run_chain(self, x, mask, training, initial_state):
-        given = None if initial_state is None else (list(initial_state) if isinstance(initial_state, (list, tuple))
-                                                    else [initial_state])
+        given = None if initial_state is None else _flat(initial_state)
         finals, k = [], 0
         for layer in self.chain:
             n = len(layer.cell.state_names)

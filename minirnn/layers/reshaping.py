@@ -13,10 +13,11 @@ import numbers
 
 import numpy as np
 
-from ..serialization import deserialize_layer, serialize_layer
+from ..serialization import deserialize_layer
 from ..utils import get_rng
 from ._utils import data_format as standardize_data_format, rate as check_rate
 from .base import Layer
+from .wrapper import Wrapper
 
 
 class Flatten(Layer):
@@ -180,7 +181,7 @@ class Dropout(Layer):
         return config
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """``TimeDistributed(layer)``: applies ``layer`` to every time step of (batch, time, ...).
 
     Time is folded into the batch, so the wrapped layer runs once on (batch * time, ...);
@@ -193,11 +194,9 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         if isinstance(layer, dict):
             layer = deserialize_layer(layer)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed expects a minirnn layer, received {layer!r}")
-        kwargs.setdefault("dtype", layer.dtype)
-        super().__init__(**kwargs)
-        self.layer = layer
+        if isinstance(layer, Layer):
+            kwargs.setdefault("dtype", layer.dtype)
+        super().__init__(layer, **kwargs)
 
     @staticmethod
     def _child_shape(input_shape):
@@ -254,8 +253,3 @@ class TimeDistributed(Layer):
         dx = self.layer.backward(dy.reshape(y_shape))
         self.grads = self.layer.grads
         return dx.reshape(x_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(layer=serialize_layer(self.layer))
-        return config
