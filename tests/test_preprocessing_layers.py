@@ -183,7 +183,7 @@ def test_lookup_vocabulary_file_and_tf_idf_weights(tmp_path):
     (lambda: L.StringLookup(output_mode="nope"), "output_mode must be one of"),
     (lambda: L.StringLookup(invert=True, output_mode="count"), "must be 'int' when invert"),
     (lambda: L.StringLookup(vocabulary=["a", "a"]), r"repeated terms \['a'\]"),
-    (lambda: L.StringLookup(vocabulary=["a", "[UNK]"]), "reserved oov_token"),
+    (lambda: L.StringLookup(vocabulary=["a", "[UNK]"], invert=True), "reserved oov_token"),
     (lambda: L.StringLookup(vocabulary=["a", "b", "c"], max_tokens=3), "larger than max_tokens=3"),
     (lambda: L.StringLookup(pad_to_max_tokens=True), "needs max_tokens"),
     (lambda: L.TextVectorization(output_mode="count", output_sequence_length=3), "output_sequence_length"),

@@ -1,10 +1,11 @@
-"""Keras's own unit tests for its recurrent, wrapper and normalization layers, run against minirnn.keras.
+"""Keras's own unit tests for its recurrent, wrapper, normalization and lookup/text preprocessing layers,
+run against minirnn.keras.
 
     PYTHONPATH=. python tools/keras_own_tests.py            # a table: file, passed, failed, why
     PYTHONPATH=. python tools/keras_own_tests.py --json     # the same as JSON (the test suite reads it)
 
-The test files are read from the installed ``keras`` package (``keras/src/layers/rnn/*_test.py``),
-never copied here, and run in a process where ``keras`` is a shim: ``keras.src.layers`` is
+The test files are read from the installed ``keras`` package (``keras/src/layers/{rnn,normalization,
+preprocessing}/*_test.py``), never copied here, and run in a process where ``keras`` is a shim: ``keras.src.layers`` is
 ``minirnn.keras.layers``, ``keras.src.ops`` / ``initializers`` / ``models`` likewise, and
 ``keras.src.testing.TestCase`` is :class:`TestCase` below, written on minirnn's public API only.
 Its ``run_layer_test`` checks what Keras's documents: output shapes and dtypes (eager and
@@ -30,6 +31,7 @@ NORMALIZATION = ["batch_normalization_test", "group_normalization_test", "layer_
 FILES = ["rnn_test", "simple_rnn_test", "lstm_test", "gru_test", "bidirectional_test", "stacked_rnn_cells_test",
          "time_distributed_test", "dropout_rnn_cell_test", "conv_lstm_test", "conv_lstm1d_test",
          "conv_lstm2d_test", "conv_lstm3d_test"]
+PREPROCESSING = ["string_lookup_test", "integer_lookup_test", "text_vectorization_test"]
 
 
 def keras_source_dir():
@@ -64,9 +66,16 @@ def install_shim():
     src = _module("keras.src", __path__=[])
     layers = _module("keras.src.layers", __path__=[], **{k: getattr(mk.layers, k) for k in dir(mk.layers)
                                                           if not k.startswith("__")})
-    _module("keras.src.layers.rnn", __path__=[])
+    for sub in ("rnn", "normalization", "preprocessing"):
+        _module(f"keras.src.layers.{sub}", __path__=[])
     testing = _module("keras.src.testing", TestCase=TestCase, tensorflow_uses_gpu=lambda: False,
                       jax_uses_gpu=lambda: False, torch_uses_gpu=lambda: False, uses_gpu=lambda: False)
+    if find_spec("grain") is None:             # Keras's preprocessing tests import it at the top, use it in few
+        def _no_grain(name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            raise ModuleNotFoundError(f"grain.{name}: the grain data library is not installed")
+        _module("grain", __getattr__=_no_grain)
     mk.models.Functional = mk.Model           # Keras's class of functional models
     # keras.src.ops holds keras.src.random as ops.random
     ops = _module("keras.src.ops", **{k: getattr(mk.ops, k) for k in dir(mk.ops) if not k.startswith("__")},
@@ -77,7 +86,7 @@ def install_shim():
                          ("constraints", mk.constraints), ("saving", mk.saving), ("utils", mk.utils)):
         sys.modules[f"keras.src.{name}"] = target
         setattr(src, name, target)
-    src.layers, src.backend, src.testing = layers, backend, testing
+    src.layers, src.backend, src.testing, src.Sequential = layers, backend, testing, mk.Sequential
     root.src = src
     for name in ("layers", "ops", "models", "initializers", "optimizers", "losses", "regularizers", "constraints",
                  "saving", "utils", "random"):
@@ -190,6 +199,13 @@ _MIXED = "mixed precision (backend.AutocastScope, float16 policies): minirnn com
 _RENORM = "gap: batch renormalization (renorm=, renorm_clipping=, renorm_momentum=) is not implemented"
 _FUSED = ("backend machinery: Keras's private fused cuDNN dispatch (_can_attempt_fused_*, weights as backend "
           "variables with assign()); minirnn has one CPU implementation")
+_TF_DATA = ("backend machinery: tf.data's Dataset.map traces the layer with tf.function on symbolic tf.Tensors; "
+            "minirnn's preprocessing layers run on NumPy arrays (adapt() takes datasets)")
+_GRAIN = "data pipelines: the layer inside a grain pipeline (the grain library is not installed; minirnn uses none)"
+_SPARSE = "sparse tensors (tf.SparseTensor in or out): minirnn has dense NumPy arrays only"
+_RAGGED = "ragged tensors (tf.RaggedTensor out): minirnn has NumPy arrays only, padded to output_sequence_length"
+_HASH = ("gap: oov_method='farmhash' and salt= (TensorFlow's FarmHash / SipHash string-hash kernels) are not "
+         "implemented; floormod is")
 #: Every test of these files that does not pass against minirnn.keras, and why.  The test suite
 #: checks the list both ways: a test not listed must pass, a listed one must still fail.
 CANNOT_PASS = {
@@ -235,17 +251,44 @@ CANNOT_PASS = {
                     "spectralnorm_higher_dim")},
     **{f"unit_normalization_test::test_{name}": "gap: no UnitNormalization layer"
        for name in ("correctness", "invalid_axis", "un_basics")},
+    "string_lookup_test::test_adapt_with_grain_dataset": _GRAIN,
+    "text_vectorization_test::test_adapt_with_grain_dataset": _GRAIN,
+    "string_lookup_test::test_tf_data_compatibility": _TF_DATA,
+    "integer_lookup_test::test_tf_data_compatibility": _TF_DATA,
+    "text_vectorization_test::test_tf_data_compatibility": _TF_DATA,
+    "text_vectorization_test::test_static_output_sequence_length_from_dense": _TF_DATA,
+    "text_vectorization_test::test_static_output_sequence_length_from_ragged": _TF_DATA,
+    "string_lookup_test::test_sparse_inputs": _SPARSE,
+    "string_lookup_test::test_sparse_output_in_multi_hot": _SPARSE,
+    "integer_lookup_test::test_sparse_output": _SPARSE,
+    "text_vectorization_test::test_sparse_output": _SPARSE,
+    "text_vectorization_test::test_ragged_tensor": _RAGGED,
+    "text_vectorization_test::test_ragged_tensor_output_length": _RAGGED,
+    "string_lookup_test::test_torch_backend_compatibility":
+        "backend machinery: expects torch.Tensor outputs (Keras's torch backend); minirnn returns NumPy arrays",
+    "string_lookup_test::test_salt_siphash": _HASH,
+    **{f"integer_lookup_test::test_{name}": _HASH
+       for name in ("oov_method_farmhash", "oov_method_farmhash_output_is_correct",
+                    "oov_method_ignored_when_single_oov_index", "salt_siphash")},
+    "string_lookup_test::test_vocabulary_file":
+        "gap: a vocabulary given as a file path is kept in the config as its terms, not saved as a file asset",
+    **{f"text_vectorization_test::test_{name}":
+       "gap: a string Input (Input(dtype='string')) in a functional/Sequential model is refused"
+       for name in ("save_load_tf_idf_mode", "save_load_with_ngrams_flow")},
+    "text_vectorization_test::test_tf_as_first_sequential_layer":
+        "gap: a Sequential without Input is not built by a first call on string data",
 }
 
 
-def run(files=FILES + NORMALIZATION):
+def run(files=FILES + NORMALIZATION + PREPROCESSING):
     """{file: {"passed": [...], "failed": {test: reason}, "skipped": {test: reason}}}; skipped:
     what Keras's own markers skip on its TensorFlow backend without a GPU."""
     folder = keras_source_dir()
     install_shim()
     results = {}
     for name in files:
-        sub = "normalization" if name in NORMALIZATION else "rnn"
+        sub = ("normalization" if name in NORMALIZATION else "preprocessing" if name in PREPROCESSING
+               else "rnn")
         path = os.path.join(os.path.dirname(folder), sub, f"{name}.py")
         entry = results[name] = {"passed": [], "failed": {}, "skipped": {}}
         module = _module(f"keras.src.layers.{sub}.{name}", __file__=path)
