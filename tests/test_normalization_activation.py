@@ -5,6 +5,7 @@ Forward values, dL/dx and dL/dweights of L = sum(output * cotangent) from copied
 step of a whole model, float64 central differences (minirnn.gradcheck), and errors.
 """
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -135,6 +136,24 @@ def test_batch_normalization_gradcheck(float64, kwargs, trainable):
     mr.gradcheck(layer, x, training=True)
 
 
+@pytest.mark.parametrize("mask_shape", [(4, 1), (1, 6), (1, 1)])
+def test_batch_normalization_broadcast_mask_matches_keras(mask_shape):
+    """A mask with sizes of 1 is broadcast over the input's leading axes, as Keras does."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(0.5, 1.5, (4, 6, 3)).astype("float32")
+    mask = np.ones(mask_shape, bool)
+    if mask.size > 1:
+        mask.reshape(-1)[-1] = False                         # some entries masked
+    check_layer(keras.layers.BatchNormalization(momentum=0.5), L.BatchNormalization(momentum=0.5), x,
+                mask=mask, positive=(3,))
+
+
+def test_batch_normalization_broadcast_mask_gradcheck(float64):
+    rng = np.random.default_rng(13)
+    x = rng.normal(0.3, 1.2, (3, 5, 2))
+    mr.gradcheck(L.BatchNormalization(), x, mask=np.array([[True, False, True, True, False]]), training=True)
+
+
 def test_batch_normalization_masked_gradcheck(float64):
     rng = np.random.default_rng(6)
     layer = L.BatchNormalization()
@@ -157,7 +176,33 @@ def test_layer_normalization_matches_keras(kwargs, shape):
     check_layer(keras.layers.LayerNormalization(**kwargs), L.LayerNormalization(**kwargs), x)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"scale": False}])
+@pytest.mark.parametrize("kwargs, shape", [
+    ({"rms_scaling": True}, (4, 5, 6)),
+    ({"rms_scaling": True, "axis": [1, 2]}, (3, 4, 5)),
+    ({"rms_scaling": True, "center": False, "scale": False}, (7, 3)),
+])
+def test_layer_normalization_rms_scaling_matches_keras(kwargs, shape):
+    x = np.random.default_rng(14).normal(-1.0, 3.0, shape).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                   # Keras: rms_scaling is deprecated
+        klayer = keras.layers.LayerNormalization(**kwargs)
+    mlayer = L.LayerNormalization(**kwargs)
+    check_layer(klayer, mlayer, x)
+    assert len(mlayer.weights) == 1 == len(klayer.weights)       # gamma only
+
+
+def test_layer_normalization_built_on_one_rank_takes_another_like_keras():
+    rng = np.random.default_rng(15)
+    k, m = keras.layers.LayerNormalization(), L.LayerNormalization()
+    copy_weights(k, m, (2, 2, 3), rng)
+    x = rng.normal(2.0, 3.0, (5, 2, 4, 3)).astype("float32")
+    close(m(x), k(x).numpy(), what="rank 4 through a layer built on rank 3")
+    with pytest.raises(ValueError, match=r"expects sizes \(3,\) on axis -1, received shape \(5, 4\)"):
+        m(np.zeros((5, 4), "float32"))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"scale": False}, {"rms_scaling": True},
+                                    {"rms_scaling": True, "axis": [1, 2]}])
 def test_layer_normalization_gradcheck(float64, kwargs):
     rng = np.random.default_rng(8)
     layer = L.LayerNormalization(**kwargs)
@@ -245,12 +290,19 @@ def test_activation_accepts_functions_by_name():
     (lambda: L.LeakyReLU(negative_slope=-0.1), "negative_slope must be a number >= 0"),
     (lambda: L.BatchNormalization(axis="x"), "axis must be an integer"),
     (lambda: L.BatchNormalization(momentum=2), "momentum must be a number in"),
-    (lambda: L.LayerNormalization(axis=1.5), "axis must be an integer or a list"),
     (lambda: L.Softmax(axis="a"), "axis must be an integer or a list"),
 ])
 def test_bad_arguments_name_the_layer(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_layer_normalization_axis_of_another_type_is_a_type_error_as_in_keras():
+    with pytest.raises(TypeError, match=r"LayerNormalization\): Expected an int or a list/tuple of ints for the "
+                                        r"argument 'axis', received 1.5"):
+        L.LayerNormalization(axis=1.5)
+    with pytest.raises(TypeError):
+        keras.layers.LayerNormalization(axis=1.5)
 
 
 def test_bad_inputs_name_the_layer_and_shapes():

@@ -81,6 +81,14 @@ class _Normalization(Layer):
                              f"bounds for input of rank {ndim}")
         return sorted({a % ndim for a in self.axes})
 
+    @property
+    def _has_gamma(self):
+        return self.scale
+
+    @property
+    def _has_beta(self):
+        return self.center
+
     def _param(self, initializer, shape):
         return np.asarray(initializer(shape, dtype=self.dtype), self.dtype)
 
@@ -107,8 +115,8 @@ class _Normalization(Layer):
         self.input_rank = len(input_shape)
         self.param_axes, self.param_shape = tuple(param_axes), shape
         self.reduce_axes = tuple(a for a in range(len(input_shape)) if a not in param_axes)
-        self.gamma = self._param(self.gamma_initializer, shape) if self.scale else None
-        self.beta = self._param(self.beta_initializer, shape) if self.center else None
+        self.gamma = self._param(self.gamma_initializer, shape) if self._has_gamma else None
+        self.beta = self._param(self.beta_initializer, shape) if self._has_beta else None
 
     def broadcast(self, p):
         """A (features...) parameter shaped to broadcast against the input."""
@@ -118,22 +126,22 @@ class _Normalization(Layer):
         return p.reshape(shape)
 
     def _affine(self, xhat):
-        y = xhat * self.broadcast(self.gamma) if self.scale else xhat.copy()
-        if self.center:
+        y = xhat * self.broadcast(self.gamma) if self._has_gamma else xhat.copy()
+        if self._has_beta:
             y += self.broadcast(self.beta)
         return y
 
     def _affine_grads(self, dy, xhat, axes):
         """[dgamma, dbeta] (B1) for the parameters the layer has."""
         grads = []
-        if self.scale:
+        if self._has_gamma:
             grads.append(np.sum(dy * xhat, axis=axes).reshape(self.param_shape))
-        if self.center:
+        if self._has_beta:
             grads.append(np.sum(dy, axis=axes).reshape(self.param_shape))
         return grads
 
     def _g(self, dy):
-        return dy * self.broadcast(self.gamma) if self.scale else dy
+        return dy * self.broadcast(self.gamma) if self._has_gamma else dy
 
     def _config(self, *names):
         config = super().get_config()
@@ -201,9 +209,10 @@ class BatchNormalization(_Normalization):
 
     def _mask_weights(self, mask, x):
         mask = np.asarray(mask)
-        if mask.ndim != x.ndim - 1 or mask.shape != x.shape[:mask.ndim]:
+        if mask.ndim != x.ndim - 1 or any(m not in (1, n) for m, n in zip(mask.shape, x.shape)):
             raise ValueError(f"Layer '{self.name}' (BatchNormalization) expects a mask of shape "
-                             f"{x.shape[:-1]} (the input's without its last axis), received {mask.shape}")
+                             f"{x.shape[:-1]} (the input's without its last axis; sizes of 1 broadcast), "
+                             f"received {mask.shape}")
         if mask.dtype.kind not in "biuf":
             raise ValueError(f"Layer '{self.name}' (BatchNormalization) expects a numeric or boolean mask, "
                              f"received dtype {mask.dtype}")
@@ -260,27 +269,54 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """``LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True,
+    """``LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
     beta_initializer="zeros", gamma_initializer="ones")``: each sample (and step) normalized
-    over ``axis`` (an int or a list of ints); gamma and beta have those axes' shape."""
+    over ``axis`` (an int or a list of ints); gamma and beta have those axes' shape.  The axes
+    are kept as given, so a layer built on one rank takes inputs of another (as Keras).
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", **kwargs):
+    ``rms_scaling=True`` (Keras's deprecated variant, kept for its files) scales x itself by
+    the inverse standard deviation, with gamma and no beta:
+
+        F3r y = gamma * x * inv
+        B4r dx = g inv - inv^3 (x - mu) sum_R(g x) / n        (dvar = -1/2 inv^3 sum_R(g x))"""
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
-            raise ValueError(f"Layer '{self.name}' (LayerNormalization): axis must be an integer or a list "
-                             f"of integers, received {axis!r}")
+            raise TypeError(f"Layer '{self.name}' (LayerNormalization): Expected an int or a list/tuple of ints "
+                            f"for the argument 'axis', received {axis!r}")
         self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
         self.axes = tuple(int(a) for a in axes)
         self.epsilon = _float(epsilon, "epsilon", self)
-        self.center, self.scale = bool(center), bool(scale)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.beta_initializer = _initializer(beta_initializer, "beta_initializer", self)
         self.gamma_initializer = _initializer(gamma_initializer, "gamma_initializer", self)
+
+    @property
+    def _has_gamma(self):
+        return self.scale or self.rms_scaling
+
+    @property
+    def _has_beta(self):
+        return self.center and not self.rms_scaling
 
     def build(self, input_shape):
         self._build_params(input_shape, self._check_axes(len(input_shape)))
         self.built = True
+
+    def __call__(self, inputs, training=False, mask=None):
+        x = self.check_input(inputs, min_ndim=1)
+        if self.built and x.ndim != self.input_rank:
+            axes = self._check_axes(x.ndim)
+            shape = tuple(x.shape[a] for a in axes)
+            if shape != self.param_shape:
+                raise ValueError(f"Layer '{self.name}' (LayerNormalization) expects sizes {self.param_shape} on "
+                                 f"axis {self.axis!r}, received shape {x.shape}")
+            self.input_rank, self.param_axes = x.ndim, tuple(axes)
+            self.reduce_axes = tuple(a for a in range(x.ndim) if a not in axes)
+        return super().__call__(x, training=training, mask=mask)
 
     @property
     def weights(self):
@@ -288,7 +324,7 @@ class LayerNormalization(_Normalization):
 
     def weight_shapes(self, input_shape):
         shape = tuple(input_shape[a] for a in self._check_axes(len(input_shape)))
-        return [shape] * (int(self.scale) + int(self.center))
+        return [shape] * (int(self._has_gamma) + int(self._has_beta))
 
     def call(self, x, training=False, mask=None):
         axes = self.param_axes                           # normalized over the feature axes
@@ -296,15 +332,20 @@ class LayerNormalization(_Normalization):
         d = x - mu
         var = np.mean(d * d, axis=axes, keepdims=True)                                  # F2
         inv = 1 / np.sqrt(var + np.dtype(self.dtype).type(self.epsilon))
-        xhat = d * inv                                                                  # F3
-        self._cache = (d, inv, xhat) if training else None
+        xhat = (x if self.rms_scaling else d) * inv                                     # F3 (F3r)
+        self._cache = (x, d, inv, xhat) if training else None
         return self._affine(xhat)                                                       # F4
 
     def backward(self, dy):
-        d, inv, xhat = self.saved()
+        x, d, inv, xhat = self.saved()
         dy = self.check_gradient(dy, d.shape)
         self.grads = self._affine_grads(dy, xhat, self.reduce_axes)                    # B1
-        return _moments_backward(self._g(dy), d, inv, self.param_axes)            # B2-B4
+        g, axes = self._g(dy), self.param_axes
+        if self.rms_scaling:
+            n = int(np.prod([d.shape[a] for a in axes]))
+            return g * inv - inv ** 3 * d * np.sum(g * x, axis=axes, keepdims=True) / n    # B4r
+        return _moments_backward(g, d, inv, axes)                                 # B2-B4
 
     def get_config(self):
-        return self._config("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer")
+        return self._config("axis", "epsilon", "center", "scale", "rms_scaling", "beta_initializer",
+                            "gamma_initializer")
