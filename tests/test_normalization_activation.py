@@ -154,6 +154,55 @@ def test_batch_normalization_broadcast_mask_gradcheck(float64):
     mr.gradcheck(L.BatchNormalization(), x, mask=np.array([[True, False, True, True, False]]), training=True)
 
 
+@pytest.mark.parametrize("kwargs, shape, mask", [
+    ({"renorm": True}, (6, 5, 3), False),
+    ({"renorm": True, "renorm_momentum": 0.8, "momentum": 0.7}, (8, 4), False),
+    ({"renorm": True, "renorm_clipping": {"rmax": 1.2, "rmin": 0.9, "dmax": 0.3}}, (6, 5, 3), False),
+    ({"renorm": True, "center": False}, (6, 5, 3), True),
+    ({"renorm": True, "scale": False, "center": False}, (6, 5, 3), False),
+])
+def test_batch_renormalization_matches_keras(kwargs, shape, mask):
+    """Output, dL/dx (r and d held constant, as Keras's stop_gradient), dL/dgamma, dL/dbeta and all
+    five statistics after the call, from random statistics (stddevs and variance kept > 0)."""
+    x = np.random.default_rng(16).normal(1.5, 2.0, shape).astype("float32")
+    n = int(kwargs.get("scale", True)) + int(kwargs.get("center", True))
+    m = np.random.default_rng(17).random(shape[:-1]) > 0.3 if mask else None
+    check_layer(keras.layers.BatchNormalization(**kwargs), L.BatchNormalization(**kwargs), x, mask=m,
+                positive=(n + 1, n + 2, n + 4))
+
+
+def test_batch_renormalization_inference_and_config_are_keras():
+    rng = np.random.default_rng(18)
+    kwargs = {"renorm": True, "renorm_clipping": {"rmax": 3.0, "rmin": 0.3, "dmax": 5.0}, "renorm_momentum": 0.95}
+    k, m = keras.layers.BatchNormalization(**kwargs), L.BatchNormalization(**kwargs)
+    copy_weights(k, m, (4, 5), rng, positive=(3, 4, 6))
+    x = rng.normal(size=(4, 5)).astype("float32")
+    close(m(x, training=False), k(x, training=False).numpy(), what="inference output")
+    k_config = k.get_config()
+    for key in ("renorm", "renorm_clipping", "renorm_momentum"):
+        assert m.get_config()[key] == k_config[key]
+    with pytest.raises(ValueError, match="invalid keys"):
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmaxx": 1.0})
+    with pytest.raises(ValueError, match="rmax should be greater than rmin"):
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmax": 0.5, "rmin": 1.0})
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_batch_renormalization_gradcheck(float64, trainable):
+    """Central differences see r and d move with x; Keras holds them constant.  With both clipped
+    (renorm_stddev small: r = rmax; renorm_mean far: d = dmax) and renorm_momentum=1 (the renorm
+    statistics stay put between the differenced calls) they are constant, and the check is exact."""
+    rng = np.random.default_rng(19)
+    layer = L.BatchNormalization(renorm=True, renorm_momentum=1.0, renorm_clipping={"rmax": 1.5, "dmax": 0.7})
+    x = rng.normal(0.3, 1.2, (5, 3, 4))
+    layer.ensure_built(x.shape)
+    gamma, beta = rng.normal(size=4), rng.normal(size=4)
+    layer.set_weights([gamma, beta, rng.normal(size=4), rng.random(4) + 0.5, rng.random(4) + 0.5,
+                       np.full(4, -100.0), np.full(4, 0.01)])
+    layer.trainable = trainable
+    mr.gradcheck(layer, x, training=True)
+
+
 def test_batch_normalization_masked_gradcheck(float64):
     rng = np.random.default_rng(6)
     layer = L.BatchNormalization()

@@ -29,6 +29,19 @@ dx = g inv_m and the statistics get the gradients of constants (B2 and B3 withou
 the dependence of mu on x).  A mask (batch, time) keeps padded steps out of
 mu and var only; every step is normalized and the mask passes on.
 
+Batch renormalization (``renorm=True``): in training the batch-normalized values are
+corrected towards the renorm statistics (renorm_mean, renorm_stddev) they move to:
+
+    F6  r = clip(sqrt(var + eps) / max(renorm_stddev, sqrt(eps)), rmin, rmax)
+        d = clip((mu - renorm_mean) / max(renorm_stddev, sqrt(eps)), -dmax, dmax)
+    F7  y = gamma (r xhat + d) + beta                         (r, d constants of x, as Keras)
+    F8  renorm_mean <- rm renorm_mean + (1 - rm) mu,  renorm_stddev alike with sqrt(var + eps)
+        moving_mean as F5, moving_stddev alike with sqrt(var + eps),
+        moving_variance = max(moving_stddev^2 - eps, 0)
+
+so B1 becomes dgamma = sum(dy (r xhat + d)) and B2-B4 take g = dy gamma r.  Inference is
+unchanged (the moving mean and variance).
+
 LayerNormalization: R is ``axis`` (the features), per sample and step; gamma and
 beta have the shape of those axes.  It has no statistics to keep and no mask of
 its own (the mask passes on).
@@ -163,8 +176,28 @@ class BatchNormalization(_Normalization):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", synchronized=False, **kwargs):
+                 moving_variance_initializer="ones", synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
+        self.renorm = bool(renorm)
+        if self.renorm:
+            renorm_clipping = dict(renorm_clipping or {})
+            bad = set(renorm_clipping) - {"rmax", "rmin", "dmax"}
+            if bad:
+                raise ValueError(f"Layer '{self.name}' (BatchNormalization): Received invalid keys for "
+                                 f"`renorm_clipping` argument: {sorted(bad)}; supported: rmax, rmin, dmax")
+            for key, value in renorm_clipping.items():
+                if value is not None:
+                    renorm_clipping[key] = _float(value, f"renorm_clipping[{key!r}]", self, low=-np.inf)
+            rmax, rmin, dmax = (renorm_clipping.get(k) for k in ("rmax", "rmin", "dmax"))
+            if rmax is not None and rmin is not None and rmax < rmin:
+                raise ValueError(f"Layer '{self.name}' (BatchNormalization): rmax should be greater than rmin in "
+                                 f"renorm_clipping, received rmax={rmax}, rmin={rmin}")
+            if dmax is not None and dmax < 0:
+                raise ValueError(f"Layer '{self.name}' (BatchNormalization): dmax should be non-negative in "
+                                 f"renorm_clipping, received dmax={dmax}")
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = _float(renorm_momentum, "renorm_momentum", self, 0.0, 1.0)
         self.synchronized = bool(synchronized)         # across devices in Keras: one process has one
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
@@ -186,26 +219,35 @@ class BatchNormalization(_Normalization):
         self._build_params(input_shape, self._check_axes(len(input_shape)))
         self.moving_mean = self._param(self.moving_mean_initializer, self.param_shape)
         self.moving_variance = self._param(self.moving_variance_initializer, self.param_shape)
+        if self.renorm:                   # Keras's order; the stddevs start at sqrt(moving_variance_initializer)
+            self.moving_stddev = np.sqrt(self._param(self.moving_variance_initializer, self.param_shape))
+            self.renorm_mean = self._param(self.moving_mean_initializer, self.param_shape)
+            self.renorm_stddev = np.sqrt(self._param(self.moving_variance_initializer, self.param_shape))
         self.built = True
+
+    @property
+    def _statistics(self):
+        extra = [self.moving_stddev, self.renorm_mean, self.renorm_stddev] if self.renorm else []
+        return [self.moving_mean, self.moving_variance] + extra
 
     @property
     def weights(self):
         if not self.built:
             return []
-        return [w for w in (self.gamma, self.beta) if w is not None] + [self.moving_mean, self.moving_variance]
+        return [w for w in (self.gamma, self.beta) if w is not None] + self._statistics
 
     @property
     def trainable_weights(self):
-        return self.weights[:-2] if self.trainable else []
+        return self.weights[:-len(self._statistics)] if self.trainable else []
 
     @property
     def non_trainable_weights(self):
-        return self.weights[-2:] if self.trainable else self.weights
+        return self.weights[-len(self._statistics):] if self.trainable else self.weights
 
     def weight_shapes(self, input_shape):
         """The shapes of :attr:`weights` for `input_shape`, without building."""
         size = input_shape[self._check_axes(len(input_shape))[0]]
-        return [(size,)] * (int(self.scale) + int(self.center) + 2)
+        return [(size,)] * (int(self.scale) + int(self.center) + (5 if self.renorm else 2))
 
     def _mask_weights(self, mask, x):
         mask = np.asarray(mask)
@@ -232,40 +274,69 @@ class BatchNormalization(_Normalization):
                 mu = np.sum(w * x, axis=axes, keepdims=True) / n                       # F1
                 d = x - mu
                 var = np.sum(w * d * d, axis=axes, keepdims=True) / n                 # F2
-            m = np.dtype(self.dtype).type(self.momentum)
-            self.moving_mean *= m                                                      # F5
-            self.moving_mean += (1 - m) * mu.reshape(self.param_shape)
-            self.moving_variance *= m
-            self.moving_variance += (1 - m) * var.reshape(self.param_shape)
+            correction = self._renorm(mu, var) if self.renorm else None                # F6, F8
+            if not self.renorm:
+                m = np.dtype(self.dtype).type(self.momentum)
+                self.moving_mean *= m                                                  # F5
+                self.moving_mean += (1 - m) * mu.reshape(self.param_shape)
+                self.moving_variance *= m
+                self.moving_variance += (1 - m) * var.reshape(self.param_shape)
             batch_stats = True
         else:
             d = x - self.broadcast(self.moving_mean)
             var, w, n, batch_stats = self.broadcast(self.moving_variance), None, None, False
+            correction = None
         inv = 1 / np.sqrt(var + np.dtype(self.dtype).type(self.epsilon))
         xhat = d * inv                                                                  # F3
-        y = self._affine(xhat)                                                          # F4
-        self._cache = (d, inv, xhat, w, n, batch_stats) if training else None
+        z = xhat if correction is None else correction[0] * xhat + correction[1]       # F7
+        y = self._affine(z)                                                             # F4
+        self._cache = (d, inv, z, w, n, batch_stats, correction) if training else None
         return y
 
+    def _renorm(self, mu, var):
+        """r and d (F6) from the renorm statistics before this batch; then every statistic moves (F8)."""
+        f = np.dtype(self.dtype).type
+        eps, clip = f(self.epsilon), self.renorm_clipping
+        std = np.sqrt(var + eps)
+        renorm_std = np.maximum(self.broadcast(self.renorm_stddev), np.sqrt(eps))
+        r = std / renorm_std
+        d = (mu - self.broadcast(self.renorm_mean)) / renorm_std
+        if clip.get("rmin") is not None:
+            r = np.maximum(r, f(clip["rmin"]))
+        if clip.get("rmax") is not None:
+            r = np.minimum(r, f(clip["rmax"]))
+        if clip.get("dmax") is not None:
+            d = np.clip(d, -f(clip["dmax"]), f(clip["dmax"]))
+        rm, m = f(self.renorm_momentum), f(self.momentum)
+        for stat, value, momentum in ((self.renorm_mean, mu, rm), (self.renorm_stddev, std, rm),
+                                      (self.moving_mean, mu, m), (self.moving_stddev, std, m)):
+            stat *= momentum
+            stat += (1 - momentum) * value.reshape(self.param_shape)
+        self.moving_variance[...] = np.maximum(self.moving_stddev ** 2 - eps, 0)
+        return r, d
+
     def backward(self, dy):
-        d, inv, xhat, w, n, batch_stats = self.saved()
+        d, inv, z, w, n, batch_stats, correction = self.saved()
         dy = self.check_gradient(dy, d.shape)
         axes = self.reduce_axes
         g = self._g(dy)
-        grads = self._affine_grads(dy, xhat, axes)                                     # B1
+        grads = self._affine_grads(dy, z, axes)                                        # B1
+        zeros = [np.zeros(self.param_shape, self.dtype) for _ in self._statistics[2:]]
         if batch_stats:
-            zeros = np.zeros(self.param_shape, self.dtype)
-            self.grads = grads + [zeros, zeros.copy()]     # the output does not depend on them
+            stats = [np.zeros(self.param_shape, self.dtype) for _ in range(2)]
+            self.grads = grads + stats + zeros             # the output does not depend on them
+            if correction is not None:
+                g = g * correction[0]                      # r is a constant of x
             return _moments_backward(g, d, inv, axes, w, n)                       # B2-B4
         dmean = -np.sum(g * inv, axis=axes)               # the moving statistics are constants of x
         dvar = -0.5 * np.sum(g * d * inv ** 3, axis=axes)
-        self.grads = grads + [dmean.reshape(self.param_shape), dvar.reshape(self.param_shape)]
+        self.grads = grads + [dmean.reshape(self.param_shape), dvar.reshape(self.param_shape)] + zeros
         return g * inv
 
     def get_config(self):
         return self._config("axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
                             "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
-                            "synchronized")
+                            "synchronized", "renorm", "renorm_clipping", "renorm_momentum")
 
 
 class LayerNormalization(_Normalization):
