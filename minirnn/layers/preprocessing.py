@@ -449,6 +449,8 @@ class TextVectorization(Layer):
     padded with 0 to the longest text of the batch, or cut/padded to output_sequence_length —
     or to (batch, vocabulary_size) encodings."""
 
+    reads_strings = True          # may be called on an Input(dtype="string")
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, sparse=False, ragged=False, encoding="utf-8",
