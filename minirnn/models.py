@@ -573,8 +573,9 @@ class Sequential(Model):
         shape; the model's Input keeps every axis but the batch free (any sequence length fits)."""
         if self._steps is None and self._input is None and self._stack:
             sample = np.asarray(x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x)
-            if sample.dtype.kind in "biuf" and sample.ndim >= 1:
-                self._input = InputLayer((None,) * (sample.ndim - 1), dtype=self._stack[0].dtype)
+            text = sample.dtype.kind in "USO" and getattr(self._stack[0], "reads_strings", False)
+            if (sample.dtype.kind in "biuf" or text) and sample.ndim >= 1:
+                self._input = InputLayer((None,) * (sample.ndim - 1), dtype="string" if text else self._stack[0].dtype)
                 self._input.output.shape = (None,) + sample.shape[1:]
         self._graph()
 

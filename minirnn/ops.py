@@ -165,21 +165,45 @@ def _getitem(x, index):
 
 
 # -- reductions ----------------------------------------------------------------------------
+def _axes(axis):
+    """Keras takes a list of axes where NumPy wants a tuple."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
 def sum(x, axis=None, keepdims=False):                             # noqa: A001  (Keras's name)
-    a = _value(x)
+    a, axis = _value(x), _axes(axis)
     return _record(np.sum(a, axis=axis, keepdims=keepdims),
                    (x, lambda dy: np.broadcast_to(_restore(dy, a.ndim, axis, keepdims), a.shape)))
 
 
 def mean(x, axis=None, keepdims=False):
-    a = _value(x)
+    a, axis = _value(x), _axes(axis)
     y = np.mean(a, axis=axis, keepdims=keepdims)
     count = a.size // builtins.max(np.size(y), 1) if a.size else 1          # elements averaged per output
     return _record(y, (x, lambda dy: np.broadcast_to(_restore(dy, a.ndim, axis, keepdims) / count, a.shape)))
 
 
+def var(x, axis=None, keepdims=False):
+    """mean((x - mean(x))^2), the population variance; dx = 2 (x - mean) dy / n (mean's own
+    dependence on x drops out: the deviations sum to 0)."""
+    a, axis = _value(x), _axes(axis)
+    d = a - np.mean(a, axis=axis, keepdims=True)
+    y = np.mean(d * d, axis=axis, keepdims=keepdims)
+    count = a.size // builtins.max(np.size(y), 1) if a.size else 1
+    return _record(y, (x, lambda dy: 2 * d * _restore(dy, a.ndim, axis, keepdims) / count))
+
+
+def std(x, axis=None, keepdims=False):
+    """sqrt(var(x)); dx = (x - mean) dy / (n std)."""
+    a, axis = _value(x), _axes(axis)
+    d = a - np.mean(a, axis=axis, keepdims=True)
+    y = np.sqrt(np.mean(d * d, axis=axis, keepdims=keepdims))
+    count = a.size // builtins.max(np.size(y), 1) if a.size else 1
+    return _record(y, (x, lambda dy: d * _restore(dy / y, a.ndim, axis, keepdims) / count))
+
+
 def _extreme(pick, x, axis, keepdims):
-    a = _value(x)
+    a, axis = _value(x), _axes(axis)
     y = pick(a, axis=axis, keepdims=keepdims)
 
     def rule(dy):                      # ties share the gradient equally, as TensorFlow does
@@ -370,7 +394,7 @@ def vjp(function, x, dy):
 
 
 __all__ = ["shape", "expand_dims", "squeeze", "reshape", "transpose", "concatenate", "stack", "sum", "mean",
-           "max", "min", "abs", "negative", "square", "sqrt", "power", "exp", "log", "tanh", "sigmoid", "relu",
-           "clip", "cast", "add", "subtract", "multiply", "divide", "matmul"]
+           "var", "std", "max", "min", "abs", "negative", "square", "sqrt", "power", "exp", "log", "tanh", "sigmoid",
+           "relu", "clip", "cast", "add", "subtract", "multiply", "divide", "matmul"]
 for _name in __all__:
     registry.register(globals()[_name], f"ops.{_name}")

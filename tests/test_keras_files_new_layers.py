@@ -12,6 +12,8 @@ import pytest  # noqa: E402
 import minirnn as mr  # noqa: E402
 import minirnn.keras as mk  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")     # Keras: deprecated
+
 
 def video(lib):
     return lib.Sequential([lib.Input(shape=(3, 6, 6, 1)),
@@ -50,8 +52,17 @@ def volumes(lib):
                            lib.layers.GlobalMaxPooling3D(), lib.layers.Dense(3, activation="softmax")])
 
 
+def renormalized(lib):
+    """Batch renormalization (five statistics) and LayerNormalization's rms_scaling (gamma only)."""
+    return lib.Sequential([lib.Input(shape=(6, 3)),
+                           lib.layers.BatchNormalization(renorm=True, renorm_clipping={"rmax": 3.0, "dmax": 2.0},
+                                                         renorm_momentum=0.9, momentum=0.8),
+                           lib.layers.LayerNormalization(rms_scaling=True), lib.layers.GlobalAveragePooling1D(),
+                           lib.layers.Dense(3, activation="softmax")])
+
+
 MODELS = {"video": (video, (4, 3, 6, 6, 1)), "series": (series, (4, 12, 2)), "images": (images, (4, 8, 8, 1)),
-          "volumes": (volumes, (4, 2, 4, 4, 3, 1))}
+          "volumes": (volumes, (4, 2, 4, 4, 3, 1)), "renormalized": (renormalized, (8, 6, 3))}
 
 
 def data(shape, seed=0):

@@ -322,3 +322,10 @@ def test_keras_random_draws_like_numpy_with_integer_seeds():
     with pytest.raises(ValueError, match="seed must be an integer or None"):
         mk.random.normal((2,), seed="x")
     np.testing.assert_array_equal(mk.ops.full((2, 2), 3), np.full((2, 2), 3, "float32"))
+    x = np.arange(6, dtype="int32").reshape(2, 3)
+    for ours, theirs in ((mk.ops.zeros_like, real_keras.ops.zeros_like), (mk.ops.ones_like, real_keras.ops.ones_like)):
+        for dtype in (None, "float64"):
+            want = real_keras.ops.convert_to_numpy(theirs(x, dtype=dtype))
+            got = ours(x, dtype=dtype)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)

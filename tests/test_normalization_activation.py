@@ -5,6 +5,7 @@ Forward values, dL/dx and dL/dweights of L = sum(output * cotangent) from copied
 step of a whole model, float64 central differences (minirnn.gradcheck), and errors.
 """
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -135,6 +136,73 @@ def test_batch_normalization_gradcheck(float64, kwargs, trainable):
     mr.gradcheck(layer, x, training=True)
 
 
+@pytest.mark.parametrize("mask_shape", [(4, 1), (1, 6), (1, 1)])
+def test_batch_normalization_broadcast_mask_matches_keras(mask_shape):
+    """A mask with sizes of 1 is broadcast over the input's leading axes, as Keras does."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(0.5, 1.5, (4, 6, 3)).astype("float32")
+    mask = np.ones(mask_shape, bool)
+    if mask.size > 1:
+        mask.reshape(-1)[-1] = False                         # some entries masked
+    check_layer(keras.layers.BatchNormalization(momentum=0.5), L.BatchNormalization(momentum=0.5), x,
+                mask=mask, positive=(3,))
+
+
+def test_batch_normalization_broadcast_mask_gradcheck(float64):
+    rng = np.random.default_rng(13)
+    x = rng.normal(0.3, 1.2, (3, 5, 2))
+    mr.gradcheck(L.BatchNormalization(), x, mask=np.array([[True, False, True, True, False]]), training=True)
+
+
+@pytest.mark.parametrize("kwargs, shape, mask", [
+    ({"renorm": True}, (6, 5, 3), False),
+    ({"renorm": True, "renorm_momentum": 0.8, "momentum": 0.7}, (8, 4), False),
+    ({"renorm": True, "renorm_clipping": {"rmax": 1.2, "rmin": 0.9, "dmax": 0.3}}, (6, 5, 3), False),
+    ({"renorm": True, "center": False}, (6, 5, 3), True),
+    ({"renorm": True, "scale": False, "center": False}, (6, 5, 3), False),
+])
+def test_batch_renormalization_matches_keras(kwargs, shape, mask):
+    """Output, dL/dx (r and d held constant, as Keras's stop_gradient), dL/dgamma, dL/dbeta and all
+    five statistics after the call, from random statistics (stddevs and variance kept > 0)."""
+    x = np.random.default_rng(16).normal(1.5, 2.0, shape).astype("float32")
+    n = int(kwargs.get("scale", True)) + int(kwargs.get("center", True))
+    m = np.random.default_rng(17).random(shape[:-1]) > 0.3 if mask else None
+    check_layer(keras.layers.BatchNormalization(**kwargs), L.BatchNormalization(**kwargs), x, mask=m,
+                positive=(n + 1, n + 2, n + 4))
+
+
+def test_batch_renormalization_inference_and_config_are_keras():
+    rng = np.random.default_rng(18)
+    kwargs = {"renorm": True, "renorm_clipping": {"rmax": 3.0, "rmin": 0.3, "dmax": 5.0}, "renorm_momentum": 0.95}
+    k, m = keras.layers.BatchNormalization(**kwargs), L.BatchNormalization(**kwargs)
+    copy_weights(k, m, (4, 5), rng, positive=(3, 4, 6))
+    x = rng.normal(size=(4, 5)).astype("float32")
+    close(m(x, training=False), k(x, training=False).numpy(), what="inference output")
+    k_config = k.get_config()
+    for key in ("renorm", "renorm_clipping", "renorm_momentum"):
+        assert m.get_config()[key] == k_config[key]
+    with pytest.raises(ValueError, match="invalid keys"):
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmaxx": 1.0})
+    with pytest.raises(ValueError, match="rmax should be greater than rmin"):
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmax": 0.5, "rmin": 1.0})
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_batch_renormalization_gradcheck(float64, trainable):
+    """Central differences see r and d move with x; Keras holds them constant.  With both clipped
+    (renorm_stddev small: r = rmax; renorm_mean far: d = dmax) and renorm_momentum=1 (the renorm
+    statistics stay put between the differenced calls) they are constant, and the check is exact."""
+    rng = np.random.default_rng(19)
+    layer = L.BatchNormalization(renorm=True, renorm_momentum=1.0, renorm_clipping={"rmax": 1.5, "dmax": 0.7})
+    x = rng.normal(0.3, 1.2, (5, 3, 4))
+    layer.ensure_built(x.shape)
+    gamma, beta = rng.normal(size=4), rng.normal(size=4)
+    layer.set_weights([gamma, beta, rng.normal(size=4), rng.random(4) + 0.5, rng.random(4) + 0.5,
+                       np.full(4, -100.0), np.full(4, 0.01)])
+    layer.trainable = trainable
+    mr.gradcheck(layer, x, training=True)
+
+
 def test_batch_normalization_masked_gradcheck(float64):
     rng = np.random.default_rng(6)
     layer = L.BatchNormalization()
@@ -157,7 +225,33 @@ def test_layer_normalization_matches_keras(kwargs, shape):
     check_layer(keras.layers.LayerNormalization(**kwargs), L.LayerNormalization(**kwargs), x)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"scale": False}])
+@pytest.mark.parametrize("kwargs, shape", [
+    ({"rms_scaling": True}, (4, 5, 6)),
+    ({"rms_scaling": True, "axis": [1, 2]}, (3, 4, 5)),
+    ({"rms_scaling": True, "center": False, "scale": False}, (7, 3)),
+])
+def test_layer_normalization_rms_scaling_matches_keras(kwargs, shape):
+    x = np.random.default_rng(14).normal(-1.0, 3.0, shape).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                   # Keras: rms_scaling is deprecated
+        klayer = keras.layers.LayerNormalization(**kwargs)
+    mlayer = L.LayerNormalization(**kwargs)
+    check_layer(klayer, mlayer, x)
+    assert len(mlayer.weights) == 1 == len(klayer.weights)       # gamma only
+
+
+def test_layer_normalization_built_on_one_rank_takes_another_like_keras():
+    rng = np.random.default_rng(15)
+    k, m = keras.layers.LayerNormalization(), L.LayerNormalization()
+    copy_weights(k, m, (2, 2, 3), rng)
+    x = rng.normal(2.0, 3.0, (5, 2, 4, 3)).astype("float32")
+    close(m(x), k(x).numpy(), what="rank 4 through a layer built on rank 3")
+    with pytest.raises(ValueError, match=r"expects sizes \(3,\) on axis -1, received shape \(5, 4\)"):
+        m(np.zeros((5, 4), "float32"))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"scale": False}, {"rms_scaling": True},
+                                    {"rms_scaling": True, "axis": [1, 2]}])
 def test_layer_normalization_gradcheck(float64, kwargs):
     rng = np.random.default_rng(8)
     layer = L.LayerNormalization(**kwargs)
@@ -245,12 +339,19 @@ def test_activation_accepts_functions_by_name():
     (lambda: L.LeakyReLU(negative_slope=-0.1), "negative_slope must be a number >= 0"),
     (lambda: L.BatchNormalization(axis="x"), "axis must be an integer"),
     (lambda: L.BatchNormalization(momentum=2), "momentum must be a number in"),
-    (lambda: L.LayerNormalization(axis=1.5), "axis must be an integer or a list"),
     (lambda: L.Softmax(axis="a"), "axis must be an integer or a list"),
 ])
 def test_bad_arguments_name_the_layer(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_layer_normalization_axis_of_another_type_is_a_type_error_as_in_keras():
+    with pytest.raises(TypeError, match=r"LayerNormalization\): Expected an int or a list/tuple of ints for the "
+                                        r"argument 'axis', received 1.5"):
+        L.LayerNormalization(axis=1.5)
+    with pytest.raises(TypeError):
+        keras.layers.LayerNormalization(axis=1.5)
 
 
 def test_bad_inputs_name_the_layer_and_shapes():

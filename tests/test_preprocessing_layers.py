@@ -178,12 +178,60 @@ def test_lookup_vocabulary_file_and_tf_idf_weights(tmp_path):
     same(m(q), k(q))
 
 
+def test_lookups_like_keras_on_lists_files_and_one_dimensional_adapt(tmp_path):
+    """A 1-D adapt batch is one document per token (tf_idf); invert on a list of indices; an
+    IntegerLookup vocabulary file; an OOV token inside the vocabulary when not inverting."""
+    for make in (lambda lib: lib.layers.IntegerLookup(output_mode="tf_idf"),
+                 lambda lib: lib.layers.StringLookup(output_mode="tf_idf")):
+        k, m = make(keras), make(mk)
+        data = [1, 1, 1, 2, 2, 3] if isinstance(m, L.IntegerLookup) else ["a", "a", "a", "b", "b", "c"]
+        k.adapt(data)
+        m.adapt(data)
+        same(m(data[::2]), k(data[::2]))
+    same(L.StringLookup(vocabulary=["a", "b"], invert=True)([1, 2, 0]),
+         keras.layers.StringLookup(vocabulary=["a", "b"], invert=True)([1, 2, 0]))
+    path = tmp_path / "ints.txt"
+    path.write_text("10\n20\n30\n", encoding="utf-8")
+    q = np.array([10, 20, 30, 999])
+    same(L.IntegerLookup(vocabulary=str(path))(q), keras.layers.IntegerLookup(vocabulary=str(path))(q))
+    k, m = (lib.layers.IntegerLookup(vocabulary=[1, 2, 3], oov_token=1, mask_token=0) for lib in (keras, mk))
+    assert vocab(m) == vocab(k)
+    same(m(np.array([0, 1, 3, 7])), k(np.array([0, 1, 3, 7])))
+
+
+def test_text_vectorization_functions_no_split_and_string_models_like_keras():
+    """Standardize/split functions returning TensorFlow strings; split=None; a string Input of
+    shape (1,) given (batch,) texts; a Sequential built by its first call on texts."""
+    def dashes(t):
+        return tf.strings.regex_replace(t, "-", " ")
+
+    def bars(t):
+        return tf.strings.split(t, sep="|")
+    for kwargs, texts in (({"standardize": dashes}, ["foo-bar baz"]), ({"split": bars}, ["foo|bar", "bar"]),
+                          ({"split": None}, [["foo"], ["bar"], ["unknown"]])):
+        k, m = (lib.layers.TextVectorization(vocabulary=["foo", "bar", "baz"], **kwargs) for lib in (keras, mk))
+        same(m(texts), k(texts))
+    texts = np.array(["foo bar", "bar baz", "baz bada boom"])
+    models = {}
+    for lib in (keras, mk):
+        layer = lib.layers.TextVectorization(output_mode="tf_idf", ngrams=2)
+        layer.adapt(texts)
+        models[lib] = lib.Sequential([lib.layers.Input(dtype="string", shape=(1,)), layer])
+    same(models[mk](texts), models[keras](texts))
+    built = {}
+    for lib in (keras, mk):
+        layer = lib.layers.TextVectorization(max_tokens=10, output_sequence_length=3)
+        layer.set_vocabulary(["baz", "bar", "foo"])
+        built[lib] = lib.Sequential([layer])
+    same(built[mk](np.array([["foo qux bar"], ["qux baz"]])), built[keras](np.array([["foo qux bar"], ["qux baz"]])))
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: L.StringLookup(max_tokens=1), "max_tokens must be an integer greater than 1"),
     (lambda: L.StringLookup(output_mode="nope"), "output_mode must be one of"),
     (lambda: L.StringLookup(invert=True, output_mode="count"), "must be 'int' when invert"),
     (lambda: L.StringLookup(vocabulary=["a", "a"]), r"repeated terms \['a'\]"),
-    (lambda: L.StringLookup(vocabulary=["a", "[UNK]"]), "reserved oov_token"),
+    (lambda: L.StringLookup(vocabulary=["a", "[UNK]"], invert=True), "reserved oov_token"),
     (lambda: L.StringLookup(vocabulary=["a", "b", "c"], max_tokens=3), "larger than max_tokens=3"),
     (lambda: L.StringLookup(pad_to_max_tokens=True), "needs max_tokens"),
     (lambda: L.TextVectorization(output_mode="count", output_sequence_length=3), "output_sequence_length"),

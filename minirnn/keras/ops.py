@@ -1,6 +1,7 @@
 """``keras.ops``: see :mod:`minirnn.ops` (the same functions), plus ``convert_to_numpy``,
-``convert_to_tensor`` and the constant makers ``full``, ``full_like``, ``zeros``, ``ones``.  Same
-as Keras, except: only the ops listed there, and results are NumPy arrays (so the two conversions are ``np.asarray``; a TensorFlow or PyTorch tensor becomes its
+``convert_to_tensor`` and the constant makers ``full``, ``full_like``, ``zeros``, ``ones``,
+``zeros_like``, ``ones_like``.  Same as Keras, except: only the ops listed there, and results are
+NumPy arrays (so the two conversions are ``np.asarray``; a TensorFlow or PyTorch tensor becomes its
 values)."""
 import numpy as np
 
@@ -44,4 +45,15 @@ def ones(shape, dtype=None):
     return full(shape, 1, dtype)
 
 
-__all__ = list(_ops) + ["convert_to_numpy", "convert_to_tensor", "full", "full_like", "zeros", "ones"]
+def zeros_like(x, dtype=None):
+    """An array of `x`'s shape filled with 0."""
+    return full_like(x, 0, dtype)
+
+
+def ones_like(x, dtype=None):
+    """An array of `x`'s shape filled with 1."""
+    return full_like(x, 1, dtype)
+
+
+__all__ = list(_ops) + ["convert_to_numpy", "convert_to_tensor", "full", "full_like", "zeros", "ones", "zeros_like",
+                        "ones_like"]

@@ -37,6 +37,8 @@ class InputLayer(Layer):
     def check_input(self, x, **_):
         if self.dtype == "string":
             arr = np.asarray(x, dtype=object)
+            if arr.ndim == len(self.shape) - 1 and self.shape[-1] == 1:
+                arr = arr[..., None]                   # (batch,) texts for (batch, 1), as Keras adjusts the rank
             if arr.ndim != len(self.shape):
                 raise ValueError(f"Layer '{self.name}' (InputLayer) expects strings of shape "
                                  f"{format_shape(self.shape)}, received {arr.shape}")

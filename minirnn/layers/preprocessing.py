@@ -148,7 +148,7 @@ class _IndexLookup(Layer):
         if self.output_mode != "tf_idf" and idf_weights is not None:
             raise ValueError(f"{what}: idf_weights should only be set if output_mode is 'tf_idf'")
         if isinstance(vocabulary, str):
-            vocabulary = self._read_vocabulary_file(vocabulary)
+            vocabulary = self.vocabulary_from_lines(self._read_vocabulary_file(vocabulary))
         tokens = self._token_list(vocabulary)
         if not tokens:
             raise ValueError(f"{what}: cannot set an empty vocabulary")
@@ -160,7 +160,8 @@ class _IndexLookup(Layer):
         if repeated:
             raise ValueError(f"{what}: the vocabulary has repeated terms {repeated[:10]}; make it unique")
         for token, name in ((self.mask_token, "mask_token"), (self.oov_token, "oov_token")):
-            if token is not None and token in tokens and (name == "mask_token" or self.num_oov_indices):
+            # the OOV token is only looked up by invert=True, so only then may it not be a term (as Keras)
+            if token is not None and token in tokens and (name == "mask_token" or self.invert):
                 raise ValueError(f"{what}: found the reserved {name} {token!r} inside the vocabulary; leave "
                                  f"special tokens out, or put them only at the start in this order: {special}")
         if self.max_tokens is not None and self._token_start + len(tokens) > self.max_tokens:
@@ -204,7 +205,8 @@ class _IndexLookup(Layer):
         self._counts, self._document_counts, self._documents = collections.Counter(), collections.Counter(), 0
 
     def update_state(self, data):
-        """Count the tokens of one batch: each row (a document) of a 2-D batch, or a 1-D batch."""
+        """Count the tokens of one batch: each row of a 2-D batch is a document, each token of a 1-D
+        batch is one (as Keras, which gives a 1-D batch a last axis of 1)."""
         if self.has_input_vocabulary:
             raise ValueError(f"Cannot adapt layer '{self.name}' after setting a static vocabulary via the "
                              f"vocabulary argument or set_vocabulary()")
@@ -218,7 +220,7 @@ class _IndexLookup(Layer):
     def _documents_of(self, data):
         arr = _as_numpy(data)
         if arr.ndim <= 1:
-            return [[self._token(v) for v in arr.ravel()]]
+            return [[self._token(v)] for v in arr.ravel()]
         return [[self._token(v) for v in row.ravel()] for row in arr]
 
     def finalize_state(self):
@@ -317,6 +319,8 @@ class _IndexLookup(Layer):
         self._cache = None
         arr = _as_numpy(inputs)
         if self.invert:
+            if arr.dtype == object and isinstance(inputs, (list, tuple)):
+                arr = np.asarray(inputs)            # a list of indices
             if arr.dtype.kind not in "iuf":
                 raise ValueError(f"{self._what()} with invert=True expects integer indices, received dtype "
                                  f"{arr.dtype}")
@@ -409,9 +413,8 @@ class IntegerLookup(_IndexLookup):
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
                  pad_to_max_tokens=False, **kwargs):
-        if vocabulary_dtype not in ("int32", "int64"):
-            raise ValueError(f"IntegerLookup: vocabulary_dtype must be 'int32' or 'int64', "
-                             f"received {vocabulary_dtype!r}")
+        if vocabulary_dtype != "int64":           # as Keras: int64 only
+            raise ValueError(f"IntegerLookup: vocabulary_dtype must be 'int64', received {vocabulary_dtype!r}")
         self.vocabulary_dtype = vocabulary_dtype
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
                          output_mode, pad_to_max_tokens, sparse, **kwargs)
@@ -446,6 +449,8 @@ class TextVectorization(Layer):
     padded with 0 to the longest text of the batch, or cut/padded to output_sequence_length —
     or to (batch, vocabulary_size) encodings."""
 
+    reads_strings = True          # may be called on an Input(dtype="string")
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace",
                  ngrams=None, output_mode="int", output_sequence_length=None, pad_to_max_tokens=False,
                  vocabulary=None, idf_weights=None, sparse=False, ragged=False, encoding="utf-8",
@@ -467,9 +472,9 @@ class TextVectorization(Layer):
         output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_sequence_length is not None and (output_mode != "int" or not isinstance(
                 output_sequence_length, (int, np.integer)) or output_sequence_length < 1):
-            raise ValueError(f"{what}: output_sequence_length must be None or a positive integer, and only "
-                             f"with output_mode='int'; received output_sequence_length={output_sequence_length!r}"
-                             f" with output_mode={output_mode!r}")
+            raise ValueError(f"{what}: `output_sequence_length` must not be set if `output_mode` is not 'int', "
+                             f"and must be a positive integer; received output_sequence_length="
+                             f"{output_sequence_length!r} with output_mode={output_mode!r}")
         if ragged:
             raise ValueError(f"{what}: ragged=True is not supported (NumPy has no ragged arrays); use "
                              f"output_sequence_length or the batch's padding")
@@ -489,14 +494,26 @@ class TextVectorization(Layer):
         arr = _as_numpy(inputs)
         if arr.dtype.kind not in "USO":
             raise ValueError(f"Layer '{self.name}' (TextVectorization) expects strings, received dtype {arr.dtype}")
-        if self.split is not None and arr.ndim > 1:
+        if arr.ndim > 1 and (self.split is not None or arr.shape[-1] == 1):
             if arr.shape[-1] != 1:
                 raise ValueError(f"Layer '{self.name}' (TextVectorization): to split strings the input must be "
                                  f"of rank 1 or have a last axis of 1, received shape {arr.shape}")
             arr = arr[..., 0]
         out = np.empty(arr.shape, object)
-        out.reshape(-1)[:] = [v.decode(self.encoding) if isinstance(v, bytes) else str(v) for v in arr.ravel()]
+        out.reshape(-1)[:] = self._strings(arr)
         return out
+
+    def _strings(self, values):
+        """Python strings from what a user function returned: a list, an array, a tensor of bytes
+        (TensorFlow's strings), nested or ragged."""
+        if hasattr(values, "numpy") and not isinstance(values, np.ndarray):
+            values = values.numpy()
+        if isinstance(values, (str, bytes)):
+            return [values.decode(self.encoding) if isinstance(values, bytes) else values]
+        if isinstance(values, np.generic):
+            return self._strings(values.item())
+        return [s for v in (values.ravel() if isinstance(values, np.ndarray) else values)
+                for s in self._strings(v)]
 
     def _standardize(self, text):
         if self.standardize in ("lower", "lower_and_strip_punctuation"):
@@ -508,7 +525,7 @@ class TextVectorization(Layer):
     def _tokens(self, text):
         """One text's tokens: standardized, split, with its n-grams."""
         if callable(self.standardize):
-            text = str(np.asarray(self.standardize(np.asarray([text]))).ravel()[0])
+            text = self._strings(self.standardize(np.asarray([text])))[0]
         else:
             text = self._standardize(text)
         if self.split == "whitespace":
@@ -516,7 +533,7 @@ class TextVectorization(Layer):
         elif self.split == "character":
             words = list(text)
         elif callable(self.split):
-            words = [str(w) for w in np.ravel(self.split(np.asarray([text])))]
+            words = self._strings(self.split(np.asarray([text])))
         else:
             return [text]
         if self._widths is None:
