@@ -131,13 +131,22 @@ def _arrays(data, what):
     return data
 
 
+def _snapshot(mapping):
+    """A copy of a dict that other threads may change meanwhile (a Dask worker's threads import)."""
+    while True:
+        try:
+            return mapping.copy()
+        except RuntimeError:             # "changed size during iteration": take it again
+            continue
+
+
 def _compiled_kernels():
     """How many kernel versions this process compiled (not loaded from Numba's cache)."""
     from . import backend
 
     total = 0
-    for module in [m for name, m in list(sys.modules.items()) if name.startswith("minirnn.")]:
-        for value in list(vars(module).values()):
+    for module in [m for name, m in _snapshot(sys.modules).items() if name.startswith("minirnn.")]:
+        for value in _snapshot(vars(module)).values():
             if isinstance(value, backend.Kernel) and value._jit is not None:
                 total += sum(value._jit.stats.cache_misses.values())
     return total
