@@ -79,8 +79,7 @@ _NAMES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm, "min_ma
 
 
 def serialize(constraint):
-    return None if constraint is None else {"module": "keras.constraints", "class_name": type(constraint).__name__,
-                                            "config": constraint.get_config(), "registered_name": None}
+    return registry.keras_object_config(constraint, "keras.constraints")
 
 
 def deserialize(config, custom_objects=None):
@@ -89,15 +88,9 @@ def deserialize(config, custom_objects=None):
 
 def get(identifier):
     """A constraint from None, an instance, a name ("max_norm") or a config."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str) and identifier in _NAMES:
-        return _NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        config = identifier.get("config") or {}
-        if not isinstance(config, dict) or not all(isinstance(v, (int, float, type(None))) for v in config.values()):
-            raise ValueError(f"constraint config must hold numbers, received {config!r}")
-        return _CLASSES[identifier["class_name"]](**config)
+    found = registry.numeric_object(identifier, "constraint", Constraint, _CLASSES, _NAMES, (int, float, type(None)))
+    if found is not NotImplemented:
+        return found
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
     raise ValueError(f"Unknown constraint {identifier!r}: use MaxNorm, NonNeg, UnitNorm, MinMaxNorm or None")

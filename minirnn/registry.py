@@ -109,3 +109,25 @@ def get_registered_object(name, custom_objects=None):
 def registered_names(package=None):
     """Every registered name (of one package if given), sorted."""
     return sorted(k for k in _by_name if package is None or k.partition(">")[0] == package)
+
+
+def keras_object_config(obj, module):
+    """Keras's serialized form of a built-in object whose config holds plain values (None stays None)."""
+    return None if obj is None else {"module": module, "class_name": type(obj).__name__,
+                                     "config": obj.get_config(), "registered_name": None}
+
+
+def numeric_object(identifier, what, base, classes, names, values=(int, float)):
+    """`identifier` as a `base` object: None or an instance as it is, a name in `names`, or a config
+    ``{"class_name", "config"}`` of one of `classes` whose values are all `values`; NotImplemented
+    when it is none of these (the caller decides what else it accepts)."""
+    if identifier is None or isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str) and identifier in names:
+        return names[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in classes:
+        config = identifier.get("config") or {}
+        if not isinstance(config, dict) or not all(isinstance(v, values) for v in config.values()):
+            raise ValueError(f"{what} config must hold numbers, received {config!r}")
+        return classes[identifier["class_name"]](**config)
+    return NotImplemented

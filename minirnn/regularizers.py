@@ -73,8 +73,7 @@ _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
 
 
 def serialize(regularizer):
-    return None if regularizer is None else {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-                                             "config": regularizer.get_config(), "registered_name": None}
+    return registry.keras_object_config(regularizer, "keras.regularizers")
 
 
 def deserialize(config, custom_objects=None):
@@ -83,15 +82,9 @@ def deserialize(config, custom_objects=None):
 
 def get(identifier):
     """A regularizer from None, an instance, a name ("l2") or a config {"class_name", "config"}."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str) and identifier in _NAMES:
-        return _NAMES[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _CLASSES:
-        config = identifier.get("config") or {}
-        if not isinstance(config, dict) or not all(isinstance(v, (int, float)) for v in config.values()):
-            raise ValueError(f"regularizer config must hold numbers, received {config!r}")
-        return _CLASSES[identifier["class_name"]](**config)
+    found = registry.numeric_object(identifier, "regularizer", Regularizer, _CLASSES, _NAMES, (int, float))
+    if found is not NotImplemented:
+        return found
     if callable(identifier) and not isinstance(identifier, type):
         return _Function(identifier)
     raise ValueError(f"Unknown regularizer {identifier!r}: use 'l1', 'l2', 'l1_l2', an L1/L2/L1L2 instance or None")
