@@ -50,6 +50,15 @@ def set_conv_arguments(layer, filters, kernel_size, strides, padding, data_forma
         raise ValueError(f"{what}: {e}") from None
 
 
+def conv_config(layer):
+    """The config entries of the arguments :func:`set_conv_arguments` sets."""
+    return dict(filters=layer.filters, kernel_size=layer.kernel_size, strides=layer.strides,
+                padding=layer.padding, data_format=layer.data_format, dilation_rate=layer.dilation_rate,
+                activation=activations.name(layer.activation), use_bias=layer.use_bias,
+                kernel_initializer=serialize_initializer(layer.kernel_initializer, layer, "kernel_initializer"),
+                bias_initializer=serialize_initializer(layer.bias_initializer, layer, "bias_initializer"))
+
+
 class Conv1D(KernelAndBias, Layer):
     """``Conv1D(filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
     activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")``.
@@ -130,14 +139,7 @@ class Conv1D(KernelAndBias, Layer):
         return from_channels_last(np.ascontiguousarray(dxp[:, left:left + length]), self.data_format)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      padding=self.padding, data_format=self.data_format, dilation_rate=self.dilation_rate,
-                      activation=activations.name(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=serialize_initializer(self.kernel_initializer, self,
-                                                               "kernel_initializer"),
-                      bias_initializer=serialize_initializer(self.bias_initializer, self, "bias_initializer"))
-        return config
+        return {**super().get_config(), **conv_config(self)}
 
 
 class _Conv(KernelAndBias, Layer):
@@ -215,14 +217,7 @@ class _Conv(KernelAndBias, Layer):
         return from_spatial_layout(convolution.conv_input_grad(da, self.kernel, geometry), self.data_format)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      padding=self.padding, data_format=self.data_format, dilation_rate=self.dilation_rate,
-                      activation=activations.name(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=serialize_initializer(self.kernel_initializer, self,
-                                                               "kernel_initializer"),
-                      bias_initializer=serialize_initializer(self.bias_initializer, self, "bias_initializer"))
-        return config
+        return {**super().get_config(), **conv_config(self)}
 
 
 class Conv2D(_Conv):
