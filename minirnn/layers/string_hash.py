@@ -253,3 +253,13 @@ def hash_buckets(data, num_buckets, salt=None):
     (``tf.strings.to_hash_bucket_strong``)."""
     hashed = fingerprint64(data) if salt is None else siphash64(data, salt)
     return (hashed % np.uint64(num_buckets)).astype(np.int64)
+
+
+def salt_key(salt, what):
+    """Keras's ``salt`` as SipHash's key: a pair of integers, or one integer used for both words."""
+    if isinstance(salt, (tuple, list)) and len(salt) == 2 and all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in salt):
+        return [int(k) for k in salt]
+    if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
+        return [int(salt), int(salt)]
+    raise ValueError(f"{what}: salt must be a tuple of 2 integers or a single integer, received salt={salt!r}")

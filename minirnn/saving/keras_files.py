@@ -73,7 +73,7 @@ from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_sha
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
 from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
-                      read_weights_member, reading)
+                      read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
 
 WEIGHTS_MEMBER = "model.weights.h5"
 
@@ -138,24 +138,13 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _load_vocabularies(layers, path, safe_mode):
-    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``):
-    only the members the model's layers name are read, each budgeted by its size on disk."""
+    """The vocabulary of each lookup layer kept as an asset (``assets/<entry>/vocabulary.txt``:
+    saved after adapt() by Keras, or given as a file)."""
     wanted = [(layer, f"assets/{entry}/vocabulary.txt") for layer, entry in zip(layers, keras_paths(layers))
               if hasattr(layer, "load_vocabulary_asset")]
-    if not wanted:
-        return
-    with _open_keras(path) as archive:
-        present = set(archive.namelist())
-        for layer, name in wanted:
-            if name not in present:
-                continue
-            data, _ = read_weights_member(archive, name, path, safe_mode)
-            if len(data) > MAX_CONFIG_BYTES:
-                raise ModelFileError(path, f"member {name!r}", f"{len(data):,} bytes, more than {MAX_CONFIG_BYTES:,}")
-            try:
-                layer.load_vocabulary_asset(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
+    if wanted:
+        with _open_keras(path) as archive:
+            read_vocabulary_assets(archive, wanted, path, safe_mode)
 
 
 def load_keras_weights(model, filepath):
@@ -214,12 +203,19 @@ def save_keras(model, filepath, overwrite=True, include_optimizer=True):
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
     weights = io.BytesIO()
     write_keras_weights(model, weights, include_optimizer)
+    # Keras keeps a TextVectorization's vocabulary twice: its own, and its inner lookup layer's
+    assets = vocabulary_assets(model.layers, [
+        [f"assets/{entry}/vocabulary.txt"] + ([f"assets/{entry}/_lookup_layer/vocabulary.txt"]
+                                              if hasattr(layer, "lookup") else [])
+        for layer, entry in zip(model.layers, keras_paths(model.layers))])
 
     def write(f):
         with zipfile.ZipFile(f, "w") as archive:
             archive.writestr("metadata.json", metadata)
             archive.writestr("config.json", config)
             archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
+            for name, text in assets:
+                archive.writestr(name, text)
 
     atomic_write(path, write)
 
