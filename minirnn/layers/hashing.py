@@ -24,19 +24,26 @@ class Hashing(Layer):
     (see the module docstring)."""
 
     reads_strings = True          # may be called on an Input(dtype="string")
+    config_dtypes = ("int32", "int64", "float32", "float64")     # int bins, or floatx encodings
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = "int64" if output_mode == "int" else backend.floatx()
         super().__init__(**kwargs)
         what = f"Layer '{self.name}' (Hashing)"
+        # Keras's wording, after the layer's name
         if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins <= 0:
-            raise ValueError(f"{what}: num_bins must be a positive integer, received num_bins={num_bins!r}")
+            raise ValueError(f"{what}: The `num_bins` for `Hashing` cannot be `None` or non-positive values "
+                             f"(a positive integer). Received: num_bins={num_bins!r}")
         if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"{what}: output_mode must be one of {OUTPUT_MODES}, received {output_mode!r}")
+            raise ValueError(f"{what}: Invalid value for argument `output_mode`. Expected one of {OUTPUT_MODES}. "
+                             f"Received: output_mode={output_mode!r}")
         if output_mode == "int" and self.dtype not in ("int32", "int64"):
-            raise ValueError(f"{what}: with output_mode='int' the dtype must be 'int32' or 'int64', "
-                             f"received dtype={self.dtype!r}")
+            raise ValueError(f"{what}: When `output_mode=\"int\"`, `dtype` should be an integer type, 'int32' "
+                             f"or 'int64'. Received: dtype={self.dtype!r}")
+        if sparse and output_mode == "int":
+            raise ValueError(f"{what}: `sparse` may only be true if `output_mode` is \"one_hot\", \"multi_hot\" "
+                             f"or \"count\". Received: sparse={sparse} and output_mode={output_mode!r}")
         if sparse:
             raise ValueError(f"{what}: sparse=True is not supported (outputs are dense NumPy arrays)")
         salt = None if salt is None else salt_key(salt, what)

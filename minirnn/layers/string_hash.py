@@ -262,4 +262,5 @@ def salt_key(salt, what):
         return [int(k) for k in salt]
     if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
         return [int(salt), int(salt)]
-    raise ValueError(f"{what}: salt must be a tuple of 2 integers or a single integer, received salt={salt!r}")
+    raise ValueError(f"{what}: The `salt` argument can only be a tuple of size 2 integers, or a single "
+                     f"integer. Received: salt={salt!r}")

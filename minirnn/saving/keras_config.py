@@ -84,15 +84,15 @@ class Translator:
                 self.problem(where, f"{key}={shown!r} is not supported")
         return kwargs
 
-    def dtype(self, value, where, input_layer=False):
+    def dtype(self, value, where, input_layer=False, allowed=("float32", "float64")):
         if isinstance(value, dict):
             value = (value.get("config") or {}).get("name")
         if value is None:
             return None
         if input_layer and value in _INPUT_DTYPES:            # ids and text enter through an Input
             return value
-        if value not in ("float32", "float64"):
-            self.problem(where, f"dtype {value!r} is not supported (float32 and float64 are)")
+        if value not in allowed:
+            self.problem(where, f"dtype {value!r} is not supported ({' and '.join(allowed)} are)")
             return None
         return value
 
@@ -169,7 +169,8 @@ class Translator:
                 self.problem(where, str(e))
                 return None
         kwargs = self.arguments(cls, config, where, renamed={"batch_input_shape": "input_shape"})
-        kwargs["dtype"] = self.dtype(config.get("dtype"), where)
+        kwargs["dtype"] = self.dtype(config.get("dtype"), where, allowed=getattr(cls, "config_dtypes",
+                                                                             ("float32", "float64")))
         if "input_shape" in kwargs and kwargs["input_shape"] is not None:
             kwargs["input_shape"] = tuple(kwargs["input_shape"])[1:]
         for key in [k for k in kwargs if k.endswith("_initializer")]:
