@@ -265,3 +265,21 @@ def test_lookup_bad_hash_arguments_name_the_layer(tmp_path):
                                          r"loading a vocabulary from a file"):
         mk.layers.StringLookup(vocabulary=vocabulary_file(tmp_path), output_mode="tf_idf", idf_weights=[1, 1, 1],
                                name="s")
+
+
+def test_unbuilt_sequential_of_lookups_keras_files_both_ways(tmp_path):
+    """Keras saves a Sequential of weightless layers before it knows its input shape."""
+    x = np.array([["a", "q"], ["c", "zz"]])
+    path = vocabulary_file(tmp_path)
+    mine = mk.Sequential([mk.layers.StringLookup(vocabulary=path, name="index"), mk.layers.Hashing(num_bins=3)])
+    theirs = keras.Sequential([keras.layers.StringLookup(vocabulary=path, name="index"),
+                               keras.layers.Hashing(num_bins=3)])
+    os.remove(path)
+    want = np.asarray(theirs(tf.constant(x)))
+    mine.save(tmp_path / "mine.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    for name in ("mine.keras", "theirs.keras"):
+        np.testing.assert_array_equal(mk.saving.load_model(tmp_path / name).predict(x, verbose=0), want)
+    np.testing.assert_array_equal(np.asarray(keras.saving.load_model(tmp_path / "mine.keras")(tf.constant(x))), want)
+    with pytest.raises(ValueError, match="has not been built"):       # layers with weights need the shape
+        mk.Sequential([mk.layers.Dense(2)]).save(tmp_path / "dense.keras")

@@ -263,8 +263,6 @@ CANNOT_PASS = {
     "hashing_test::test_one_hot_output":
         "gap (functional models, not Hashing): Keras's Functional expands a rank-1 batch fed to Input(shape=(1,)) "
         "to (batch, 1) (its _adjust_input_rank); minirnn's InputLayer refuses the rank",
-    "string_lookup_test::test_vocabulary_file":
-        "gap: a vocabulary given as a file path is kept in the config as its terms, not saved as a file asset",
 }
 
 

@@ -300,14 +300,23 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
         input_layer = InputLayer(layers[0].input_shape_hint[1:], dtype=layers[0].dtype)
     elif shape is not None and layers:
         input_layer = InputLayer(tuple(shape)[1:], batch_size=shape[0], dtype=layers[0].dtype)
+    elif weightless(layers):
+        input_layer = None              # a stack of lookups, as Keras saves it unbuilt: no weights to check
     else:
         raise ModelFileError(path, "the model config", "the model has no input shape, so its weights "
                                                        "cannot be checked")
     return body.get("name"), input_layer, layers, compiled
 
 
+def weightless(layers):
+    """Whether `layers` are all built when made and without weights (lookup and hashing layers): a
+    Sequential of them may be saved and loaded before it knows its input shape, as in Keras."""
+    return bool(layers) and all(layer.built and not layer.weights and not isinstance(layer, Sequential)
+                                for layer in layers)
+
+
 def build_sequential(name, input_layer, layers):
-    return Sequential(layers=[input_layer] + layers, name=name)
+    return Sequential(layers=([] if input_layer is None else [input_layer]) + layers, name=name)
 
 
 def _history(value):
@@ -486,9 +495,12 @@ def keras_sequential_entry(model, problems):
     inputs = [model.input_layer] if model.input_layer is not None else []
     entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
     shape = None if model.input_shape is None else list(model.input_shape)
-    return {"module": "keras", "class_name": "Sequential",
-            "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)), "layers": entries},
-            "registered_name": None, "build_config": {"input_shape": shape}}
+    entry = {"module": "keras", "class_name": "Sequential",
+             "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)), "layers": entries},
+             "registered_name": None, "build_config": {"input_shape": shape}}
+    if shape is None:
+        del entry["build_config"]           # as Keras writes a Sequential not built yet
+    return entry
 
 
 def _keras_call(node, ref):

@@ -68,7 +68,9 @@ from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
 from .keras_legacy import read_legacy_optimizer_state
-from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
+from ..models import Sequential
+from .keras_config import (KERAS_VERSION, build_sequential, functional_from_config, keras_config,
+                           sequential_from_config, weightless)
 from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
@@ -98,7 +100,7 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
             name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
             dtype = np.dtype(layers[0].dtype if layers else "float32")
             try:
-                shaped = layer_shapes(layers, input_layer.shape)
+                shaped = layer_shapes(layers, None if input_layer is None else input_layer.shape)
             except (TypeError, ValueError, IndexError) as e:
                 raise ModelFileError(path, "the model config", f"the layers do not fit together "
                                                                f"({type(e).__name__}: {e})") from None
@@ -196,7 +198,8 @@ def save_keras(model, filepath, overwrite=True, include_optimizer=True):
     path = os.fspath(filepath)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} exists and overwrite=False")
-    if not model.built:
+    if not model.built and not (isinstance(model, Sequential) and model.input_shape is None
+                                and weightless(model.layers)):
         raise ValueError(f"Model '{model.name}' has not been built: call it on data or build(input_shape) first")
     config = json.dumps(keras_config(model, include_optimizer), allow_nan=False)
     metadata = json.dumps({"keras_version": KERAS_VERSION, "saved_by": f"minirnn {__version__}",
