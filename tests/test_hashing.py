@@ -1,5 +1,6 @@
 """FarmHash Fingerprint64 and SipHash-2-4 against TensorFlow's kernels; the Hashing layer and the
 lookup layers' OOV buckets against Keras 3; vocabulary files kept as assets of saved models."""
+import json
 import os
 import zipfile
 
@@ -206,8 +207,9 @@ def test_a_config_never_names_a_vocabulary_file_to_read(tmp_path, suffix):
     model.save(tmp_path / f"m{suffix}")
 
     def point_at_secret(members):
+        assert b'"vocabulary": null' in members["config.json"]
         members["config.json"] = members["config.json"].replace(b'"vocabulary": null',
-                                                                 b'"vocabulary": ' + repr(secret).replace("'", '"').encode())
+                                                                b'"vocabulary": ' + json.dumps(secret).encode())
     rewrite(tmp_path / f"m{suffix}", tmp_path / f"bad{suffix}", point_at_secret)
     with pytest.raises(ModelFileError, match="vocabulary.*expected a list of terms or null"):
         mk.saving.load_model(tmp_path / f"bad{suffix}")
