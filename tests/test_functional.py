@@ -432,3 +432,24 @@ def test_evaluate_verbose_prints_a_progress_bar():
     with redirect_stdout(out):
         model.evaluate(np.zeros((40, 4, 2), "float32"), np.zeros((40, 1), "float32"), verbose=1)
     assert re.search(r"2/2 ━+ \d+s \S+/step - loss: \S+ - mae: \S+", out.getvalue())
+
+
+@pytest.mark.parametrize("input_shape, fed_shape", [((1,), (6,)), ((4,), (6, 4, 1)), ((4, 1), (6, 4)), ((4, 1), (6, 4, 1))])
+def test_input_rank_adjusted_as_keras_does(input_shape, fed_shape):
+    """A trailing axis of size 1 too many or too few is squeezed or added, as Keras's functional
+    models do; any other rank mismatch is refused naming the Input."""
+    def build(lib):
+        inp = lib.Input(input_shape)
+        x = lib.layers.Flatten()(inp) if len(input_shape) > 1 else inp
+        return lib.Model(inp, lib.layers.Dense(2)(x))
+
+    km, mm = build(keras), build(mr)
+    mm.set_weights(km.get_weights())
+    x = np.random.default_rng(1).normal(size=fed_shape).astype("float32")
+    np.testing.assert_allclose(mm.predict(x, verbose=0), km.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    y = np.zeros((fed_shape[0], 2), "float32")
+    km.compile(keras.optimizers.SGD(0.1), "mse")
+    mm.compile(mr.optimizers.SGD(0.1), "mse")
+    np.testing.assert_allclose(mm.train_on_batch(x, y), float(km.train_on_batch(x, y)), rtol=1e-5)
+    with pytest.raises(ValueError, match="InputLayer"):
+        mm.predict(np.zeros(fed_shape + (3,), "float32"), verbose=0)

@@ -260,9 +260,6 @@ CANNOT_PASS = {
        for name in ("input_farmhash", "input_mask_value_farmhash", "input_siphash", "int_input_farmhash",
                     "int_input_siphash")},
     "hashing_test::test_tf_data_compatibility": _TF_DATA,
-    "hashing_test::test_one_hot_output":
-        "gap (functional models, not Hashing): Keras's Functional expands a rank-1 batch fed to Input(shape=(1,)) "
-        "to (batch, 1) (its _adjust_input_rank); minirnn's InputLayer refuses the rank",
 }
 
 

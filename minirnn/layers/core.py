@@ -34,16 +34,24 @@ class InputLayer(Layer):
     def compute_output_shape(self, input_shape=None):
         return self.shape
 
+    def adjust_rank(self, x):
+        """As Keras's functional models: one axis of size 1 more or less than the Input's shape
+        is squeezed or added at the end ((batch,) ids for an Input of shape (1,), say)."""
+        shape = np.shape(x)
+        if len(shape) == len(self.shape) - 1 and self.shape[-1] == 1:
+            return np.expand_dims(x, -1)
+        if len(shape) == len(self.shape) + 1 and shape[-1] == 1:
+            return np.squeeze(x, -1)
+        return x
+
     def check_input(self, x, **_):
         if self.dtype == "string":
-            arr = np.asarray(x, dtype=object)
-            if arr.ndim == len(self.shape) - 1 and self.shape[-1] == 1:
-                arr = arr[..., None]                   # (batch,) texts for (batch, 1), as Keras adjusts the rank
+            arr = self.adjust_rank(np.asarray(x, dtype=object))
             if arr.ndim != len(self.shape):
                 raise ValueError(f"Layer '{self.name}' (InputLayer) expects strings of shape "
                                  f"{format_shape(self.shape)}, received {arr.shape}")
             return arr
-        arr = super().check_input(x, ndim=len(self.shape))
+        arr = super().check_input(self.adjust_rank(x), ndim=len(self.shape))
         for k, (got, want) in enumerate(zip(arr.shape, self.shape)):
             if want is not None and got != want:
                 fixed = f" (a fixed batch size of {want})" if k == 0 else ""
