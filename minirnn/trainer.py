@@ -135,6 +135,8 @@ class Trainer:
     def _regularized(self):
         """([(weight, regularizer)], [(weight, constraint)]) over every layer of the model."""
         penalties, limits, seen = [], [], set()
+        if not self.penalties_anywhere():
+            return penalties, limits
         for holder in self.cache_holders():
             for w, reg in holder.weight_penalties():
                 if (id(w), "r") not in seen:

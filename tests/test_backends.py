@@ -74,28 +74,28 @@ CELL_ARGUMENTS = ("activation", "recurrent_activation", "use_bias")
 LAYER_FOR = {layer.cell_class: layer for layer in RNN.__subclasses__() if hasattr(layer, "cell_class")}
 
 
-def make_layer(cell, dtype, **args):
+def make_layer(cell, dtype, units=N, **args):
     """The layer users call for this cell (SimpleRNN, LSTM, GRU), or RNN(cell) for a cell without one."""
     cell_class, options = CELL_OPTIONS[cell]
     options = dict(options, **{k: args.pop(k) for k in CELL_ARGUMENTS if k in args})
     if cell_class in LAYER_FOR:
         if cell_class is SimpleRNNCell:
             options.pop("recurrent_activation", None)
-        return LAYER_FOR[cell_class](N, dtype=dtype, **options, **args)
-    return RNN(cell_class(N, **options), dtype=dtype, **args)
+        return LAYER_FOR[cell_class](units, dtype=dtype, **options, **args)
+    return RNN(cell_class(units, **options), dtype=dtype, **args)
 
 
-def run_layer(which, cell, dtype, args, options, seed=0, batch=B):
+def run_layer(which, cell, dtype, args, options, seed=0, batch=B, units=N):
     """Forward and backward on `which` backend; every array that comes out."""
     mr.set_backend(which)
     rng = np.random.default_rng(seed)
-    layer = make_layer(cell, dtype, **args)
+    layer = make_layer(cell, dtype, units, **args)
     x = rng.normal(size=(batch, T, D)).astype(dtype)
     layer.ensure_built(x.shape)
     layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.weights])
     kwargs = {}
     if options.get("initial_state"):
-        kwargs["initial_state"] = [rng.normal(size=(batch, N)).astype(dtype) for _ in layer.cell.state_names]
+        kwargs["initial_state"] = [rng.normal(size=(batch, units)).astype(dtype) for _ in layer.cell.state_names]
     if options.get("mask"):
         mask = rng.random((batch, T)) > 0.35
         mask[:, 0] = True
@@ -125,6 +125,18 @@ def test_layer_backends_agree(cell, flags, dtype, restore_numerics):
         assert got.dtype == expected.dtype == np.dtype(dtype), name
         assert np.all(np.isfinite(got)), name
         assert_backends_agree(got, expected, dtype, name)
+
+
+@pytest.mark.parametrize("flags", ["defaults", "mask", "relu_hard_sigmoid", "everything"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_wide_layer_backends_agree(cell, flags, restore_numerics):
+    """With 37 units the compiled loops run their vectorised bodies (8 float32 lanes at a time)
+    as well as the element-at-a-time remainders: still the NumPy loops' bits."""
+    args, options = FLAGS[flags]
+    numpy_run = run_layer("numpy", cell, "float32", dict(args), options, batch=5, units=37)
+    numba_run = run_layer("numba", cell, "float32", dict(args), options, batch=5, units=37)
+    for name, expected in numpy_run.items():
+        assert_backends_agree(numba_run[name], expected, "float32", name)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -97,3 +97,54 @@ def test_serialization_functions_round_trip():
         # Keras reads what minirnn writes
         k_obj = keras.saving.deserialize_keras_object(entry)
         assert k_obj.get_config() == obj.get_config() or type(k_obj).__name__ == type(obj).__name__
+
+
+def test_penalties_given_after_training_began_still_count(tmp_path):
+    """A step skips looking for penalties only while none was ever given in the process: one
+    given later (to a new layer, or to an existing weight) counts from the next step on."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np
+        import minirnn.keras as mk
+        from minirnn.layers.base import Layer
+
+        x = np.random.default_rng(0).normal(size=(8, 5, 2)).astype("float32")
+        y = x[:, -1, :1]
+        plain = mk.Sequential([mk.Input((5, 2)), mk.layers.LSTM(3), mk.layers.Dense(1)])
+        plain.compile(optimizer=mk.optimizers.SGD(0.0), loss="mse")
+        plain.fit(x, y, epochs=1, verbose=0)
+        assert not Layer.penalties_anywhere()
+
+        class Scale(mk.layers.Layer):
+            def build(self, shape):
+                self.w = self.add_weight(shape=(shape[-1],), initializer="ones")
+            def call(self, v):
+                return v * self.w
+
+        scaled = mk.Sequential([mk.Input((5, 2)), Scale(), mk.layers.LSTM(3), mk.layers.Dense(1)])
+        scaled.compile(optimizer=mk.optimizers.SGD(0.5), loss="mse")
+        scaled.fit(x, y, epochs=1, verbose=0)
+        assert not Layer.penalties_anywhere()
+        w = scaled.layers[0].w
+        w[...] = -1.0
+        w.constraint = mk.constraints.NonNeg()          # given to a weight that exists already
+        assert Layer.penalties_anywhere()
+        scaled.train_on_batch(x, y)
+        assert (np.asarray(w) >= 0).all(), np.asarray(w)
+
+        penalized = mk.Sequential([mk.Input((5, 2)), mk.layers.LSTM(3, kernel_regularizer=mk.regularizers.L2(0.5)),
+                                   mk.layers.Dense(1)])
+        penalized.compile(optimizer=mk.optimizers.SGD(0.0), loss="mse")
+        penalized.set_weights(plain.get_weights())
+        kernel = np.asarray(penalized.layers[0].get_weights()[0])
+        expected = plain.evaluate(x, y, verbose=0) + 0.5 * float(np.sum(kernel.astype("float64") ** 2))
+        np.testing.assert_allclose(penalized.train_on_batch(x, y), expected, rtol=1e-5)
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]

@@ -80,25 +80,52 @@ def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_aft
     s_act, act_poly = derivative_polynomial(act, gates)
     s_rec, rec_poly = derivative_polynomial(rec_act, gates)
     poly = act_poly and rec_poly              # slopes without branches in the inner loop
+    dh_v = np.empty(n, H.dtype)                # one row's dh
     for t in range(T - 1, -1, -1):
         h_prev = H[t - 1] if t > 0 else h0
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
+            if poly:                  # one array written per loop: these vectorise (one loop writing all does not)
+                row, dXW_row, dH_row, dh_next_row = gates[t, b], dXW[t, b], dH[t, b], dh_next[b]
+                h_prev_row, dhz_row, carry_row = h_prev[b], dhz[b], carry[b]
+                if masked:
+                    for j in range(n):
+                        carry_row[j] = dH_row[j] + dh_next_row[j]               # dh_out, for now
+                    for j in range(n):
+                        dh_v[j] = carry_row[j] * m                              # B1
+                    for j in range(n):
+                        carry_row[j] = carry_row[j] - dh_v[j]                   # (1 - m_t)(...), B7
+                else:
+                    for j in range(n):
+                        dh_v[j] = dH_row[j] + dh_next_row[j]                    # B1
+                for j in range(n):                                              # B2, B3: da_z
+                    dXW_row[j] = dh_v[j] * (h_prev_row[j] - row[2 * n + j]) * derivative_by_polynomial(row[j], s_rec)
+                for j in range(n):                                              # da_g
+                    dXW_row[2 * n + j] = dh_v[j] * (ONE - row[j]) * derivative_by_polynomial(row[2 * n + j], s_act)
+                for j in range(n):
+                    dhz_row[j] = dh_v[j] * row[j]
+                if reset_after:
+                    HU_row, dHU_row = HU_h[t, b], dHU[t, b]
+                    for j in range(n):                                          # B4: da_r
+                        dXW_row[n + j] = dXW_row[2 * n + j] * HU_row[j] * derivative_by_polynomial(row[n + j], s_rec)
+                    for j in range(2 * n):
+                        dHU_row[j] = dXW_row[j]
+                    for j in range(n):
+                        dHU_row[2 * n + j] = dXW_row[2 * n + j] * row[n + j]
+                continue
             for j in range(n):
                 z, r, g = gates[t, b, j], gates[t, b, n + j], gates[t, b, 2 * n + j]
                 dh_out = dH[t, b, j] + dh_next[b, j]
                 dh = dh_out * m if masked else dh_out               # B1
                 dz = dh * (h_prev[b, j] - g)                        # B2
-                d_g = derivative_by_polynomial(g, s_act) if poly else derivative_element(g, act)
-                da_g = dh * (ONE - z) * d_g
-                da_z = dz * (derivative_by_polynomial(z, s_rec) if poly else derivative_element(z, rec_act))   # B3
+                da_g = dh * (ONE - z) * derivative_element(g, act)
+                da_z = dz * derivative_element(z, rec_act)           # B3
                 dXW[t, b, j] = da_z
                 dXW[t, b, 2 * n + j] = da_g
                 dhz[b, j] = dh * z
                 carry[b, j] = dh_out - dh
                 if reset_after:
-                    d_r = derivative_by_polynomial(r, s_rec) if poly else derivative_element(r, rec_act)
-                    da_r = da_g * HU_h[t, b, j] * d_r               # B4
+                    da_r = da_g * HU_h[t, b, j] * derivative_element(r, rec_act)   # B4
                     dXW[t, b, n + j] = da_r
                     dHU[t, b, j] = da_z
                     dHU[t, b, n + j] = da_r

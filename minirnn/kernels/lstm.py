@@ -71,10 +71,45 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
     s_act, act_poly = derivative_polynomial(act, gates)
     s_rec, rec_poly = derivative_polynomial(rec_act, gates)
     poly = act_poly and rec_poly              # slopes without branches in the inner loop
+    dh_v, dc_v, dc_in_v = np.empty(n, C.dtype), np.empty(n, C.dtype), np.empty(n, C.dtype)   # one row's
     for t in range(T - 1, -1, -1):
         c_prev = C[t - 1] if t > 0 else c0
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
+            if poly:                  # one array written per loop: these vectorise (one loop writing all does not)
+                row, phi_row, dH_row, dA_row = gates[t, b], phi_C[t, b], dH[t, b], dA[t, b]
+                dh_next_row, dc_next_row, c_prev_row, carry_row = dh_next[b], dc_next[b], c_prev[b], carry[b]
+                if masked:
+                    for j in range(n):
+                        carry_row[j] = dH_row[j] + dh_next_row[j]               # dh_out, for now
+                    for j in range(n):
+                        dh_v[j] = carry_row[j] * m                                # B1
+                    for j in range(n):
+                        carry_row[j] = carry_row[j] - dh_v[j]                     # (1 - m_t)(...), B4
+                    for j in range(n):
+                        dc_in_v[j] = dc_next_row[j] * m
+                else:
+                    for j in range(n):
+                        dh_v[j] = dH_row[j] + dh_next_row[j]                      # B1
+                    for j in range(n):
+                        dc_in_v[j] = dc_next_row[j]
+                for j in range(n):                                              # B2
+                    dc_v[j] = dc_in_v[j] + dh_v[j] * row[3 * n + j] * derivative_by_polynomial(phi_row[j], s_act)
+                for j in range(n):                                              # B3
+                    dA_row[j] = dc_v[j] * row[2 * n + j] * derivative_by_polynomial(row[j], s_rec)
+                for j in range(n):
+                    dA_row[n + j] = dc_v[j] * c_prev_row[j] * derivative_by_polynomial(row[n + j], s_rec)
+                for j in range(n):
+                    dA_row[2 * n + j] = dc_v[j] * row[j] * derivative_by_polynomial(row[2 * n + j], s_act)
+                for j in range(n):
+                    dA_row[3 * n + j] = dh_v[j] * phi_row[j] * derivative_by_polynomial(row[3 * n + j], s_rec)
+                if masked:
+                    for j in range(n):
+                        dc_next_row[j] = dc_v[j] * row[n + j] + (dc_next_row[j] - dc_in_v[j])    # B4
+                else:
+                    for j in range(n):
+                        dc_next_row[j] = dc_v[j] * row[n + j]
+                continue
             for j in range(n):
                 i = gates[t, b, j]
                 f = gates[t, b, n + j]
@@ -84,16 +119,11 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                 dh_out = dH[t, b, j] + dh_next[b, j]
                 dh = dh_out * m if masked else dh_out               # B1
                 dc_in = dc_next[b, j] * m if masked else dc_next[b, j]
-                d_phi_c = derivative_by_polynomial(phi_c, s_act) if poly else derivative_element(phi_c, act)
-                d_i = derivative_by_polynomial(i, s_rec) if poly else derivative_element(i, rec_act)
-                d_f = derivative_by_polynomial(f, s_rec) if poly else derivative_element(f, rec_act)
-                d_g = derivative_by_polynomial(g, s_act) if poly else derivative_element(g, act)
-                d_o = derivative_by_polynomial(o, s_rec) if poly else derivative_element(o, rec_act)
-                dc = dc_in + dh * o * d_phi_c                       # B2
-                dA[t, b, j] = dc * g * d_i                          # B3
-                dA[t, b, n + j] = dc * c_prev[b, j] * d_f
-                dA[t, b, 2 * n + j] = dc * i * d_g
-                dA[t, b, 3 * n + j] = dh * phi_c * d_o
+                dc = dc_in + dh * o * derivative_element(phi_c, act)           # B2
+                dA[t, b, j] = dc * g * derivative_element(i, rec_act)         # B3
+                dA[t, b, n + j] = dc * c_prev[b, j] * derivative_element(f, rec_act)
+                dA[t, b, 2 * n + j] = dc * i * derivative_element(g, act)
+                dA[t, b, 3 * n + j] = dh * phi_c * derivative_element(o, rec_act)
                 carry[b, j] = dh_out - dh                           # (1 - m_t)(...), B4
                 dc_next[b, j] = dc * f + (dc_next[b, j] - dc_in) if masked else dc * f
         recurrent_grad_into(dA[t], U, R, dh_next)                        # B4
@@ -102,3 +132,4 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                 for j in range(n):
                     dh_next[b, j] += carry[b, j]
     return dA, dh_next, dc_next
+

@@ -46,6 +46,11 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
     for t in range(T - 1, -1, -1):
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
+            if poly and not masked:   # one array written per loop: this vectorises (one writing two does not)
+                A_row, dA_row, dH_row, dh_next_row = A[t, b], dA[t, b], dH[t, b], dh_next[b]
+                for j in range(n):
+                    dA_row[j] = (dH_row[j] + dh_next_row[j]) * derivative_by_polynomial(A_row[j], s_act)   # B1, B2
+                continue
             for j in range(n):
                 dh = dH[t, b, j] + dh_next[b, j]                    # B1
                 dh_new = dh * m if masked else dh

@@ -20,6 +20,7 @@ from ..utils import format_shape  # noqa: F401  (layers import it from here)
 
 _name_counts = defaultdict(int)
 _checks = threading.local()      # .trusted: inputs come from a model that checked its own inputs
+_penalized = [False]             # a weight penalty or constraint was ever given (Layer.penalties_anywhere)
 
 
 class trusted_inputs:
@@ -241,6 +242,7 @@ class Layer:
                 raise ValueError(f"{type(self).__name__} argument {key}: {e}") from None
             if value is not None:
                 (self._regularizers if kind == "regularizer" else self._constraints)[weight] = value
+                _penalized[0] = True
         for key in ("implementation", "use_cudnn"):     # Keras's GPU switches: nothing to switch on a CPU
             kwargs.pop(key, None)
         unknown = set(kwargs) - {"autocast", "input_dim", "batch_size", "batch_input_shape", "weights"}
@@ -362,6 +364,12 @@ class Layer:
             if isinstance(w, np.ndarray):
                 return w
         return None
+
+    @staticmethod
+    def penalties_anywhere():
+        """False while no layer or weight of this process has been given a weight penalty or a
+        constraint (then a training step need not walk every layer looking for them)."""
+        return _penalized[0]
 
     def weight_penalties(self):
         """[(weight, regularizer)] of this layer (its own, not its sublayers')."""
@@ -646,6 +654,11 @@ class Variable(np.ndarray):
         self.name = getattr(obj, "name", None)
         self.trainable = getattr(obj, "trainable", True)
         self.regularizer = self.constraint = None
+
+    def __setattr__(self, name, value):
+        if value is not None and name in ("regularizer", "constraint"):
+            _penalized[0] = True
+        super().__setattr__(name, value)
 
     def numpy(self):
         return np.asarray(self).copy()
