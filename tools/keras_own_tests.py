@@ -69,6 +69,7 @@ def install_shim():
                                                           if not k.startswith("__")})
     for sub in ("rnn", "normalization", "preprocessing"):
         _module(f"keras.src.layers.{sub}", __path__=[])
+    _conv_lstm_module(mk)
     testing = _module("keras.src.testing", TestCase=TestCase, tensorflow_uses_gpu=lambda: False,
                       jax_uses_gpu=lambda: False, torch_uses_gpu=lambda: False, uses_gpu=lambda: False)
     if "grain" not in sys.modules and find_spec("grain") is None:    # imported at the top of a few test files
@@ -93,6 +94,27 @@ def install_shim():
                  "saving", "utils", "random"):
         setattr(root, name, getattr(mk, name))
     return mk
+
+
+def _conv_lstm_module(mk):
+    """``keras.src.layers.rnn.conv_lstm``: Keras's internal ``ConvLSTM(rank, ...)`` base class and
+    ``ConvLSTMCell(rank, ...)``, with their constructor arguments, on minirnn's ConvLSTM1D/2D/3D.
+    The cell's one step, ``cell(x_t, [h, c]) -> (h_t, [h_t, c_t])``, is minirnn's layer over a
+    sequence of that one frame from those states (its cell, cells/conv_lstm.py, does the step)."""
+    by_rank = {1: mk.layers.ConvLSTM1D, 2: mk.layers.ConvLSTM2D, 3: mk.layers.ConvLSTM3D}
+
+    def ConvLSTM(rank, filters, kernel_size, **kwargs):     # noqa: N802  (Keras's class name)
+        return by_rank[rank](filters, kernel_size, **kwargs)
+
+    class ConvLSTMCell:
+        def __init__(self, rank, filters, kernel_size, **kwargs):
+            self.layer = by_rank[rank](filters, kernel_size, return_state=True, **kwargs)
+
+        def __call__(self, inputs, states, training=False):
+            _, h, c = self.layer(np.asarray(inputs)[:, None], initial_state=list(states), training=training)
+            return h, [h, c]
+
+    _module("keras.src.layers.rnn.conv_lstm", ConvLSTM=ConvLSTM, ConvLSTMCell=ConvLSTMCell)
 
 
 try:                                      # Keras's TestCase is absl's parameterized one
@@ -219,8 +241,6 @@ CANNOT_PASS = {
     "bidirectional_test::test_fused_lstm_matches_unfused": _FUSED,
     "dropout_rnn_cell_test::<import>":
         "Keras-internal module keras.src.layers.rnn.dropout_rnn_cell (DropoutRNNCell is not in keras's public API)",
-    "conv_lstm_test::<import>":
-        "Keras-internal module keras.src.layers.rnn.conv_lstm (ConvLSTMCell is not in keras's public API)",
     "batch_normalization_test::test_large_value_within_autocast_scope": _MIXED,
     "batch_normalization_test::test_renorm_correctness": _ASSIGN,
     "batch_normalization_test::test_renorm_inference": _ASSIGN,
