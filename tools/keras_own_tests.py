@@ -244,19 +244,9 @@ CANNOT_PASS = {
     "batch_normalization_test::test_large_value_within_autocast_scope": _MIXED,
     "batch_normalization_test::test_renorm_correctness": _ASSIGN,
     "batch_normalization_test::test_renorm_inference": _ASSIGN,
-    **{f"group_normalization_test::test_{name}": "gap: no GroupNormalization layer"
-       for name in ("broadcasting_2d_channels_first", "correctness_1d", "correctness_2d", "correctness_instance_norm",
-                    "groupnorm", "groups_bigger_than_dim_error", "groups_instance_norm",
-                    "groups_not_a_multiple_of_dim_error", "groups_rejects_invalid_values",
-                    "large_value_within_autocast_scope", "mixed_precision_large_input_no_nan", "undefined_dim_error")},
+    "group_normalization_test::test_large_value_within_autocast_scope": _MIXED,
+    "group_normalization_test::test_mixed_precision_large_input_no_nan": _MIXED,
     "layer_normalization_test::test_large_value_within_autocast_scope": _MIXED,
-    **{f"rms_normalization_test::test_{name}": "gap: no RMSNormalization layer"
-       for name in ("correctness", "ln_basics", "output", "unsorted_axis")},
-    **{f"spectral_normalization_test::test_{name}": "gap: no SpectralNormalization wrapper"
-       for name in ("apply_layer", "basic_spectralnorm", "end_to_end", "invalid_layer", "invalid_power_iterations",
-                    "spectralnorm_higher_dim")},
-    **{f"unit_normalization_test::test_{name}": "gap: no UnitNormalization layer"
-       for name in ("correctness", "invalid_axis", "un_basics")},
     "string_lookup_test::test_adapt_with_grain_dataset": _GRAIN,
     "text_vectorization_test::test_adapt_with_grain_dataset": _GRAIN,
     "string_lookup_test::test_tf_data_compatibility": _TF_DATA,

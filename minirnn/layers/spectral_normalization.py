@@ -87,6 +87,11 @@ class SpectralNormalization(Wrapper):
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
 
+    def compute_mask(self, inputs, mask=None):
+        """The wrapped layer's output mask: Keras's wrapper says it does not support masking, yet the
+        mask the wrapped layer puts on its output reaches the next layer (the same tensor is returned)."""
+        return self.layer.compute_mask(inputs, mask)
+
     def normalize_kernel(self):
         """S1-S3: the kernel divided by its estimated spectral norm, in place; vector_u moves on."""
         kernel = self.kernel
