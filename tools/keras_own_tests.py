@@ -289,11 +289,13 @@ def run(files=FILES + NORMALIZATION + PREPROCESSING):
         except Exception as error:             # noqa: BLE001  an import the shim lacks: the whole file
             entry["failed"]["<import>"] = f"{type(error).__name__}: {error}"[:300]
             continue
-        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
-        for test in _flatten(suite):
+        tests = list(_flatten(unittest.defaultTestLoader.loadTestsFromModule(module)))
+        names = [test.id()[len(module.__name__) + 1:] for test in tests]        # Class.test, with its parameters
+        methods = [name.partition(".")[2] for name in names]
+        for test, name, method in zip(tests, names, methods):
             outcome = unittest.TestResult()
             test.run(outcome)
-            test_name = test.id()[len(module.__name__) + 1:].partition(".")[2]    # with its parameters
+            test_name = method if methods.count(method) == 1 else name   # the class too, where two share a name
             problems = outcome.errors + outcome.failures
             if problems:
                 entry["failed"][test_name] = _reason(problems[0][1])
