@@ -26,6 +26,15 @@ def data(shape, seed=1, loc=1.0, scale=2.0):
     return np.random.default_rng(seed).normal(loc, scale, shape).astype("float32")
 
 
+def gradcheck_from_random_weights(layer, shape, seed):
+    """Central differences (float64) of a training call, from random weights and inputs."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.5, 1.5, shape)
+    layer.ensure_built(x.shape)
+    layer.set_weights([rng.normal(size=w.shape) for w in layer.weights])
+    mr.gradcheck(layer, x, training=True)
+
+
 # -- GroupNormalization ----------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, shape", [
     ({"groups": 2}, (4, 5, 6)),
@@ -42,12 +51,7 @@ def test_group_normalization_matches_keras(kwargs, shape):
 @pytest.mark.parametrize("kwargs, shape", [({"groups": 2}, (3, 4, 6)), ({"groups": -1, "axis": 1}, (2, 3, 4)),
                                            ({"groups": 1, "center": False}, (4, 6))])
 def test_group_normalization_gradcheck(float64, kwargs, shape):
-    rng = np.random.default_rng(2)
-    layer = L.GroupNormalization(**kwargs)
-    x = rng.normal(0.5, 1.5, shape)
-    layer.ensure_built(x.shape)
-    layer.set_weights([rng.normal(size=w.shape) for w in layer.weights])
-    mr.gradcheck(layer, x, training=True)
+    gradcheck_from_random_weights(L.GroupNormalization(**kwargs), shape, seed=2)
 
 
 def test_group_normalization_groups_minus_one_is_instance_normalization_and_config_as_keras():
@@ -86,12 +90,7 @@ def test_rms_normalization_scale_is_the_weight_and_a_built_layer_takes_other_ran
 
 @pytest.mark.parametrize("kwargs, shape", [({}, (3, 4, 5)), ({"axis": [1, 2]}, (2, 3, 4)), ({"axis": 1}, (2, 3, 4))])
 def test_rms_normalization_gradcheck(float64, kwargs, shape):
-    rng = np.random.default_rng(3)
-    layer = L.RMSNormalization(**kwargs)
-    x = rng.normal(0.2, 1.0, shape)
-    layer.ensure_built(x.shape)
-    layer.set_weights([rng.normal(size=w.shape) for w in layer.weights])
-    mr.gradcheck(layer, x, training=True)
+    gradcheck_from_random_weights(L.RMSNormalization(**kwargs), shape, seed=3)
 
 
 # -- UnitNormalization -----------------------------------------------------------------------
