@@ -13,6 +13,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from test_functional import footer, keras_summary, our_summary, same_rows, table  # noqa: E402
 from test_normalization_activation import check_layer, close  # noqa: E402
 
 import minirnn as mr  # noqa: E402
@@ -214,6 +215,18 @@ def test_one_sgd_step_of_a_model_matches_keras():
     np.testing.assert_allclose(loss_ours, loss_keras, rtol=1e-5)
     for k, (a, b) in enumerate(zip(ours.get_weights(), theirs.get_weights())):
         close(a, b, what=f"weight {k} after one step")
+
+
+def test_summary_counts_vector_u_and_moving_statistics_as_non_trainable_like_keras():
+    def build(lib):
+        lib.backend.clear_session()           # the same layer names in both
+        return lib.Sequential([lib.Input(shape=(6, 4)), lib.layers.BatchNormalization(),
+                               lib.layers.SpectralNormalization(lib.layers.Dense(3)),
+                               lib.layers.GroupNormalization(3), lib.layers.RMSNormalization(), lib.layers.Dense(1)])
+    theirs, ours = build(keras), build(mk)
+    mine, keras_text = our_summary(ours), keras_summary(theirs)
+    same_rows(table(mine), table(keras_text))
+    assert footer(mine) == footer(keras_text)
 
 
 def test_keras_file_loads_in_minirnn_and_the_reverse(tmp_path):
