@@ -92,7 +92,7 @@ def _moments_backward(g, d, inv, axes, w=None, n=None):
 
 
 class _Normalization(Layer):
-    """What both layers share: gamma/beta by ``scale``/``center``, the parameter shape."""
+    """What the normalization layers share: gamma/beta by ``scale``/``center``, the parameter shape."""
 
     supports_masking = True
     follows_rank = False          # True: a built layer takes inputs of another rank with the same axis sizes
