@@ -263,7 +263,7 @@ def deserialize_layer(entry, custom_objects=None, safe_mode=None):
             raise load.error(where, f"unknown layer class {class_name!r}. A custom layer class must be "
                                     f"defined (its module imported) before loading, or passed as "
                                     f"custom_objects={{{class_name!r}: {class_name}}}")
-        allowed = INPUT_DTYPES if getattr(cls, "is_input_layer", False) else LAYER_DTYPES
+        allowed = INPUT_DTYPES if getattr(cls, "is_input_layer", False) else getattr(cls, "config_dtypes", LAYER_DTYPES)
         if "dtype" in config and config["dtype"] is not None and config["dtype"] not in allowed:
             raise load.error(f"{where} field 'dtype'", f"expected one of {list(allowed)}, "
                                                        f"received {short_repr(config['dtype'])}")

@@ -452,8 +452,8 @@ def test_every_built_in_layer_saves_and_loads(tmp_path):
                                  if hasattr(layer, "layer") and not isinstance(layer, Bidirectional)}
     used |= {type(layer.cell).__name__ for model, _ in models for layer in model.layers if hasattr(layer, "cell")}
     # Layers of string inputs (a model of them needs Input(dtype="string")): their configs, the vocabulary
-    # included, round-trip in test_preprocessing_layers.py.
-    used |= {"StringLookup", "TextVectorization"}
+    # included, round-trip in test_preprocessing_layers.py (Hashing: test_hashing.py).
+    used |= {"StringLookup", "TextVectorization", "Hashing"}
     builtin = {name for name, cls in mr.layers.base.registered_layer_classes().items()
                if cls.__module__.startswith("minirnn.") and not name.startswith("_")}
     assert builtin - used == set(), "add these layer classes to a round-trip test"

@@ -1,4 +1,4 @@
-"""Keras's own unit tests for its recurrent, wrapper, normalization and lookup/text preprocessing layers,
+"""Keras's own unit tests for its recurrent, wrapper, normalization and lookup/text/hashing preprocessing layers,
 run against minirnn.keras.
 
     PYTHONPATH=. python tools/keras_own_tests.py            # a table: file, passed, failed, why
@@ -32,7 +32,7 @@ NORMALIZATION = ["batch_normalization_test", "group_normalization_test", "layer_
 FILES = ["rnn_test", "simple_rnn_test", "lstm_test", "gru_test", "bidirectional_test", "stacked_rnn_cells_test",
          "time_distributed_test", "dropout_rnn_cell_test", "conv_lstm_test", "conv_lstm1d_test",
          "conv_lstm2d_test", "conv_lstm3d_test"]
-PREPROCESSING = ["string_lookup_test", "integer_lookup_test", "text_vectorization_test"]
+PREPROCESSING = ["string_lookup_test", "integer_lookup_test", "text_vectorization_test", "hashing_test"]
 
 
 def keras_source_dir():
@@ -53,6 +53,8 @@ def install_shim():
     """Make ``keras`` / ``keras.src.*`` names the test files import point at minirnn.keras."""
     import minirnn.keras as mk
     from minirnn import backend as mr_backend
+    # Keras's parametrization helpers (named_product), NumPy only: read from the installed package too
+    helpers = os.path.join(os.path.dirname(os.path.dirname(keras_source_dir())), "testing", "test_utils.py")
 
     def backend_name():
         return "tensorflow"                      # the tests' branches for the reference backend
@@ -70,8 +72,12 @@ def install_shim():
     for sub in ("rnn", "normalization", "preprocessing"):
         _module(f"keras.src.layers.{sub}", __path__=[])
     _conv_lstm_module(mk)
-    testing = _module("keras.src.testing", TestCase=TestCase, tensorflow_uses_gpu=lambda: False,
+    testing = _module("keras.src.testing", __path__=[], TestCase=TestCase, tensorflow_uses_gpu=lambda: False,
                       jax_uses_gpu=lambda: False, torch_uses_gpu=lambda: False, uses_gpu=lambda: False)
+    test_utils = _module("keras.src.testing.test_utils", __file__=helpers)
+    with open(helpers, encoding="utf-8") as f:
+        exec(compile(f.read(), helpers, "exec"), test_utils.__dict__)
+    testing.test_utils = test_utils
     if "grain" not in sys.modules and find_spec("grain") is None:    # imported at the top of a few test files
         def _no_grain(name):
             if name.startswith("__"):
@@ -228,8 +234,6 @@ _TF_DATA = ("backend machinery: tf.data's Dataset.map traces the layer with tf.f
 _GRAIN = "data pipelines: the layer inside a grain pipeline (the grain library is not installed; minirnn uses none)"
 _SPARSE = "sparse tensors (tf.SparseTensor in or out): minirnn has dense NumPy arrays only"
 _RAGGED = "ragged tensors (tf.RaggedTensor out): minirnn has NumPy arrays only, padded to output_sequence_length"
-_HASH = ("gap: oov_method='farmhash' and salt= (TensorFlow's FarmHash / SipHash string-hash kernels) are not "
-         "implemented; floormod is")
 #: Every test of these files that does not pass against minirnn.keras, and why.  The test suite
 #: checks the list both ways: a test not listed must pass, a listed one must still fail.
 CANNOT_PASS = {
@@ -262,12 +266,13 @@ CANNOT_PASS = {
     "text_vectorization_test::test_ragged_tensor_output_length": _RAGGED,
     "string_lookup_test::test_torch_backend_compatibility":
         "backend machinery: expects torch.Tensor outputs (Keras's torch backend); minirnn returns NumPy arrays",
-    "string_lookup_test::test_salt_siphash": _HASH,
-    **{f"integer_lookup_test::test_{name}": _HASH
-       for name in ("oov_method_farmhash", "oov_method_farmhash_output_is_correct",
-                    "oov_method_ignored_when_single_oov_index", "salt_siphash")},
-    "string_lookup_test::test_vocabulary_file":
-        "gap: a vocabulary given as a file path is kept in the config as its terms, not saved as a file asset",
+    **{f"hashing_test::test_hash_sparse_{name}": _SPARSE
+       for name in ("input_farmhash", "input_mask_value_farmhash", "input_siphash", "int_input_farmhash",
+                    "int_input_siphash")},
+    "hashing_test::test_tf_data_compatibility": _TF_DATA,
+    "hashing_test::test_one_hot_output":
+        "gap (functional models, not Hashing): Keras's Functional expands a rank-1 batch fed to Input(shape=(1,)) "
+        "to (batch, 1) (its _adjust_input_rank); minirnn's InputLayer refuses the rank",
 }
 
 

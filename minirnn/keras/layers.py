@@ -1,7 +1,7 @@
 """``keras.layers``: every layer minirnn has, under its Keras name.
 
 Same as Keras, except: the set of layers is minirnn's (recurrent and ConvLSTM, Dense, Conv1D/2D/3D,
-pooling, normalization, activation, Embedding, lookup and text preprocessing, reshaping, merging,
+pooling, normalization, activation, Embedding, lookup, hashing and text preprocessing, reshaping, merging,
 Lambda); the preprocessing layers run in NumPy and take no string model inputs (apply them to the
 data first); ``Lambda`` derives its gradient itself (functions built
 from ``keras.ops``, element re-arrangements and element-wise functions) or takes

@@ -42,6 +42,9 @@ __all__ += ["Conv2D", "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1
 from .preprocessing import IntegerLookup, StringLookup, TextVectorization  # noqa: E402
 
 __all__ += ["StringLookup", "IntegerLookup", "TextVectorization"]
+from .hashing import Hashing  # noqa: E402
+
+__all__ += ["Hashing"]
 from .wrapper import Wrapper  # noqa: E402
 
 __all__ += ["Wrapper"]

@@ -19,7 +19,10 @@ StringLookup whose mask token is "" (index 0, the padding of ``output_sequence_l
 
 These layers have no weights and pass no gradient (their inputs are tokens).  The
 vocabulary is part of the config (``get_config``), so a saved model keeps it; Keras
-files hold it as Keras writes it (the ``assets/.../vocabulary.txt`` of the layer).
+files hold it as Keras writes it (the ``assets/.../vocabulary.txt`` of the layer).  A
+vocabulary given as the path of a file (one token a line) is kept as Keras keeps it: out of
+the config, as the layer's ``vocabulary.txt`` asset in ``.keras`` and ``.minirnn`` files; a
+file's config never names a path to read.
 """
 import collections
 import math
@@ -31,6 +34,7 @@ import numpy as np
 
 from .. import backend
 from .base import Layer
+from .string_hash import hash_buckets, salt_key
 
 PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -86,9 +90,13 @@ class _IndexLookup(Layer):
             raise ValueError(f"{what}: sparse=True is not supported (outputs are dense NumPy arrays)")
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"{what}: idf_weights should only be set if output_mode is 'tf_idf'")
-        if oov_method != "floormod" or salt is not None:
-            raise ValueError(f"{what}: oov_method={oov_method!r} and salt={salt!r}: only floormod without a "
-                             f"salt is supported")
+        if oov_method not in ("floormod", "farmhash"):
+            raise ValueError(f"{what}: oov_method must be 'floormod' or 'farmhash', received {oov_method!r}")
+        if salt is not None:
+            if self.vocabulary_dtype != "string" and oov_method != "farmhash":
+                raise ValueError(f"{what}: salt can only be used when oov_method='farmhash', received "
+                                 f"oov_method={oov_method!r}")
+            salt = salt_key(salt, what)
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.num_oov_indices = int(num_oov_indices)
         self.mask_token, self.oov_token = mask_token, oov_token
@@ -97,8 +105,11 @@ class _IndexLookup(Layer):
         self.oov_method, self.salt = oov_method, salt
         self.has_input_vocabulary = vocabulary is not None if has_input_vocabulary is None \
             else bool(has_input_vocabulary)
-        self.input_vocabulary = None if isinstance(vocabulary, str) or not self.has_input_vocabulary \
-            else self._token_list(vocabulary)
+        # A vocabulary file is kept as a file asset of a saved model, not in the config (as Keras);
+        # a config with an input vocabulary but none listed is such a layer, its asset read after.
+        self.vocabulary_in_asset = isinstance(vocabulary, str) or (self.has_input_vocabulary and vocabulary is None)
+        self.input_vocabulary = None if isinstance(vocabulary, str) or vocabulary is None \
+            or not self.has_input_vocabulary else self._token_list(vocabulary)
         self.input_idf_weights = None if idf_weights is None else [float(w) for w in np.ravel(idf_weights)]
         self.tokens, self.idf = [], None
         self._index = {}
@@ -148,7 +159,10 @@ class _IndexLookup(Layer):
         if self.output_mode != "tf_idf" and idf_weights is not None:
             raise ValueError(f"{what}: idf_weights should only be set if output_mode is 'tf_idf'")
         if isinstance(vocabulary, str):
+            if self.output_mode == "tf_idf":
+                raise ValueError(f"{what}: output_mode 'tf_idf' does not support loading a vocabulary from a file")
             vocabulary = self.vocabulary_from_lines(self._read_vocabulary_file(vocabulary))
+            self.vocabulary_in_asset = True
         tokens = self._token_list(vocabulary)
         if not tokens:
             raise ValueError(f"{what}: cannot set an empty vocabulary")
@@ -176,6 +190,13 @@ class _IndexLookup(Layer):
             front = [] if found_special else [weights.mean()] * self._token_start
             self.idf = np.concatenate([front, weights])
 
+    def vocabulary_asset(self):
+        """The text of the ``vocabulary.txt`` asset a saved model keeps for this layer (one token a
+        line, the special tokens first, as Keras's save_assets), or None when the config holds it."""
+        if not self.vocabulary_in_asset or not self.tokens:
+            return None
+        return "\n".join(str(t) for t in self.get_vocabulary())
+
     def load_vocabulary_asset(self, text):
         """Set the vocabulary from the text of a Keras ``vocabulary.txt`` asset (one token a line,
         the special tokens first), as Keras's load_assets does for a layer saved after adapt()."""
@@ -187,6 +208,8 @@ class _IndexLookup(Layer):
                                 else None)
 
     def _read_vocabulary_file(self, path):
+        if not os.path.isfile(path):
+            raise ValueError(f"{self._what()}: the vocabulary file {path!r} does not exist")
         if os.path.getsize(path) > MAX_VOCABULARY_FILE_BYTES:
             raise ValueError(f"{self._what()}: the vocabulary file {path!r} is larger than "
                              f"{MAX_VOCABULARY_FILE_BYTES} bytes")
@@ -234,6 +257,7 @@ class _IndexLookup(Layer):
         if self.max_tokens:
             ranked = ranked[:self.max_tokens - self._token_start]
         self._set_tokens(ranked)
+        self.vocabulary_in_asset = False
         if self.output_mode == "tf_idf":
             idf = np.array([math.log(1 + self._documents / (1 + self._document_counts[t])) for t in ranked])
             self.idf = np.concatenate([[idf.mean() if idf.size else 0.0] * self._token_start, idf])
@@ -265,22 +289,23 @@ class _IndexLookup(Layer):
                 continue
             index = self._index.get(t)
             if index is None:
-                if self.num_oov_indices == 1:
-                    index = self._oov_start
-                elif self.num_oov_indices == 0:
-                    oov.append(t)
-                    index = -1
-                else:
-                    index = self._oov_start + self._oov_bucket(t)
+                oov.append(k)
+                index = self._oov_start if self.num_oov_indices == 1 else -1
             result[k] = index
-        if oov:
+        if oov and self.num_oov_indices == 0:
             raise ValueError(f"{self._what()}: when num_oov_indices=0 all inputs should be in the vocabulary, "
-                             f"found OOV values {oov[:10]}; consider setting num_oov_indices=1")
+                             f"found OOV values {[flat[k] for k in oov[:10]]}; consider setting num_oov_indices=1")
+        if oov and self.num_oov_indices > 1:
+            result[oov] = self._oov_start + self._oov_buckets([flat[k] for k in oov])
         return out
 
-    def _oov_bucket(self, token):
-        raise ValueError(f"{self._what()}: num_oov_indices > 1 hashes string tokens with FarmHash, which "
-                         f"minirnn does not have; use num_oov_indices=1")
+    def _oov_buckets(self, tokens):
+        """The OOV bucket of each unknown token, as Keras: strings (and integers with
+        oov_method="farmhash", as their decimal text) hashed with FarmHash Fingerprint64, or with a
+        salt SipHash-2-4, modulo num_oov_indices; other integers floormod num_oov_indices."""
+        if self.vocabulary_dtype != "string" and self.oov_method != "farmhash":
+            return np.asarray(tokens, np.int64) % self.num_oov_indices
+        return hash_buckets(tokens, self.num_oov_indices, self.salt)
 
     def _invert(self, indices):
         vocabulary = self.get_vocabulary()
@@ -356,7 +381,7 @@ class _IndexLookup(Layer):
         config.update(invert=self.invert, max_tokens=self.max_tokens, num_oov_indices=self.num_oov_indices,
                       oov_token=self.oov_token, mask_token=self.mask_token, output_mode=self.output_mode,
                       sparse=False, pad_to_max_tokens=self.pad_to_max_tokens,
-                      vocabulary=list(self.tokens) if self.tokens else None,
+                      vocabulary=list(self.tokens) if self.tokens and not self.vocabulary_in_asset else None,
                       idf_weights=None if self.idf is None else [float(w) for w in self.idf[self._token_start:]],
                       has_input_vocabulary=self.has_input_vocabulary,
                       vocabulary_size=self.vocabulary_size(), oov_method=self.oov_method, salt=self.salt)
@@ -369,19 +394,21 @@ class _IndexLookup(Layer):
 class StringLookup(_IndexLookup):
     """``StringLookup(max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
     vocabulary=None, idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False,
-    sparse=False, encoding="utf-8")``: strings to indices (see the module docstring)."""
+    sparse=False, encoding="utf-8", salt=None)``: strings to indices (see the module docstring);
+    with num_oov_indices > 1 an unknown string goes to the OOV index of its FarmHash
+    Fingerprint64 (with a salt: its SipHash-2-4) modulo num_oov_indices, as Keras."""
 
     vocabulary_dtype = "string"
     reads_strings = True          # may be called on an Input(dtype="string")
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", vocabulary_dtype="string", **kwargs):
+                 encoding="utf-8", vocabulary_dtype="string", salt=None, **kwargs):
         if vocabulary_dtype != "string":
             raise ValueError(f"StringLookup: vocabulary_dtype must be 'string', received {vocabulary_dtype!r}")
         self.encoding = encoding
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
-                         output_mode, pad_to_max_tokens, sparse, **kwargs)
+                         output_mode, pad_to_max_tokens, sparse, salt=salt, **kwargs)
 
     def _token(self, value):
         if isinstance(value, bytes):
@@ -405,19 +432,21 @@ class StringLookup(_IndexLookup):
 class IntegerLookup(_IndexLookup):
     """``IntegerLookup(max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
     vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int",
-    sparse=False, pad_to_max_tokens=False)``: integers to indices; with num_oov_indices > 1 an
-    unknown x goes to OOV index floormod(x, num_oov_indices), as Keras."""
+    sparse=False, pad_to_max_tokens=False, oov_method="floormod", salt=None)``: integers to
+    indices; with num_oov_indices > 1 an unknown x goes to OOV index floormod(x, num_oov_indices),
+    or with oov_method="farmhash" to the FarmHash (with a salt: SipHash) of its decimal text
+    modulo num_oov_indices, as Keras."""
 
     vocabulary_dtype = "int64"
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
-                 pad_to_max_tokens=False, **kwargs):
+                 pad_to_max_tokens=False, oov_method="floormod", salt=None, **kwargs):
         if vocabulary_dtype != "int64":           # as Keras: int64 only
             raise ValueError(f"IntegerLookup: vocabulary_dtype must be 'int64', received {vocabulary_dtype!r}")
         self.vocabulary_dtype = vocabulary_dtype
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
-                         output_mode, pad_to_max_tokens, sparse, **kwargs)
+                         output_mode, pad_to_max_tokens, sparse, oov_method=oov_method, salt=salt, **kwargs)
 
     def _token(self, value):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
@@ -425,9 +454,6 @@ class IntegerLookup(_IndexLookup):
             shown = value.item() if isinstance(value, np.generic) else value
             raise ValueError(f"{self._what()} expects integers, received {shown!r}")
         return int(value)
-
-    def _oov_bucket(self, token):
-        return token % self.num_oov_indices
 
     def vocabulary_from_lines(self, lines):
         try:
@@ -577,6 +603,13 @@ class TextVectorization(Layer):
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self.lookup.set_vocabulary(vocabulary, idf_weights)
+
+    @property
+    def vocabulary_in_asset(self):
+        return self.lookup.vocabulary_in_asset
+
+    def vocabulary_asset(self):
+        return self.lookup.vocabulary_asset()
 
     def load_vocabulary_asset(self, text):
         self.lookup.load_vocabulary_asset(text)

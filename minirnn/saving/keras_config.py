@@ -33,7 +33,8 @@ LAYERS.update({name: getattr(layers_module, name) for name in (
     "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "StringLookup", "IntegerLookup", "TextVectorization",
-    "GroupNormalization", "RMSNormalization", "UnitNormalization", "SpectralNormalization")})
+    "GroupNormalization", "RMSNormalization", "UnitNormalization", "SpectralNormalization",
+    "Hashing")})
 OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 
 # Keras options minirnn does not have, accepted only at the value that means "off".
@@ -84,15 +85,15 @@ class Translator:
                 self.problem(where, f"{key}={shown!r} is not supported")
         return kwargs
 
-    def dtype(self, value, where, input_layer=False):
+    def dtype(self, value, where, input_layer=False, allowed=("float32", "float64")):
         if isinstance(value, dict):
             value = (value.get("config") or {}).get("name")
         if value is None:
             return None
         if input_layer and value in _INPUT_DTYPES:            # ids and text enter through an Input
             return value
-        if value not in ("float32", "float64"):
-            self.problem(where, f"dtype {value!r} is not supported (float32 and float64 are)")
+        if value not in allowed:
+            self.problem(where, f"dtype {value!r} is not supported ({' and '.join(allowed)} are)")
             return None
         return value
 
@@ -169,7 +170,8 @@ class Translator:
                 self.problem(where, str(e))
                 return None
         kwargs = self.arguments(cls, config, where, renamed={"batch_input_shape": "input_shape"})
-        kwargs["dtype"] = self.dtype(config.get("dtype"), where)
+        kwargs["dtype"] = self.dtype(config.get("dtype"), where, allowed=getattr(cls, "config_dtypes",
+                                                                             ("float32", "float64")))
         if "input_shape" in kwargs and kwargs["input_shape"] is not None:
             kwargs["input_shape"] = tuple(kwargs["input_shape"])[1:]
         for key in [k for k in kwargs if k.endswith("_initializer")]:
@@ -299,14 +301,23 @@ def sequential_from_config(config, path, custom_objects=None, compile=True):
         input_layer = InputLayer(layers[0].input_shape_hint[1:], dtype=layers[0].dtype)
     elif shape is not None and layers:
         input_layer = InputLayer(tuple(shape)[1:], batch_size=shape[0], dtype=layers[0].dtype)
+    elif weightless(layers):
+        input_layer = None              # a stack of lookups, as Keras saves it unbuilt: no weights to check
     else:
         raise ModelFileError(path, "the model config", "the model has no input shape, so its weights "
                                                        "cannot be checked")
     return body.get("name"), input_layer, layers, compiled
 
 
+def weightless(layers):
+    """Whether `layers` are all built when made and without weights (lookup and hashing layers): a
+    Sequential of them may be saved and loaded before it knows its input shape, as in Keras."""
+    return bool(layers) and all(layer.built and not layer.weights and not isinstance(layer, Sequential)
+                                for layer in layers)
+
+
 def build_sequential(name, input_layer, layers):
-    return Sequential(layers=[input_layer] + layers, name=name)
+    return Sequential(layers=([] if input_layer is None else [input_layer]) + layers, name=name)
 
 
 def _history(value):
@@ -485,9 +496,12 @@ def keras_sequential_entry(model, problems):
     inputs = [model.input_layer] if model.input_layer is not None else []
     entries = [keras_layer_entry(layer, problems) for layer in inputs + list(model.layers)]
     shape = None if model.input_shape is None else list(model.input_shape)
-    return {"module": "keras", "class_name": "Sequential",
-            "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)), "layers": entries},
-            "registered_name": None, "build_config": {"input_shape": shape}}
+    entry = {"module": "keras", "class_name": "Sequential",
+             "config": {"name": model.name, "trainable": True, "dtype": str(model_dtype(model)), "layers": entries},
+             "registered_name": None, "build_config": {"input_shape": shape}}
+    if shape is None:
+        del entry["build_config"]           # as Keras writes a Sequential not built yet
+    return entry
 
 
 def _keras_call(node, ref):

@@ -70,12 +70,14 @@ from ..serialization import ModelFileError
 from ..version import __version__
 from .atomic import atomic_write
 from .keras_legacy import read_legacy_optimizer_state
-from .keras_config import KERAS_VERSION, build_sequential, functional_from_config, keras_config, sequential_from_config
+from ..models import Sequential
+from .keras_config import (KERAS_VERSION, build_sequential, functional_from_config, keras_config,
+                           sequential_from_config, weightless)
 from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
 from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
-                      read_weights_member, reading)
+                      read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
 
 WEIGHTS_MEMBER = "model.weights.h5"
 
@@ -100,7 +102,7 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
             name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
             dtype = np.dtype(layers[0].dtype if layers else "float32")
             try:
-                shaped = layer_shapes(layers, input_layer.shape)
+                shaped = layer_shapes(layers, None if input_layer is None else input_layer.shape)
             except (TypeError, ValueError, IndexError) as e:
                 raise ModelFileError(path, "the model config", f"the layers do not fit together "
                                                                f"({type(e).__name__}: {e})") from None
@@ -140,24 +142,13 @@ def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _load_vocabularies(layers, path, safe_mode):
-    """The vocabulary of each lookup layer saved after adapt() (``assets/<entry>/vocabulary.txt``):
-    only the members the model's layers name are read, each budgeted by its size on disk."""
+    """The vocabulary of each lookup layer kept as an asset (``assets/<entry>/vocabulary.txt``:
+    saved after adapt() by Keras, or given as a file)."""
     wanted = [(layer, f"assets/{entry}/vocabulary.txt") for layer, entry in zip(layers, keras_paths(layers))
               if hasattr(layer, "load_vocabulary_asset")]
-    if not wanted:
-        return
-    with _open_keras(path) as archive:
-        present = set(archive.namelist())
-        for layer, name in wanted:
-            if name not in present:
-                continue
-            data, _ = read_weights_member(archive, name, path, safe_mode)
-            if len(data) > MAX_CONFIG_BYTES:
-                raise ModelFileError(path, f"member {name!r}", f"{len(data):,} bytes, more than {MAX_CONFIG_BYTES:,}")
-            try:
-                layer.load_vocabulary_asset(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
-                raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
+    if wanted:
+        with _open_keras(path) as archive:
+            read_vocabulary_assets(archive, wanted, path, safe_mode)
 
 
 def load_keras_weights(model, filepath):
@@ -209,19 +200,27 @@ def save_keras(model, filepath, overwrite=True, include_optimizer=True):
     path = os.fspath(filepath)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} exists and overwrite=False")
-    if not model.built:
+    if not model.built and not (isinstance(model, Sequential) and model.input_shape is None
+                                and weightless(model.layers)):
         raise ValueError(f"Model '{model.name}' has not been built: call it on data or build(input_shape) first")
     config = json.dumps(keras_config(model, include_optimizer), allow_nan=False)
     metadata = json.dumps({"keras_version": KERAS_VERSION, "saved_by": f"minirnn {__version__}",
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
     weights = io.BytesIO()
     write_keras_weights(model, weights, include_optimizer)
+    # Keras keeps a TextVectorization's vocabulary twice: its own, and its inner lookup layer's
+    assets = vocabulary_assets(model.layers, [
+        [f"assets/{entry}/vocabulary.txt"] + ([f"assets/{entry}/_lookup_layer/vocabulary.txt"]
+                                              if hasattr(layer, "lookup") else [])
+        for layer, entry in zip(model.layers, keras_paths(model.layers))])
 
     def write(f):
         with zipfile.ZipFile(f, "w") as archive:
             archive.writestr("metadata.json", metadata)
             archive.writestr("config.json", config)
             archive.writestr("model.weights.h5", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
+            for name, text in assets:
+                archive.writestr(name, text)
 
     atomic_write(path, write)
 

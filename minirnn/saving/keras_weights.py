@@ -61,7 +61,10 @@ def file_weights(layer):
 
 
 def layer_shapes(layers, shape):
-    """[(layer, input shape)] along a stack of layers, from the shapes alone (nothing built)."""
+    """[(layer, input shape)] along a stack of layers, from the shapes alone (nothing built); a
+    stack of weightless layers with no input shape yet (lookups) has None for each."""
+    if shape is None:
+        return [(layer, None) for layer in layers]
     out = []
     for layer in layers:
         out.append((layer, tuple(shape)))

@@ -9,7 +9,7 @@ structure and plain NumPy arrays for numbers.
 Format version 1
 ----------------
 
-A ``.minirnn`` file is a ZIP archive with two members:
+A ``.minirnn`` file is a ZIP archive with two members (and a lookup layer's vocabulary asset):
 
 ``config.json``::
 
@@ -45,6 +45,9 @@ A ``.minirnn`` file is a ZIP archive with two members:
 
 ``model.weights.npz``: exactly the file ``save_weights`` writes.
 
+``assets/<i>/vocabulary.txt`` (only for a lookup layer whose vocabulary was given as a file): the
+vocabulary of layer ``i`` of ``model.layers``, one token a line, as Keras keeps it in its own files.
+
 A ``.weights.npz`` file is an ``np.savez`` archive of numeric arrays:
 
 ``__manifest__``
@@ -79,7 +82,8 @@ from .atomic import atomic_write
 from .compile_state import compile_config, compile_from_config, optimizer_state, restore_optimizer
 from . import schema
 from .readers import (MAX_CONFIG_BYTES, ZIP_METHODS, building_limited, load_json, open_archive, read_member,
-                      read_npy, read_npy_header, read_weights_member, reading)
+                      read_npy, read_npy_header, read_vocabulary_assets, read_weights_member, reading,
+                      vocabulary_assets)
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".minirnn"
@@ -290,13 +294,21 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     text = json.dumps(config, indent=1, allow_nan=False)
     weights = io.BytesIO()
     np.savez(weights, **weight_arrays(model, include_optimizer))
+    assets = vocabulary_assets(model.layers, _asset_names(model.layers))
 
     def write(f):
         with zipfile.ZipFile(f, "w") as archive:
             archive.writestr(CONFIG_NAME, text, compress_type=zipfile.ZIP_DEFLATED)
             archive.writestr(WEIGHTS_NAME, weights.getvalue())
+            for name, content in assets:
+                archive.writestr(name, content, compress_type=zipfile.ZIP_DEFLATED)
 
     atomic_write(path, write)
+
+
+def _asset_names(layers):
+    """The member of each layer's vocabulary asset: ``assets/<index in model.layers>/vocabulary.txt``."""
+    return [f"assets/{i}/vocabulary.txt" for i in range(len(layers))]
 
 
 def _require_members(archive, path, names):
@@ -353,4 +365,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 raise
             except ValueError as e:                 # the weights do not fit the model the config made
                 raise load.error(f"member {WEIGHTS_NAME!r}", str(e)) from None
+    wanted = [(layer, name) for layer, name in zip(model.layers, _asset_names(model.layers))
+              if hasattr(layer, "load_vocabulary_asset")]
+    if wanted:
+        with open_archive(path, path) as archive:
+            read_vocabulary_assets(archive, wanted, path, safe_mode)
     return model

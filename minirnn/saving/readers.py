@@ -224,6 +224,39 @@ def building_limited(stored_bytes, safe_mode=True):
         yield
 
 
+# -- vocabulary assets (lookup layers) ---------------------------------------------------
+def read_vocabulary_assets(archive, wanted, path, safe_mode=True):
+    """Give each lookup layer its ``vocabulary.txt`` asset, `wanted` being ``[(layer, member
+    name)]``: only the members named from the model's own layers are read (never a path the file
+    gives), each bounded by its size on disk and by MAX_CONFIG_BYTES.  A layer whose config
+    says its vocabulary is in an asset needs the member."""
+    present = set(archive.namelist())
+    for layer, name in wanted:
+        if name not in present:
+            if getattr(layer, "vocabulary_in_asset", False):
+                raise ModelFileError(path, f"member {name!r}", f"missing: layer '{layer.name}' "
+                                     f"({type(layer).__name__}) keeps its vocabulary there")
+            continue
+        data, _ = read_weights_member(archive, name, path, safe_mode)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ModelFileError(path, f"member {name!r}", f"{len(data):,} bytes, more than {MAX_CONFIG_BYTES:,}")
+        try:
+            layer.load_vocabulary_asset(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ModelFileError(path, f"member {name!r}", f"not a vocabulary ({e})") from None
+
+
+def vocabulary_assets(layers, names):
+    """[(member name, text)] of the layers that keep their vocabulary as an asset, `names` giving
+    each layer's member names (one or several)."""
+    out = []
+    for layer, members in zip(layers, names):
+        text = getattr(layer, "vocabulary_asset", lambda: None)()
+        if text is not None:
+            out += [(name, text) for name in ([members] if isinstance(members, str) else members)]
+    return out
+
+
 # -- HDF5 (Keras files) ------------------------------------------------------------------
 H5_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32"}   # the filters read: what h5py writes for Keras
 _FLETCHER32_BYTES = 4

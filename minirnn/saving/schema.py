@@ -120,6 +120,8 @@ class _Checker:
         if not keras:
             self.shape(config.get("shape"), f"{at}.shape", name)
         self.integer(config.get("batch_size"), f"{at}.batch_size", 1, name)
+        # a lookup's terms; never a path: a vocabulary file is read only from the model file's assets
+        self.kind(config.get("vocabulary"), list, f"{at}.vocabulary", "a list of terms or null", name)
         for key, value in config.items():
             if key.endswith("_initializer") or key in ("activation", "recurrent_activation"):
                 self.object_entry(value, f"{at}.{key}", name)
