@@ -243,6 +243,12 @@ def sqrt(x):
     return _record(y, (x, lambda dy: dy / (2 * y)))
 
 
+def rsqrt(x):
+    """1 / sqrt(x); dx = -dy y^3 / 2."""
+    y = 1 / np.sqrt(_value(x))
+    return _record(y, (x, lambda dy: -0.5 * dy * y ** 3))
+
+
 def power(x, exponent):
     """x ** exponent for a constant exponent."""
     a, p = _value(x), exponent
@@ -394,7 +400,7 @@ def vjp(function, x, dy):
 
 
 __all__ = ["shape", "expand_dims", "squeeze", "reshape", "transpose", "concatenate", "stack", "sum", "mean",
-           "var", "std", "max", "min", "abs", "negative", "square", "sqrt", "power", "exp", "log", "tanh", "sigmoid",
-           "relu", "clip", "cast", "add", "subtract", "multiply", "divide", "matmul"]
+           "var", "std", "max", "min", "abs", "negative", "square", "sqrt", "rsqrt", "power", "exp", "log", "tanh",
+           "sigmoid", "relu", "clip", "cast", "add", "subtract", "multiply", "divide", "matmul"]
 for _name in __all__:
     registry.register(globals()[_name], f"ops.{_name}")

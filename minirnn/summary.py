@@ -83,8 +83,10 @@ def summary_lines(model, connected=True):
         if k < len(table) - 1:
             lines.append(rule("├", "┼", "┤", "─"))
     lines.append(rule("└", "┴", "┘", "─"))
-    weights = [(layer.trainable and getattr(model, "trainable", True), w)
-               for layer in model.layers for w in layer.weights]
+    weights = []                        # (trainable, array): a layer's statistics and vector_u are not
+    for layer in model.layers:
+        keep = {id(w) for w in layer.trainable_weights} if getattr(model, "trainable", True) else set()
+        weights += [(id(w) in keep, w) for w in layer.weights]
     trainable = sum(w.size for t, w in weights if t), sum(w.nbytes for t, w in weights if t)
     frozen = sum(w.size for t, w in weights if not t), sum(w.nbytes for t, w in weights if not t)
     opt = optimizer_variables(getattr(model, "optimizer", None)) if getattr(model, "compiled", False) else None

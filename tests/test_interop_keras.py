@@ -317,13 +317,13 @@ def test_load_path_needs_neither_tensorflow_nor_keras(keras_saved, tmp_path):
 # -- refused files -------------------------------------------------------------------------------
 def test_unsupported_layers_and_options_listed_in_one_error(tmp_path):
     model = keras.Sequential([keras.Input((5, 3)), L.LSTM(4, kernel_regularizer="l2", return_sequences=True),
-                              L.UnitNormalization(), L.GRU(2), L.Dense(1)])
+                              L.GaussianNoise(0.1), L.GRU(2), L.Dense(1)])
     model.save(tmp_path / "model.keras")
     with pytest.raises(ModelFileError) as error:
         mr.models.load_model(tmp_path / "model.keras")
     message = str(error.value)
     assert re.search(r"'lstm(_\d+)?' \(LSTM\): kernel_regularizer='L2' is not supported", message), message
-    assert "(UnitNormalization): no minirnn counterpart" in message
+    assert "(GaussianNoise): no minirnn counterpart" in message
     assert str(tmp_path / "model.keras") in message
 
 

@@ -39,6 +39,7 @@ CASES = [
     ("abs", ops.abs, K.abs, (3, 4), "any"),
     ("square", ops.square, K.square, (3, 4), "any"),
     ("sqrt", ops.sqrt, K.sqrt, (3, 4), "positive"),
+    ("rsqrt", ops.rsqrt, K.rsqrt, (3, 4), "positive"),
     ("exp", ops.exp, K.exp, (3, 4), "any"),
     ("log", ops.log, K.log, (3, 4), "positive"),
     ("tanh", ops.tanh, K.tanh, (3, 4), "any"),
@@ -88,7 +89,7 @@ def test_op_in_lambda_matches_tensorflow(name, ours, theirs, shape, domain):
     assert not layer._untraceable                              # the ops' own rules were used
 
 
-ELEMENTWISE = ["abs", "square", "sqrt", "exp", "log", "tanh", "sigmoid", "relu", "clip"]
+ELEMENTWISE = ["abs", "square", "sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "relu", "clip"]
 REARRANGING = ["expand_dims", "squeeze", "reshape", "transpose"]
 
 

@@ -418,6 +418,9 @@ def other_layer_models():
                          L.Activation("gelu"), L.ReLU(max_value=2.0, negative_slope=0.1), L.LeakyReLU(), L.ELU(0.5),
                          L.Softmax(axis=1), L.AveragePooling1D(2), L.Flatten(), Dense(1)])
     normed.layers[0](seq, training=True)                 # moving statistics that differ from their start
+    grouped = Sequential([Input(shape=(6, 2)), L.GroupNormalization(groups=-1), L.UnitNormalization(axis=[1, 2]),
+                          L.SpectralNormalization(Dense(4), power_iterations=2), L.RMSNormalization(), Dense(1)])
+    grouped.layers[2](seq, training=True)                # a kernel normalized, vector_u moved on
     frames = rng.random((2, 3, 8, 8, 1)).astype("float32")
     video = Sequential([Input(shape=(3, 8, 8, 1)), L.ConvLSTM2D(2, 3, padding="same", return_sequences=True),
                         L.Conv3D(2, 2, padding="same"), L.MaxPooling3D(), L.AveragePooling3D(1),
@@ -433,7 +436,7 @@ def other_layer_models():
     ids = Sequential([Input(shape=(8,)), lookup, L.Embedding(10, 3), L.GlobalAveragePooling1D()])
     stacked = Sequential([Input(shape=(None, 2)), L.RNN([L.LSTMCell(3), L.GRUCell(2, dropout=0.1)],
                                                         return_sequences=True), L.RNN(L.SimpleRNNCell(2))])
-    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (normed, seq),
+    return [(text, tokens), (masked, seq), (flat, seq), (shaped, seq), (graph, [seq, seq[::-1]]), (normed, seq), (grouped, seq),
             (video, frames), (pictures, frames[:, 0]), (steps, rng.random((2, 4, 7, 2)).astype("float32")),
             (ids, tokens), (stacked, seq)]
 

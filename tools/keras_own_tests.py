@@ -71,6 +71,7 @@ def install_shim():
                                                           if not k.startswith("__")})
     for sub in ("rnn", "normalization", "preprocessing"):
         _module(f"keras.src.layers.{sub}", __path__=[])
+    _conv_lstm_module(mk)
     testing = _module("keras.src.testing", __path__=[], TestCase=TestCase, tensorflow_uses_gpu=lambda: False,
                       jax_uses_gpu=lambda: False, torch_uses_gpu=lambda: False, uses_gpu=lambda: False)
     test_utils = _module("keras.src.testing.test_utils", __file__=helpers)
@@ -99,6 +100,27 @@ def install_shim():
                  "saving", "utils", "random"):
         setattr(root, name, getattr(mk, name))
     return mk
+
+
+def _conv_lstm_module(mk):
+    """``keras.src.layers.rnn.conv_lstm``: Keras's internal ``ConvLSTM(rank, ...)`` base class and
+    ``ConvLSTMCell(rank, ...)``, with their constructor arguments, on minirnn's ConvLSTM1D/2D/3D.
+    The cell's one step, ``cell(x_t, [h, c]) -> (h_t, [h_t, c_t])``, is minirnn's layer over a
+    sequence of that one frame from those states (its cell, cells/conv_lstm.py, does the step)."""
+    by_rank = {1: mk.layers.ConvLSTM1D, 2: mk.layers.ConvLSTM2D, 3: mk.layers.ConvLSTM3D}
+
+    def ConvLSTM(rank, filters, kernel_size, **kwargs):     # noqa: N802  (Keras's class name)
+        return by_rank[rank](filters, kernel_size, **kwargs)
+
+    class ConvLSTMCell:
+        def __init__(self, rank, filters, kernel_size, **kwargs):
+            self.layer = by_rank[rank](filters, kernel_size, return_state=True, **kwargs)
+
+        def __call__(self, inputs, states, training=False):
+            _, h, c = self.layer(np.asarray(inputs)[:, None], initial_state=list(states), training=training)
+            return h, [h, c]
+
+    _module("keras.src.layers.rnn.conv_lstm", ConvLSTM=ConvLSTM, ConvLSTMCell=ConvLSTMCell)
 
 
 try:                                      # Keras's TestCase is absl's parameterized one
@@ -209,7 +231,6 @@ _FUSED = ("backend machinery: Keras's private fused cuDNN dispatch (_can_attempt
           "variables with assign()); minirnn has one CPU implementation")
 _TF_DATA = ("backend machinery: tf.data's Dataset.map traces the layer with tf.function on symbolic tf.Tensors; "
             "minirnn's preprocessing layers run on NumPy arrays (adapt() takes datasets)")
-_GRAIN = "data pipelines: the layer inside a grain pipeline (the grain library is not installed; minirnn uses none)"
 _SPARSE = "sparse tensors (tf.SparseTensor in or out): minirnn has dense NumPy arrays only"
 _RAGGED = "ragged tensors (tf.RaggedTensor out): minirnn has NumPy arrays only, padded to output_sequence_length"
 #: Every test of these files that does not pass against minirnn.keras, and why.  The test suite
@@ -223,26 +244,12 @@ CANNOT_PASS = {
     "bidirectional_test::test_fused_lstm_matches_unfused": _FUSED,
     "dropout_rnn_cell_test::<import>":
         "Keras-internal module keras.src.layers.rnn.dropout_rnn_cell (DropoutRNNCell is not in keras's public API)",
-    "conv_lstm_test::<import>":
-        "Keras-internal module keras.src.layers.rnn.conv_lstm (ConvLSTMCell is not in keras's public API)",
     "batch_normalization_test::test_large_value_within_autocast_scope": _MIXED,
     "batch_normalization_test::test_renorm_correctness": _ASSIGN,
     "batch_normalization_test::test_renorm_inference": _ASSIGN,
-    **{f"group_normalization_test::test_{name}": "gap: no GroupNormalization layer"
-       for name in ("broadcasting_2d_channels_first", "correctness_1d", "correctness_2d", "correctness_instance_norm",
-                    "groupnorm", "groups_bigger_than_dim_error", "groups_instance_norm",
-                    "groups_not_a_multiple_of_dim_error", "groups_rejects_invalid_values",
-                    "large_value_within_autocast_scope", "mixed_precision_large_input_no_nan", "undefined_dim_error")},
+    "group_normalization_test::test_large_value_within_autocast_scope": _MIXED,
+    "group_normalization_test::test_mixed_precision_large_input_no_nan": _MIXED,
     "layer_normalization_test::test_large_value_within_autocast_scope": _MIXED,
-    **{f"rms_normalization_test::test_{name}": "gap: no RMSNormalization layer"
-       for name in ("correctness", "ln_basics", "output", "unsorted_axis")},
-    **{f"spectral_normalization_test::test_{name}": "gap: no SpectralNormalization wrapper"
-       for name in ("apply_layer", "basic_spectralnorm", "end_to_end", "invalid_layer", "invalid_power_iterations",
-                    "spectralnorm_higher_dim")},
-    **{f"unit_normalization_test::test_{name}": "gap: no UnitNormalization layer"
-       for name in ("correctness", "invalid_axis", "un_basics")},
-    "string_lookup_test::test_adapt_with_grain_dataset": _GRAIN,
-    "text_vectorization_test::test_adapt_with_grain_dataset": _GRAIN,
     "string_lookup_test::test_tf_data_compatibility": _TF_DATA,
     "integer_lookup_test::test_tf_data_compatibility": _TF_DATA,
     "text_vectorization_test::test_tf_data_compatibility": _TF_DATA,
@@ -281,11 +288,13 @@ def run(files=FILES + NORMALIZATION + PREPROCESSING):
         except Exception as error:             # noqa: BLE001  an import the shim lacks: the whole file
             entry["failed"]["<import>"] = f"{type(error).__name__}: {error}"[:300]
             continue
-        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
-        for test in _flatten(suite):
+        tests = list(_flatten(unittest.defaultTestLoader.loadTestsFromModule(module)))
+        names = [test.id()[len(module.__name__) + 1:] for test in tests]        # Class.test, with its parameters
+        methods = [name.partition(".")[2] for name in names]
+        for test, name, method in zip(tests, names, methods):
             outcome = unittest.TestResult()
             test.run(outcome)
-            test_name = test.id()[len(module.__name__) + 1:].partition(".")[2]    # with its parameters
+            test_name = method if methods.count(method) == 1 else name   # the class too, where two share a name
             problems = outcome.errors + outcome.failures
             if problems:
                 entry["failed"][test_name] = _reason(problems[0][1])

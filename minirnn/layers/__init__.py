@@ -48,3 +48,7 @@ __all__ += ["Hashing"]
 from .wrapper import Wrapper  # noqa: E402
 
 __all__ += ["Wrapper"]
+from .sample_normalization import GroupNormalization, RMSNormalization, UnitNormalization  # noqa: E402
+from .spectral_normalization import SpectralNormalization  # noqa: E402
+
+__all__ += ["GroupNormalization", "RMSNormalization", "UnitNormalization", "SpectralNormalization"]

@@ -70,6 +70,15 @@ def _float(value, argument, layer, low=0.0, high=None):
     return float(value)
 
 
+def feature_axes(axis, layer):
+    """(axis as the config keeps it, the axes as a tuple of ints) from an int or a list/tuple of ints."""
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in axes):
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): Expected an int or a list/tuple of ints "
+                        f"for the argument 'axis', received {axis!r}")
+    return ([int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)), tuple(int(a) for a in axes)
+
+
 def _moments_backward(g, d, inv, axes, w=None, n=None):
     """dx through F1-F3 (B2-B4) from g = dy * gamma, d = x - mu and inv, the moments taken
     over `axes` (weighted by the mask w with count n, if given)."""
@@ -83,9 +92,10 @@ def _moments_backward(g, d, inv, axes, w=None, n=None):
 
 
 class _Normalization(Layer):
-    """What both layers share: gamma/beta by ``scale``/``center``, the parameter shape."""
+    """What the normalization layers share: gamma/beta by ``scale``/``center``, the parameter shape."""
 
     supports_masking = True
+    follows_rank = False          # True: a built layer takes inputs of another rank with the same axis sizes
 
     def _check_axes(self, ndim):
         """The feature axes as non-negative, sorted ints for input of rank `ndim`."""
@@ -111,14 +121,26 @@ class _Normalization(Layer):
     def __call__(self, inputs, training=False, mask=None):
         x = self.check_input(inputs, min_ndim=1)
         if self.built and x.ndim != self.input_rank:
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects input of rank "
-                             f"{self.input_rank}, received shape {x.shape}")
+            if not self.follows_rank:
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects input of rank "
+                                 f"{self.input_rank}, received shape {x.shape}")
+            self._follow_rank(x)
         self.ensure_built(x.shape)
         for a, size in zip(self.param_axes, self.param_shape):
             if x.shape[a] != size:
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {size} features on "
                                  f"axis {a}, received shape {x.shape}")
         return self.call(x, training=training, mask=mask)
+
+    def _follow_rank(self, x):
+        """Re-aim a built layer at input `x` of another rank: the axes as given, the same sizes."""
+        axes = self._check_axes(x.ndim)
+        shape = tuple(x.shape[a] for a in axes)
+        if shape != self.param_shape:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects sizes {self.param_shape} on "
+                             f"axis {self.axis!r}, received shape {x.shape}")
+        self.input_rank, self.param_axes = x.ndim, tuple(axes)
+        self.reduce_axes = tuple(a for a in range(x.ndim) if a not in axes)
 
     def _build_params(self, input_shape, param_axes):
         shape = tuple(input_shape[a] for a in param_axes)
@@ -351,15 +373,12 @@ class LayerNormalization(_Normalization):
         F3r y = gamma * x * inv
         B4r dx = g inv - inv^3 (x - mu) sum_R(g x) / n        (dvar = -1/2 inv^3 sum_R(g x))"""
 
+    follows_rank = True
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
-        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
-        if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
-            raise TypeError(f"Layer '{self.name}' (LayerNormalization): Expected an int or a list/tuple of ints "
-                            f"for the argument 'axis', received {axis!r}")
-        self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
-        self.axes = tuple(int(a) for a in axes)
+        self.axis, self.axes = feature_axes(axis, self)
         self.epsilon = _float(epsilon, "epsilon", self)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.beta_initializer = _initializer(beta_initializer, "beta_initializer", self)
@@ -376,18 +395,6 @@ class LayerNormalization(_Normalization):
     def build(self, input_shape):
         self._build_params(input_shape, self._check_axes(len(input_shape)))
         self.built = True
-
-    def __call__(self, inputs, training=False, mask=None):
-        x = self.check_input(inputs, min_ndim=1)
-        if self.built and x.ndim != self.input_rank:
-            axes = self._check_axes(x.ndim)
-            shape = tuple(x.shape[a] for a in axes)
-            if shape != self.param_shape:
-                raise ValueError(f"Layer '{self.name}' (LayerNormalization) expects sizes {self.param_shape} on "
-                                 f"axis {self.axis!r}, received shape {x.shape}")
-            self.input_rank, self.param_axes = x.ndim, tuple(axes)
-            self.reduce_axes = tuple(a for a in range(x.ndim) if a not in axes)
-        return super().__call__(x, training=training, mask=mask)
 
     @property
     def weights(self):

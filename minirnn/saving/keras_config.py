@@ -33,6 +33,7 @@ LAYERS.update({name: getattr(layers_module, name) for name in (
     "Conv3D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
     "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "StringLookup", "IntegerLookup", "TextVectorization",
+    "GroupNormalization", "RMSNormalization", "UnitNormalization", "SpectralNormalization",
     "Hashing")})
 OPTIMIZERS = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
 
@@ -182,7 +183,7 @@ class Translator:
             kwargs["layer"] = self.layer(config.get("layer"), strip_prefix="forward_")
             if config.get("backward_layer") is not None:
                 kwargs["backward_layer"] = self.layer(config.get("backward_layer"))
-        elif cls is TimeDistributed:
+        elif cls in (TimeDistributed, layers_module.SpectralNormalization):
             kwargs["layer"] = self.layer(config.get("layer"))
         elif cls is Lambda:
             kwargs["function"] = self.function(config.get("function"), where, fallback_key=name)

@@ -26,6 +26,8 @@ Keras 3 ``.keras`` layout (a ZIP archive)
     layers/<entry>/cell/vars/<i>                        SimpleRNN, LSTM, GRU: W, U, b
     layers/<entry>/forward_layer/cell/vars/<i>          Bidirectional (and backward_layer/)
     layers/<entry>/layer/vars/<i>                       TimeDistributed
+    layers/<entry>/vars/0, 1 + layer/vars/<i>           SpectralNormalization: kernel, vector_u; the wrapped
+                                                        layer's weights (its kernel again)
     layers/<entry>/layers/<inner entry>/...             a Sequential inside a functional model
     optimizer/vars/0, 1                                 iterations (int64), learning rate
     optimizer/vars/2...                                 slots, per trainable weight w_k:

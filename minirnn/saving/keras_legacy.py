@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from ..layers import SpectralNormalization
 from ..models import Model
 from ..serialization import ModelFileError
 from ..version import __version__
@@ -53,6 +54,9 @@ def _layer_arrays(layer, shape, prefix):
         if trainable != sorted(trainable, reverse=True):        # Keras lists a model's trainable weights first
             raise ValueError(f"Layer '{layer.name}': a nested model with non-trainable weights has no legacy .h5 "
                              f"form in minirnn; save the model as .keras")
+    if isinstance(layer, SpectralNormalization) or isinstance(getattr(layer, "layer", None), SpectralNormalization):
+        raise ValueError(f"Layer '{layer.name}': SpectralNormalization has no legacy .h5 form in minirnn; save the "
+                         f"model as .keras")
     names = [f"{prefix}/{layer.name}/{group}/{i}" for group, shapes in weight_groups(layer, shape)
              for i in range(len(shapes))]
     return list(zip(names, layer.weights))

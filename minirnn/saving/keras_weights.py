@@ -5,7 +5,7 @@ state (``optimizer/vars``).  The layout is described in :mod:`minirnn.saving.ker
 import numpy as np
 
 from .. import optimizers
-from ..layers import Bidirectional, Conv1D, Dense, Embedding, TimeDistributed
+from ..layers import Bidirectional, Conv1D, Dense, Embedding, SpectralNormalization, TimeDistributed
 from ..layers.base import snake_case
 from ..layers.rnn import RNN
 from ..models import Sequential
@@ -31,6 +31,10 @@ def weight_groups(layer, input_shape):
     if isinstance(layer, TimeDistributed):
         inner = (input_shape[0],) + tuple(input_shape[2:])
         return [(f"layer/{group}", shapes) for group, shapes in weight_groups(layer.layer, inner)]
+    if isinstance(layer, SpectralNormalization):     # Keras keeps the kernel twice: its own and the layer's
+        inner = weight_groups(layer.layer, input_shape)
+        kernel = inner[0][1][0] if inner and inner[0][1] else ()
+        return [("vars", [kernel, (1,) + tuple(kernel[-1:])])] + [(f"layer/{g}", shapes) for g, shapes in inner]
     if isinstance(layer, Dense):
         return [("vars", [(input_shape[-1], layer.units)] + ([(layer.units,)] if layer.use_bias else []))]
     if isinstance(layer, Conv1D):
@@ -42,6 +46,18 @@ def weight_groups(layer, input_shape):
     if not layer.weights:
         return [("vars", [])]
     return [("vars", [w.shape for w in layer.weights])]
+
+
+def file_weights(layer):
+    """The arrays of `layer` in the order of :func:`weight_groups` (its ``weights``, except that a
+    SpectralNormalization's kernel is there twice, as in Keras's files)."""
+    if isinstance(layer, SpectralNormalization) and layer.built:
+        return [layer.kernel, layer.vector_u] + file_weights(layer.layer)
+    if isinstance(layer, TimeDistributed):
+        return file_weights(layer.layer)
+    if isinstance(layer, Sequential):
+        return [w for inner in layer.layers for w in file_weights(inner)]
+    return layer.weights
 
 
 def layer_shapes(layers, shape):
@@ -143,13 +159,13 @@ def built_shapes(model):
 def assign_weights(layers, values, path):
     """Copy each layer's arrays into its (built) weights, every shape checked first."""
     for layer, arrays in zip(layers, values, strict=True):
-        own = layer.weights
+        own = file_weights(layer)
         shapes = [w.shape for w in own]
         if shapes != [v.shape for v in arrays]:
             raise ModelFileError(path, f"layer '{layer.name}'", f"weights of shapes {shapes}, the file "
                                                                 f"{[v.shape for v in arrays]}")
     for layer, arrays in zip(layers, values):
-        for w, v in zip(layer.weights, arrays):
+        for w, v in zip(file_weights(layer), arrays):
             w[...] = v
 
 
@@ -205,7 +221,7 @@ def write_keras_weights(model, file, include_optimizer=True):
     with h5py.File(file, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
         for (layer, shape), entry in zip(built_shapes(model), keras_paths(model.layers)):
-            weights = iter(layer.weights)
+            weights = iter(file_weights(layer))
             base = f.create_group(entry)
             base.create_group("vars").attrs["name"] = layer.name
             for group, shapes in weight_groups(layer, shape):
