@@ -86,6 +86,7 @@ def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_aft
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE
             if poly:                  # one array written per loop: these vectorise (one loop writing all does not)
+                # B1 as in kernels/lstm.py, written out: a compiled helper called per row measured 5-15 % slower
                 row, dXW_row, dH_row, dh_next_row = gates[t, b], dXW[t, b], dH[t, b], dh_next[b]
                 h_prev_row, dhz_row, carry_row = h_prev[b], dhz[b], carry[b]
                 if masked:
