@@ -85,7 +85,7 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                     for j in range(n):
                         dh_v[j] = carry_row[j] * m                                # B1
                     for j in range(n):
-                        carry_row[j] = carry_row[j] - dh_v[j]                     # (1 - m_t)(...), B4
+                        carry_row[j] = carry_row[j] - dh_v[j]                     # (1 - m_t)(...), kept for dh_next
                     for j in range(n):
                         dc_in_v[j] = dc_next_row[j] * m
                 else:
