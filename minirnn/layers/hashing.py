@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import backend
 from .base import Layer
-from .string_hash import hash_buckets, salt_key
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
@@ -46,7 +45,9 @@ class Hashing(Layer):
                              f"or \"count\". Received: sparse={sparse} and output_mode={output_mode!r}")
         if sparse:
             raise ValueError(f"{what}: sparse=True is not supported (outputs are dense NumPy arrays)")
-        salt = None if salt is None else salt_key(salt, what)
+        if salt is not None:
+            from .string_hash import salt_key     # on first use: `import minirnn` stays light
+            salt = salt_key(salt, what)
         self.num_bins, self.mask_value, self.salt = int(num_bins), mask_value, salt
         self.output_mode, self.sparse = output_mode, False
         self.built = True
@@ -83,6 +84,7 @@ class Hashing(Layer):
         if self.mask_value is not None and bins > 1:        # bin 0 is the mask's
             bins -= 1
             mask = np.array([v == self.mask_value for v in values.ravel()], bool).reshape(values.shape)
+        from .string_hash import hash_buckets
         indices = hash_buckets(values.ravel(), bins, self.salt).reshape(values.shape)
         if mask is not None:
             indices = np.where(mask, 0, indices + 1)

@@ -34,7 +34,6 @@ import numpy as np
 
 from .. import backend
 from .base import Layer
-from .string_hash import hash_buckets, salt_key
 
 PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -96,6 +95,7 @@ class _IndexLookup(Layer):
             if self.vocabulary_dtype != "string" and oov_method != "farmhash":
                 raise ValueError(f"{what}: salt can only be used when oov_method='farmhash', received "
                                  f"oov_method={oov_method!r}")
+            from .string_hash import salt_key     # on first use: `import minirnn` stays light
             salt = salt_key(salt, what)
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.num_oov_indices = int(num_oov_indices)
@@ -305,6 +305,7 @@ class _IndexLookup(Layer):
         salt SipHash-2-4, modulo num_oov_indices; other integers floormod num_oov_indices."""
         if self.vocabulary_dtype != "string" and self.oov_method != "farmhash":
             return np.asarray(tokens, np.int64) % self.num_oov_indices
+        from .string_hash import hash_buckets
         return hash_buckets(tokens, self.num_oov_indices, self.salt)
 
     def _invert(self, indices):
