@@ -651,9 +651,9 @@ class Variable(np.ndarray):
         return w
 
     def __array_finalize__(self, obj):
-        self.name = getattr(obj, "name", None)
-        self.trainable = getattr(obj, "trainable", True)
-        self.regularizer = self.constraint = None
+        # every view and result of a Variable passes here: straight into __dict__, past __setattr__
+        self.__dict__.update(name=getattr(obj, "name", None), trainable=getattr(obj, "trainable", True),
+                             regularizer=None, constraint=None)
 
     def __setattr__(self, name, value):
         if value is not None and name in ("regularizer", "constraint"):
