@@ -615,8 +615,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 # -- files ---------------------------------------------------------------------------------
 # The file formats (minirnn/saving/) make models, so they sit above this module; importing them
-# (``import minirnn`` does) hands the models the functions behind save, load_weights ... here.
+# hands the models the functions behind save, load_weights ... here.  ``import minirnn`` leaves
+# them unloaded (they are a third of its import time) and gives a loader for the first use.
 _file_functions = {}
+_file_loaders = []
 
 
 def use_file_functions(**functions):
@@ -625,7 +627,14 @@ def use_file_functions(**functions):
     _file_functions.update(functions)
 
 
+def load_file_functions_with(loader):
+    """Call ``loader()`` (which imports :mod:`minirnn.saving`) the first time a file function is needed."""
+    _file_loaders.append(loader)
+
+
 def _file_function(name):
+    while name not in _file_functions and _file_loaders:
+        _file_loaders.pop()()
     if name not in _file_functions:
         raise RuntimeError(f"{name}: minirnn's file formats are not loaded; import minirnn.saving")
     return _file_functions[name]

@@ -547,3 +547,24 @@ def test_a_failed_save_names_the_target_not_the_temporary_file(tmp_path, monkeyp
         with pytest.raises(OSError, match=rf"Cannot save '{re.escape(str(target))}': No space left"):
             build("lstm").save(target)
     assert os.listdir(tmp_path) == []                  # the temporary file is gone too
+
+
+def test_file_formats_load_on_first_use(tmp_path):
+    """``import minirnn`` leaves the file formats and fit_many unloaded; the first save loads them."""
+    code = f"""
+import sys
+import numpy as np
+import minirnn as mr
+print(sorted(m for m in ("minirnn.saving", "minirnn.fits", "minirnn.inspect") if m in sys.modules))
+model = mr.Sequential([mr.Input((None, 1)), mr.LSTM(3), mr.Dense(1)])
+x = np.linspace(0, 1, 10, dtype="float32").reshape(2, 5, 1)
+path = {str(tmp_path / "m.keras")!r}
+model.save(path)
+print("minirnn.saving" in sys.modules, float(np.abs(mr.load_model(path).predict(x, verbose=0) - model.predict(x, verbose=0)).max()))
+print(mr.fit_many.__module__, mr.FitJob.__name__, mr.inspect.__name__, "load_model" in dir(mr))
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=root), cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == ["[]", "True 0.0", "minirnn.fits FitJob minirnn.inspect True"]
