@@ -247,7 +247,17 @@ class Kernel:
         function = self._ready.get(dtype)
         if function is None:
             function = self._first_call(dtype, args)
-        return function(*args)
+        try:
+            return function(*args)
+        except RuntimeError as error:
+            # prepare() on another thread had this dispatcher open for another float type: open,
+            # a dispatcher compiles arguments it would otherwise convert, and it was closed again
+            # before this call got the compiler.  Once prepare() is done the call converts them.
+            if str(error) != "compilation disabled":
+                raise
+            with _compile_lock:
+                pass
+            return function(*args)
 
     def _first_call(self, dtype, args):
         if self.bitwise and _compile_in_background and dtype in BITWISE_DTYPES:

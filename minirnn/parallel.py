@@ -11,8 +11,8 @@ while the layers below back-propagate (:func:`run_later`).
 BLAS threads: small layers make many tiny products (h_{t-1} U, microseconds
 each), where OpenBLAS worker threads cost more than they save and spin against
 each other on a busy machine; large layers gain from every core.
-:func:`blas_threads_limited` caps every BLAS pool (NumPy's and SciPy's, which
-the compiled kernels call) at :func:`blas_threads` threads while minirnn computes,
+:func:`blas_threads_limited` caps every BLAS pool (the one :mod:`minirnn.blas` calls
+among them) at :func:`blas_threads` threads while minirnn computes,
 and restores them after; a recurrent layer whose largest product reaches
 ``LARGE_PRODUCT_MACS`` multiply-adds raises the cap to :func:`large_work_threads`
 for its own forward and backward pass.  ``set_blas_threads(None)`` leaves the pools
@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from . import memory
+from . import blas, memory
 
 _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -90,7 +90,7 @@ def blas_threads_limited(threads=None):
     threads = threads or _blas_threads
     if _blas["depth"] == 0:
         if _blas["controller"] is None:    # built once (it scans the loaded libraries: ~10 ms)
-            import scipy.linalg.cython_blas  # noqa: F401  load the BLAS Numba calls, so it is seen
+            blas.load_library()            # the BLAS the products call, so that it is seen
             from threadpoolctl import ThreadpoolController
 
             _blas["controller"] = ThreadpoolController()

@@ -514,3 +514,71 @@ def test_embedding_scatter_backends_agree(dtype, restore_numerics):
     np.testing.assert_array_equal(results["numba"], results["numpy"], strict=True)
     expected = np.stack([rows[idx == i].astype(np.float64).sum(axis=0) for i in range(7)])
     np.testing.assert_allclose(results["numpy"], expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-3)
+
+
+def test_a_call_while_another_float_type_compiles_converts_its_arguments(numba_backend):
+    """prepare() opens a kernel's dispatcher to compile another float type's signature; a call
+    that arrives meanwhile with arguments it would convert (a C-ordered array for the declared
+    'A' layout) must still run once the dispatcher is closed again, not fail."""
+    import threading
+
+    from numba.core.compiler_lock import global_compiler_lock
+
+    from minirnn.blas import gemm
+
+    A, B = np.ones((2, 3)), np.ones((3, 2))
+    C = np.zeros((2, 2))
+    gemm(A, B, C, 0.0)                                  # float64 compiled (and closed)
+    dispatcher, outcome = gemm.jit, []
+
+    def call():
+        try:
+            gemm(A, B, C, 0.0)
+            outcome.append(C.copy())
+        except Exception as error:  # noqa: BLE001  recorded for the assertion
+            outcome.append(error)
+
+    with backend._compile_lock:                         # what prepare() holds ...
+        dispatcher.disable_compile(False)               # ... while its dispatcher is open
+        with global_compiler_lock:
+            caller = threading.Thread(target=call)
+            caller.start()
+            caller.join(0.5)                            # the call waits for the compiler
+            dispatcher.disable_compile()
+    caller.join(60)
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    np.testing.assert_array_equal(outcome[0], np.full((2, 2), 3.0))
+
+
+BLAS_ROUTE = """
+import sys
+import numpy as np
+import minirnn
+rng = np.random.default_rng(0)
+x = rng.normal(size=(4, 7, 3)).astype("float32")
+layer = minirnn.LSTM(5, return_sequences=True)
+minirnn.set_backend("numpy")
+y = layer(x, training=True)
+dx = layer.backward(np.ones_like(y))
+numpy_route = "scipy.linalg" in sys.modules
+minirnn.set_backend("numba")
+minirnn.backend.compile_in_background(False)
+y2 = layer(x, training=True)
+dx2 = layer.backward(np.ones_like(y2))
+print(minirnn.blas.ROUTE, numpy_route, np.array_equal(y, y2), np.array_equal(dx, dx2))
+"""
+
+
+@pytest.mark.parametrize("route", ["numpy", "scipy"])
+def test_both_blas_routes_give_both_backends_the_same_bits(route):
+    """MINIRNN_BLAS picks the BLAS gemm calls; either way both backends compute the same bits,
+    and NumPy's own BLAS (the default with NumPy's wheels) needs no SciPy on the NumPy path."""
+    result = run_python(BLAS_ROUTE, MINIRNN_BLAS=route)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [route, str(route == "scipy"), "True", "True"]
+
+
+def test_environment_invalid_blas_raises():
+    result = run_python("import minirnn", MINIRNN_BLAS="mkl")
+    assert result.returncode != 0
+    assert "MINIRNN_BLAS must be 'numpy' or 'scipy', received 'mkl'" in result.stderr
