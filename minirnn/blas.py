@@ -7,13 +7,10 @@ transposed operands need no copy, and beta = 1 adds the product to what C holds.
 
 :func:`gemm` calls one routine with the same arguments under both backends, so a product
 gives the same bits whichever backend runs it (the products of ``@`` may take other
-routes).  The routine is ``cblas_?gemm`` of the OpenBLAS that NumPy's wheels bundle
-(scipy-openblas64): compiled, as a declared C function; as NumPy, through ctypes.  Nothing
-else is loaded for it (SciPy's BLAS would cost the first fit ~0.2 s of importing
-``scipy.linalg``).  A NumPy built against another BLAS, or ``MINIRNN_BLAS=scipy``, uses
-SciPy's: its f2py wrapper as NumPy, and compiled the entry point Numba itself uses for
-``np.dot`` (``numba_xxgemm``).  :data:`ROUTE` says which ("numpy" or "scipy"), and
-:data:`LIBRARY_PATH` the library file of the first (None for the second).
+routes).  The routine is ``cblas_?gemm`` of scipy-openblas64, the OpenBLAS that NumPy's
+wheels bundle (:data:`LIBRARY_PATH` once found): compiled, as a declared C function; as
+NumPy, through ctypes.  Nothing else is loaded for it.  A NumPy built against another BLAS
+bundles none; then the ``scipy-openblas64`` package provides the same library.
 
 Row-major C (m, n) is column-major C^T, so C = A B is computed as
 C^T = B^T A^T; an operand that is a transposed view is passed with BLAS's
@@ -21,48 +18,45 @@ transpose flag instead of being copied.
 """
 import ctypes
 import glob
+import importlib.util
 import os
 
 import numpy as np
 
 from .backend import CompiledGlobal, kernel
 
-
-def _bundled_openblas():
-    """The OpenBLAS library file NumPy's wheels bundle (ILP64, symbols ``scipy_cblas_?gemm64_``),
-    or None (a NumPy built against another BLAS)."""
-    numpy_dir = os.path.dirname(np.__file__)
-    found = sorted(glob.glob(os.path.join(numpy_dir + ".libs", "libscipy_openblas64_*"))      # Linux, Windows
-                   + glob.glob(os.path.join(numpy_dir, ".dylibs", "libscipy_openblas64_*")))   # macOS
-    return found[0] if found else None
-
-
-def _route():
-    asked = os.environ.get("MINIRNN_BLAS", "").lower()
-    if asked not in ("", "numpy", "scipy"):
-        raise ValueError(f"MINIRNN_BLAS must be 'numpy' or 'scipy', received {asked!r}")
-    if asked == "scipy":
-        return "scipy", None
-    path = _bundled_openblas()
-    if path is None and asked == "numpy":
-        raise ValueError("MINIRNN_BLAS=numpy: this NumPy bundles no scipy-openblas64 library "
-                         f"(looked beside {os.path.dirname(np.__file__)}); use MINIRNN_BLAS=scipy")
-    return ("numpy", path) if path else ("scipy", None)
-
-
-ROUTE, LIBRARY_PATH = _route()
+LIBRARY_PATH = None                      # the library file gemm calls, once found
 _COLUMN_MAJOR = 102                      # CblasColMajor
 _cblas = {}                              # itemsize -> ctypes function
-_routines = {}                           # itemsize -> SciPy's f2py wrapper
+
+
+def openblas_path(numpy_dir=os.path.dirname(np.__file__)):
+    """The scipy-openblas64 library file: NumPy's own (its wheels bundle it beside the package),
+    else the ``scipy-openblas64`` package's; an error that says what to install if neither."""
+    found = sorted(glob.glob(os.path.join(numpy_dir + ".libs", "libscipy_openblas64_*"))      # Linux, Windows
+                   + glob.glob(os.path.join(numpy_dir, ".dylibs", "libscipy_openblas64_*")))   # macOS
+    if found:
+        return found[0]
+    spec = importlib.util.find_spec("scipy_openblas64")
+    if spec is not None:
+        lib_dir = os.path.join(os.path.dirname(spec.origin), "lib")
+        found = sorted(glob.glob(os.path.join(lib_dir, "libscipy_openblas64_*")))
+        if found:
+            return found[0]
+    raise RuntimeError("minirnn's products call the OpenBLAS that NumPy's wheels bundle (scipy-openblas64), "
+                       f"and this NumPy has none beside it ({numpy_dir}): `pip install scipy-openblas64` "
+                       "provides the same library")
 
 
 def _cblas_function(itemsize):
-    """``scipy_cblas_sgemm64_`` (itemsize 4) or ``..._dgemm64_`` (8) of NumPy's OpenBLAS, by ctypes."""
+    """``scipy_cblas_sgemm64_`` (itemsize 4) or ``..._dgemm64_`` (8), by ctypes."""
+    global LIBRARY_PATH
     if not _cblas:
-        # Loaded already by NumPy: found, not loaded again.  PyDLL keeps the GIL through the call:
-        # the time loops make thousands of tiny products, and a thread that let the GIL go at
-        # each one would wait for it again each time while the compiler thread works.
-        library = ctypes.PyDLL(LIBRARY_PATH)
+        path = openblas_path()
+        # NumPy's is loaded already: found, not loaded again.  PyDLL keeps the GIL through the
+        # call: the time loops make thousands of tiny products, and a thread that let the GIL go
+        # at each one would wait for it again each time while the compiler thread works.
+        library = ctypes.PyDLL(path)
         for size, letter, real in ((4, "s", ctypes.c_float), (8, "d", ctypes.c_double)):
             function = getattr(library, f"scipy_cblas_{letter}gemm64_")
             function.argtypes = ([ctypes.c_int] * 3 + [ctypes.c_int64] * 3
@@ -70,7 +64,13 @@ def _cblas_function(itemsize):
                                     real, ctypes.c_void_p, ctypes.c_int64])
             function.restype = None
             _cblas[size] = function
+        LIBRARY_PATH = path
     return _cblas[itemsize]
+
+
+def load_library():
+    """Find and load the library :func:`gemm` calls (so that thread controls see its pool)."""
+    _cblas_function(4)
 
 
 def _declare_cblas(itemsize):
@@ -90,36 +90,33 @@ def _declare_cblas(itemsize):
         types.voidptr, types.int64))                         # c, ldc
 
 
-def _declare_xxgemm():
-    from numba import types
-
-    return types.ExternalFunction("numba_xxgemm", types.intc(
-        types.int8, types.int8, types.int8,              # kind ('s' / 'd'), transa, transb
-        types.intp, types.intp, types.intp,              # m, n, k (column-major)
-        types.voidptr, types.voidptr, types.intp,        # alpha, a, lda
-        types.voidptr, types.intp, types.voidptr,        # b, ldb, beta
-        types.voidptr, types.intp))                      # c, ldc
-
-
-def _routine(itemsize):
-    """SciPy's f2py wrapper of sgemm (itemsize 4) or dgemm (8): the routine numba_xxgemm calls."""
-    if not _routines:
-        from scipy.linalg.blas import dgemm, sgemm
-
-        _routines.update({4: sgemm, 8: dgemm})
-    return _routines[itemsize]
+def _data_offset():
+    """Where an ndarray object holds its data pointer (PyArrayObject's ``data`` field, right
+    after the object header): found on a probe array, None if not where expected."""
+    probe = np.empty(3)
+    for offset in range(8, 64, 8):
+        if ctypes.c_void_p.from_address(id(probe) + offset).value == probe.ctypes.data:
+            return offset
+    return None
 
 
-def load_library():
-    """Make sure the BLAS :func:`gemm` calls is loaded (so thread controls see it)."""
-    if ROUTE == "scipy":
-        import scipy.linalg.cython_blas  # noqa: F401
+_DATA_OFFSET = _data_offset()
+
+
+def _address(X):
+    """The address of X's first element.  ``X.ctypes.data`` builds an object each time (~2 us,
+    three per product, thousands of products an epoch); reading the field costs a tenth."""
+    if _DATA_OFFSET is None:
+        return X.ctypes.data
+    return ctypes.c_void_p.from_address(id(X) + _DATA_OFFSET).value
 
 
 def _blas_operand(X, dtype):
     """X as BLAS may take it: in `dtype`, with a unit stride along one axis (a copy otherwise,
     which changes no number; the compiled gemm refuses such an operand instead)."""
     X = X.astype(dtype, copy=False)
+    if X.flags.c_contiguous or X.flags.f_contiguous:     # the common layouts, decided by their flags
+        return X
     try:
         column_major_view.py(X)
     except ValueError:
@@ -129,29 +126,18 @@ def _blas_operand(X, dtype):
 
 def _gemm_numpy(A, B, C, beta):
     """gemm for the NumPy backend: the compiled gemm's checks and its call of the BLAS routine,
-    through ctypes (or SciPy's f2py wrapper of that routine, :data:`ROUTE` "scipy")."""
+    through ctypes."""
     A, B = _blas_operand(A, C.dtype), _blas_operand(B, C.dtype)
     n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan.python(A, B, C, beta)
     if k == 0:
         return
-    if ROUTE == "numpy":
-        _cblas_function(C.itemsize)(_COLUMN_MAJOR, trans_b, trans_a, n, m, k, 1.0, B.ctypes.data, ldb,
-                                    A.ctypes.data, lda, beta, C.ctypes.data, ldc)
-        return
-    trans_b, trans_a = trans_b == _T, trans_a == _T
-    CT = C.T
-    out = _routine(C.itemsize)(1.0, B if trans_b else B.T, A if trans_a else A.T, beta, CT,
-                               trans_b, trans_a, 1)
-    if not CT.flags.f_contiguous:               # f2py computed into a copy of C^T
-        C[...] = out.T
+    _cblas_function(C.itemsize)(_COLUMN_MAJOR, trans_b, trans_a, n, m, k, 1.0, _address(B), ldb,
+                                _address(A), lda, beta, _address(C), ldc)
 
 
 _sgemm = CompiledGlobal(lambda: _declare_cblas(4))
 _dgemm = CompiledGlobal(lambda: _declare_cblas(8))
-_xxgemm = CompiledGlobal(_declare_xxgemm)
 _N, _T = np.int32(111), np.int32(112)                               # CblasNoTrans, CblasTrans
-_CHAR_N, _CHAR_T = np.int8(ord("n")), np.int8(ord("t"))             # the same for numba_xxgemm
-_SINGLE, _DOUBLE = np.int8(ord("s")), np.int8(ord("d"))
 
 
 @kernel
@@ -206,8 +192,9 @@ def gemm(A, B, C, beta):
     _gemm_numpy(A, B, C, beta)
 
 
+@gemm.fused(signatures=["void({t}[:, :], {t}[:, :], {t}[:, :], float64)"])   # per float type in use
 def gemm_cblas(A, B, C, beta):
-    """gemm compiled, :data:`ROUTE` "numpy": _gemm_numpy's call of NumPy's OpenBLAS."""
+    """gemm compiled: _gemm_numpy's call of the BLAS routine."""
     n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan(A, B, C, beta)
     if k == 0:
         return
@@ -216,22 +203,3 @@ def gemm_cblas(A, B, C, beta):
                np.float32(beta), C.ctypes, ldc)
     else:
         _dgemm(_COLUMN_MAJOR, trans_b, trans_a, n, m, k, 1.0, B.ctypes, ldb, A.ctypes, lda, beta, C.ctypes, ldc)
-
-
-def gemm_xxgemm(A, B, C, beta):
-    """gemm compiled, :data:`ROUTE` "scipy": SciPy's routine through Numba's numba_xxgemm."""
-    n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan(A, B, C, beta)
-    if k == 0:
-        return
-    scalars = np.empty(2, C.dtype)
-    scalars[0] = 1
-    scalars[1] = beta
-    kind = _SINGLE if C.itemsize == 4 else _DOUBLE
-    status = _xxgemm(kind, _CHAR_N if trans_b == _N else _CHAR_T, _CHAR_N if trans_a == _N else _CHAR_T,
-                     n, m, k, scalars.ctypes, B.ctypes, ldb, A.ctypes, lda, scalars[1:].ctypes, C.ctypes, ldc)
-    if status != 0:
-        raise RuntimeError("gemm: BLAS is not available (Numba finds it through SciPy)")
-
-
-gemm.fused(gemm_cblas if ROUTE == "numpy" else gemm_xxgemm,
-           signatures=["void({t}[:, :], {t}[:, :], {t}[:, :], float64)"])   # per float type in use

@@ -93,6 +93,18 @@ def test_gemm_matches_numpy(kernels, dtype, restore_numerics):
                     np.testing.assert_array_equal(base[:, n + 2:], untouched[:, n + 2:], err_msg=what)
 
 
+def test_gemm_reads_each_operands_address_right():
+    """The NumPy path reads an array's data pointer from the array object; it must be the
+    address NumPy reports, for every layout gemm meets and for arrays that own no data."""
+    assert blas._DATA_OFFSET is not None
+    rng = np.random.default_rng(4)
+    for dtype in ("float32", "float64"):
+        for layout in LAYOUTS:
+            X = operand(rng, 5, 3, layout, dtype)
+            for view in (X, X[1:], X[:, 1:], X.T, X[2:4].T):
+                assert blas._address(view) == view.ctypes.data, (dtype, layout)
+
+
 @pytest.mark.parametrize("kernels", ["numba", "numpy"])
 def test_gemm_rejects_mismatched_shapes(kernels, restore_numerics):
     backend.set_backend(kernels)
@@ -108,12 +120,12 @@ def test_gemm_by_blas_names_an_operand_it_cannot_pass(numba_backend):
 
 # -- the BLAS thread cap -------------------------------------------------------------------
 def blas_pool_sizes():
-    """The sizes of the BLAS pools minirnn computes with: NumPy's (its ``@``, and gemm's routine),
-    and every pool when gemm calls SciPy's routine (Numba may load SciPy's BLAS after minirnn
-    built its thread controls; gemm does not call it then)."""
-    used = (lambda path: True) if blas.ROUTE == "scipy" else (
-        lambda path: os.path.realpath(path) == os.path.realpath(blas.LIBRARY_PATH))
-    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas" and used(info["filepath"])}
+    """The sizes of the BLAS pools minirnn computes with: the library gemm calls, which is NumPy's
+    (NumPy's ``@`` too).  Numba may load SciPy's BLAS after minirnn built its thread controls; no
+    minirnn product calls it."""
+    blas.load_library()
+    return {info["num_threads"] for info in threadpool_info()
+            if info["user_api"] == "blas" and os.path.realpath(info["filepath"]) == os.path.realpath(blas.LIBRARY_PATH)}
 
 
 class PoolProbe(Callback):
