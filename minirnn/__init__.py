@@ -13,7 +13,7 @@ from . import (activations, backend, callbacks, cells, data, initializers, layer
                optimizers, parallel, registry, utils)
 from .backend import set_backend
 from .layers import GRU, LSTM, Bidirectional, Dense, Input, Lambda, SimpleRNN
-from .models import Model, Sequential
+from .models import Model, Sequential, load_model   # load_model loads the file formats on first use
 from .serialization import ModelFileError
 from .utils import set_random_seed
 from .version import __version__  # noqa: F401
@@ -29,11 +29,11 @@ __all__ += ["Embedding", "Conv1D", "MaxPooling1D", "GlobalAveragePooling1D", "Gl
             "Flatten", "Masking", "Dropout", "TimeDistributed"]
 from .gradcheck import gradcheck  # noqa: E402  (the function; the module stays importable as minirnn.gradcheck)
 
-__all__ += ["gradcheck", "inspect", "fits", "FitJob", "FitResult", "fit_many", "load_model"]
+__all__ += ["gradcheck", "inspect", "fits", "FitJob", "FitResult", "fit_many"]
 
 # Loaded on first use (PEP 562), as a third of the import time would otherwise go to modules a
 # training script may never touch: {name: (module, attribute or None for the module itself)}.
-_ON_FIRST_USE = {"saving": ("minirnn.saving", None), "load_model": ("minirnn.saving", "load_model"),
+_ON_FIRST_USE = {"saving": ("minirnn.saving", None),
                  "inspect": ("minirnn.inspect", None),
                  "fits": ("minirnn.fits", None), "FitJob": ("minirnn.fits", "FitJob"),
                  "FitResult": ("minirnn.fits", "FitResult"), "fit_many": ("minirnn.fits", "fit_many")}

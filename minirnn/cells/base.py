@@ -216,8 +216,8 @@ class Cell:
                 gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
         return XW.reshape(T, B, -1)
 
-    # The products after the loop run in both backends alike, so they use NumPy's own BLAS,
-    # measured faster than SciPy's on these tall, narrow shapes (the loops must call SciPy's).
+    # The products after the loop run in both backends alike, so they may use NumPy's ``@``
+    # (the loops call gemm, whose one routine both backends share).
     def input_grad(self, dXW, input_masks=None, needed=True):
         """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k]);
         None when not `needed`."""
