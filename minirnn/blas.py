@@ -127,6 +127,8 @@ def _blas_operand(X, dtype):
 def _gemm_numpy(A, B, C, beta):
     """gemm for the NumPy backend: the compiled gemm's checks and its call of the BLAS routine,
     through ctypes."""
+    if C.dtype.char not in "fd":
+        raise TypeError(f"gemm: C must be float32 or float64, received {C.dtype}")
     A, B = _blas_operand(A, C.dtype), _blas_operand(B, C.dtype)
     n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan.python(A, B, C, beta)
     if k == 0:
