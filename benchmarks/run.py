@@ -196,7 +196,11 @@ def run_all(schedule, rounds, samples, min_sample_time, log):
                     if variant not in warm_cache:
                         warm_cache[variant] = tempfile.mkdtemp(prefix="numba_warm_")
                         temp_dirs.append(warm_cache[variant])
-                        run_worker(lib, case, dict(env, NUMBA_CACHE_DIR=warm_cache[variant]), 1, 0)
+                        # Primed with every kernel the fit uses: compiled before their first call
+                        # (in the background, a process ending after two short fits would leave
+                        # the kernels still queued out of the cache).
+                        run_worker(lib, case, dict(env, NUMBA_CACHE_DIR=warm_cache[variant],
+                                                   MINIRNN_COMPILE="wait"), 1, 0)
                     env["NUMBA_CACHE_DIR"] = warm_cache[variant]
                 start = time.perf_counter()
                 res = run_worker(lib, case, env, samples, min_sample_time)
