@@ -191,7 +191,6 @@ def run_all(schedule, rounds, samples, min_sample_time, log):
                 if lib == "minirnn" and cache == "empty":
                     env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba_cold_")
                     temp_dirs.append(env["NUMBA_CACHE_DIR"])
-                    warm_cache[variant] = env["NUMBA_CACHE_DIR"]      # primed by this very run
                 elif lib == "minirnn" and cache == "warm":
                     if variant not in warm_cache:
                         warm_cache[variant] = tempfile.mkdtemp(prefix="numba_warm_")
