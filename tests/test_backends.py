@@ -12,6 +12,7 @@ before their first call, not in the background).
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,7 @@ def run_python(code, **env):
 
 SELECTED = """
 import sys
+import time
 import numpy as np
 import minirnn
 layer = minirnn.LSTM(2, return_sequences=True)
@@ -552,6 +554,7 @@ def test_a_call_while_another_float_type_compiles_converts_its_arguments(numba_b
 
 NO_SCIPY = """
 import sys
+import time
 import numpy as np
 import minirnn
 rng = np.random.default_rng(0)
@@ -589,3 +592,37 @@ def test_a_numpy_without_openblas_takes_the_scipy_openblas64_package(tmp_path, m
     monkeypatch.setattr(blas.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match=r"this NumPy has none beside it .*pip install scipy-openblas64"):
         blas.openblas_path(numpy_dir=str(tmp_path / "numpy"))
+
+
+DELAYED = """
+import sys, time
+import numpy as np
+import minirnn
+minirnn.backend.COMPILE_DELAY = float(sys.argv[1])
+model = minirnn.Sequential([minirnn.Input((5, 1)), minirnn.LSTM(3), minirnn.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+x = np.ones((8, 5, 1), "float32")
+model.fit(x, np.ones((8, 1), "float32"), epochs=1, verbose=0)
+print("numba" in sys.modules, minirnn.backend.compiling())
+if sys.argv[2] == "wait":
+    start = time.perf_counter()
+    minirnn.backend.wait_for_compiled(120)
+    print(minirnn.backend.compiling(), "numba" in sys.modules, time.perf_counter() - start < 60)
+"""
+
+
+@pytest.mark.parametrize("then", ["wait", "exit"])
+def test_compilation_waits_its_delay_unless_waited_for(then):
+    """Work queued at an idle compiler waits COMPILE_DELAY (the training thread keeps the GIL to
+    itself meanwhile); wait_for_compiled() starts it at once, and a process that ends within the
+    delay ends without compiling."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", DELAYED, "600", then], env=dict(
+        {k: v for k, v in os.environ.items() if k not in ("MINIRNN_BACKEND", "MINIRNN_COMPILE")},
+        PYTHONPATH=str(ROOT)), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "False True"                      # queued, Numba not even imported yet
+    if then == "wait":
+        assert lines[1] == "False True True"
+    assert time.perf_counter() - start < 300              # nobody waited the 600 s
