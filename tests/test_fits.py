@@ -90,7 +90,9 @@ def test_process_pool_gives_the_same_results(reference):
 
 def test_workers_take_this_process_settings(float64):
     results = fit_many(jobs()[:2], workers=2, progress=False)
-    assert all(r.ok and all(w.dtype == np.float64 for w in r.weights) for r in results)
+    for r in results:
+        assert r.ok, r.traceback
+        assert all(w.dtype == np.float64 for w in r.weights)
 
 
 def test_score_and_fit_time():
