@@ -225,6 +225,9 @@ def _warm_up(job):
         x, y = _arrays(job.data, "data")
         n = min(len(x), job.fit_kwargs.get("batch_size") or 32)
         model.fit(x[:n], y[:n], epochs=1, batch_size=n, verbose=0)
+    # A short fit ends on the NumPy twins while the kernels still compile in the background;
+    # workers that started now would compile them again, writing the same cache files at once.
+    backend.wait_for_compiled()
 
 
 class _Progress:
