@@ -383,7 +383,9 @@ class Model(Trainer, Layer):
         input_masks = mask if isinstance(mask, list) else [mask] + [None] * (len(flat) - 1)
         with trusted_inputs():
             values, masks, saved = functional.run_forward(steps, self._n_slots, flat, input_masks, training)
-        outputs = [values[s] for s in self._output_slots]
+        # A recurrent layer's sequences are views of its time-major arrays: the model hands out
+        # C-contiguous arrays.
+        outputs = [np.ascontiguousarray(values[s]) for s in self._output_slots]
         out_masks = [masks[s] for s in self._output_slots]
         self._activity_loss = saved.get("activity_loss", 0.0)
         if training:

@@ -165,3 +165,38 @@ def test_set_blas_threads_rejects_non_positive_ints(bad, restore_blas_threads):
     with pytest.raises(ValueError, match=rf"BLAS threads must be a positive int or None, received {bad!r}"):
         parallel.set_blas_threads(bad)
     assert parallel.blas_threads() == 1
+
+
+# -- layouts between layers ------------------------------------------------------------
+def test_recurrent_layers_hand_sequences_on_time_major():
+    """A recurrent layer's sequences are (batch, time) views of the loops' time-major arrays, so
+    the recurrent layer above reads them without a copy; the numbers are those of a C-contiguous
+    copy, and a model hands out C-contiguous arrays."""
+    x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype("float32")
+    y = LSTM(5, return_sequences=True)(x)
+    assert y.shape == (4, 6, 5) and y.transpose(1, 0, 2).flags.c_contiguous
+    z = Bidirectional(SimpleRNN(3, return_sequences=True))(y)
+    assert z.shape == (4, 6, 6) and z.transpose(1, 0, 2).flags.c_contiguous
+    above = GRU(2, return_sequences=True)
+    np.testing.assert_array_equal(above(z), above(np.ascontiguousarray(z)))
+    model = mr.Sequential([mr.Input((6, 3)), LSTM(5, return_sequences=True)])
+    for out in (model.predict(x, verbose=0), model(x)):
+        assert out.flags.c_contiguous
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_backward_leaves_the_incoming_gradient_as_it_was(go_backwards):
+    """With a mask the output's gradient is weighted per step: into an array of the layer's own,
+    never into the caller's (which may be another layer's time-major gradient seen as a view)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5, 2)).astype("float32")
+    mask = np.array([[0, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 1, 1, 0]], bool)
+    layer = LSTM(4, return_sequences=True, go_backwards=go_backwards)
+    dy = rng.normal(size=(3, 5, 4)).astype("float32")
+    seen = dy.copy()
+    dx = {}
+    for name, grad in (("batch-major", dy), ("time-major view", np.ascontiguousarray(dy.transpose(1, 0, 2)).transpose(1, 0, 2))):
+        layer(x, training=True, mask=mask)
+        dx[name] = layer.backward(grad)
+        np.testing.assert_array_equal(grad, seen)
+    np.testing.assert_array_equal(dx["batch-major"], dx["time-major view"])

@@ -553,8 +553,10 @@ class Layer:
         return self._cache
 
     # -- input checks ----------------------------------------------------------
-    def check_input(self, x, min_ndim=None, ndim=None, last_dim=None, allow_non_finite=False):
-        """`x` as an array of the layer's dtype, or a ValueError that says why not."""
+    def check_input(self, x, min_ndim=None, ndim=None, last_dim=None, allow_non_finite=False,
+                    any_layout=False):
+        """`x` as a C-contiguous array of the layer's dtype (`any_layout`: in the layout it came
+        in, for a layer that reorders it anyway), or a ValueError that says why not."""
         what = f"Layer '{self.name}' ({type(self).__name__})"
         arr = np.asarray(x)
         if arr.dtype.kind not in "biuf":
@@ -567,7 +569,7 @@ class Layer:
         if last_dim is not None and arr.shape[-1] != last_dim:
             raise ValueError(f"{what} expects {last_dim} features on the last axis, "
                              f"received shape {arr.shape}")
-        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        arr = arr.astype(self.dtype, copy=False) if any_layout else np.ascontiguousarray(arr, dtype=self.dtype)
         # A parallel worker runs inside a layer whose own input was checked already.
         trusted = getattr(_checks, "trusted", False) or parallel.in_parallel_worker()
         if not (allow_non_finite or trusted) and not np.isfinite(arr).all():

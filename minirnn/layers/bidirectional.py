@@ -82,7 +82,8 @@ class Bidirectional(Layer):
         return (out if isinstance(out, list) else [out]) + states
 
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
-        x = self.check_input(inputs, ndim=3, last_dim=self.forward_layer.cell.input_dim if self.built else None)
+        x = self.check_input(inputs, ndim=3, last_dim=self.forward_layer.cell.input_dim if self.built else None,
+                             any_layout=True)
         self.ensure_built(x.shape)
         return self.call(x, initial_state=initial_state, training=training, mask=mask)
 
@@ -125,6 +126,10 @@ class Bidirectional(Layer):
 
     def merge(self, f, b):
         mode = self.merge_mode
+        if mode == "concat" and f.ndim == 3:
+            # Joined time-major, handed on as a (batch, time) view: the halves' outputs are views
+            # of time-major arrays, and a recurrent layer above reads it time-major.
+            return np.concatenate([f.transpose(1, 0, 2), b.transpose(1, 0, 2)], axis=-1).transpose(1, 0, 2)
         if mode == "concat":
             return np.concatenate([f, b], axis=-1)
         if mode == "sum":
@@ -183,11 +188,11 @@ class Bidirectional(Layer):
     def split(self, d_out, f, b):
         """dL/dy_fwd and dL/dy_bwd from dL/dy by the merge rule."""
         mode = self.merge_mode
-        d_out = [np.zeros(self.merge(f, b).shape if mode else out.shape, self.dtype) if d is None else d
+        expected = f.shape[:-1] + (f.shape[-1] + b.shape[-1],) if mode == "concat" else f.shape
+        d_out = [np.zeros(expected if mode else out.shape, self.dtype) if d is None else d
                  for d, out in zip(d_out, (f, b))]                # None: no gradient from that output
         if mode is None:
             return np.asarray(d_out[0], self.dtype), np.asarray(d_out[1], self.dtype)
-        expected = self.merge(f, b).shape
         dy = self.check_gradient(d_out[0], expected)
         if mode == "concat":
             n = f.shape[-1]

@@ -35,6 +35,10 @@ class RNN(Layer):
       reused at every step, only when training.
     * ``stateful``: the final states of a call are the initial states of the next,
       until :meth:`reset_states`.
+
+    The sequences it returns (and the input gradient of ``backward``) are ``(batch, time)``
+    views of time-major arrays: a recurrent layer above reads them without a copy, any
+    other layer takes them as they are, and a model hands out C-contiguous arrays.
     """
 
     input_ndim = 3                  # (batch, time, features)
@@ -102,7 +106,10 @@ class RNN(Layer):
 
     # -- forward ---------------------------------------------------------------
     def __call__(self, inputs, initial_state=None, training=False, mask=None):
-        x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None)
+        # Any layout: the loops run time-major, and a recurrent layer below hands over its
+        # time-major array as a (batch, time) view, which needs no copy here.
+        x = self.check_input(inputs, ndim=3, last_dim=self.cell.input_dim if self.built else None,
+                             any_layout=True)
         for axis, what in ((0, "a batch of 0 sequences"), (1, "sequences of 0 time steps")):
             if x.shape[axis] == 0:
                 raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received {what}, "
@@ -216,7 +223,7 @@ class RNN(Layer):
             shown = np.maximum.accumulate(M, axis=0)             # zero until the first real step
         outputs = H if shown is None else H * shown
         self._cache = (cache, x.shape, shown) if training else None
-        output = np.ascontiguousarray(outputs.transpose(1, 0, 2)) if self.return_sequences else outputs[-1]
+        output = outputs.transpose(1, 0, 2) if self.return_sequences else outputs[-1]     # a view
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
@@ -247,13 +254,15 @@ class RNN(Layer):
                  for part, shape in zip(parts, expected)]
         d_output = grads[0]
         d_states = grads[1:] or [np.zeros((B, n), self.dtype) for _ in self.cell.state_names]
-        if self.return_sequences:
-            dH = np.ascontiguousarray(d_output.transpose(1, 0, 2))
-        else:
+        if not self.return_sequences:
             dH = np.zeros((T, B, n), self.dtype)
             dH[-1] = d_output
-        if shown is not None:
-            dH *= shown
+            if shown is not None:
+                dH *= shown
+        elif shown is not None:
+            dH = np.multiply(d_output.transpose(1, 0, 2), shown, order="C")
+        else:           # no copy when the gradient is a time-major layer's (T, B) array seen as (B, T)
+            dH = np.ascontiguousarray(d_output.transpose(1, 0, 2))
         dX, self._grads_job, self.initial_state_grads = parallel.backward_in_chunks(
             self.cell, cache, dH, [np.ascontiguousarray(s) for s in d_states], self.largest_product(B, T),
             input_grad)
@@ -261,7 +270,7 @@ class RNN(Layer):
             return None
         if self.go_backwards:
             dX = dX[::-1]
-        return np.ascontiguousarray(dX.transpose(1, 0, 2))
+        return dX.transpose(1, 0, 2)                            # a view, as the output
 
     def unbuilt_copy(self, name, go_backwards):
         """A fresh copy of this unbuilt layer (Bidirectional's two halves)."""
