@@ -63,7 +63,8 @@ DEFAULT_ARMS = "minirnn,keras,minirnn_from_keras_init,keras_from_minirnn_init"
 PAIRS = [("minirnn", "keras"), ("minirnn_from_keras_init", "keras"), ("minirnn", "keras_from_minirnn_init"),
          ("minirnn_fresh", "keras_fresh"), ("minirnn_fixed", "keras_fixed"), ("keras_fixed", "keras_fresh"),
          ("minirnn_fixed", "minirnn_fresh"), ("keras", "keras_fresh"), ("minirnn", "minirnn_fresh"),
-         ("minirnn_fixed", "minirnn"), ("minirnn_fixed", "keras"), ("minirnn_fresh", "keras")]
+         ("minirnn_fixed", "minirnn"), ("minirnn_fixed", "keras"), ("minirnn_fresh", "keras"),
+         ("keras_fixed", "keras"), ("minirnn", "keras_fixed")]
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                "NUMBA_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
 
