@@ -243,7 +243,6 @@ def run_python(code, **env):
 
 SELECTED = """
 import sys
-import time
 import numpy as np
 import minirnn
 layer = minirnn.LSTM(2, return_sequences=True)
@@ -554,7 +553,6 @@ def test_a_call_while_another_float_type_compiles_converts_its_arguments(numba_b
 
 NO_SCIPY = """
 import sys
-import time
 import numpy as np
 import minirnn
 rng = np.random.default_rng(0)

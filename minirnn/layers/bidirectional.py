@@ -70,12 +70,7 @@ class Bidirectional(Layer):
         f = self.forward_layer.compute_output_shape(input_shape)
         b = self.backward_layer.compute_output_shape(input_shape)
         f_out, b_out = (f[0], b[0]) if self.return_state else (f, b)
-        if self.merge_mode == "concat":
-            out = f_out[:-1] + (f_out[-1] + b_out[-1],)
-        elif self.merge_mode is None:
-            out = [f_out, b_out]
-        else:
-            out = f_out
+        out = [f_out, b_out] if self.merge_mode is None else self.merged_shape(f_out, b_out)
         if not self.return_state:
             return out
         states = list(f[1:]) + list(b[1:])
@@ -123,6 +118,10 @@ class Bidirectional(Layer):
         if not self.return_state:
             return out
         return (out if isinstance(out, list) else [out]) + list(f_states) + list(b_states)
+
+    def merged_shape(self, f, b):
+        """The merged output's shape from the halves' output shapes (a merge_mode set)."""
+        return tuple(f[:-1]) + (f[-1] + b[-1],) if self.merge_mode == "concat" else tuple(f)
 
     def merge(self, f, b):
         mode = self.merge_mode
@@ -188,7 +187,7 @@ class Bidirectional(Layer):
     def split(self, d_out, f, b):
         """dL/dy_fwd and dL/dy_bwd from dL/dy by the merge rule."""
         mode = self.merge_mode
-        expected = f.shape[:-1] + (f.shape[-1] + b.shape[-1],) if mode == "concat" else f.shape
+        expected = self.merged_shape(f.shape, b.shape) if mode else None
         d_out = [np.zeros(expected if mode else out.shape, self.dtype) if d is None else d
                  for d, out in zip(d_out, (f, b))]                # None: no gradient from that output
         if mode is None:

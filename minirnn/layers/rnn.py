@@ -254,15 +254,16 @@ class RNN(Layer):
                  for part, shape in zip(parts, expected)]
         d_output = grads[0]
         d_states = grads[1:] or [np.zeros((B, n), self.dtype) for _ in self.cell.state_names]
-        if not self.return_sequences:
+        if self.return_sequences:
+            # Never in place: the caller's gradient may be another layer's (T, B) array seen as
+            # (B, T), which then needs no copy either.
+            dH = d_output.transpose(1, 0, 2)
+            dH = np.ascontiguousarray(dH) if shown is None else np.multiply(dH, shown, order="C")
+        else:
             dH = np.zeros((T, B, n), self.dtype)
             dH[-1] = d_output
             if shown is not None:
                 dH *= shown
-        elif shown is not None:
-            dH = np.multiply(d_output.transpose(1, 0, 2), shown, order="C")
-        else:           # no copy when the gradient is a time-major layer's (T, B) array seen as (B, T)
-            dH = np.ascontiguousarray(d_output.transpose(1, 0, 2))
         dX, self._grads_job, self.initial_state_grads = parallel.backward_in_chunks(
             self.cell, cache, dH, [np.ascontiguousarray(s) for s in d_states], self.largest_product(B, T),
             input_grad)
