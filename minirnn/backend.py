@@ -141,7 +141,7 @@ class Kernel:
         self.source = func        # what the numba backend compiles (see fused)
         self.signatures = None    # Numba signature patterns ('{t}': the float type), see fused
         self.bitwise = bitwise
-        self._jit = None
+        self._jits = {}           # float type (None: any other first argument) -> its Numba dispatcher
         self._python = None
         self._ready = {}          # dtype -> the compiled function, once built for that dtype
         self._signature_dtypes = set()
@@ -150,38 +150,49 @@ class Kernel:
         self.__doc__ = func.__doc__
         self.__wrapped__ = func
 
+    def jit_for(self, dtype):
+        """The Numba dispatcher that `dtype`'s calls use (built on first use; compiles per
+        argument types on call).  Each float type has its own, calling its callees' own: Numba's
+        dispatcher is not thread-safe, and one float type's kernels may compile on the compiler
+        thread while another thread runs the other type's."""
+        key = dtype if dtype in _FLOAT_DTYPES else None
+        dispatcher = self._jits.get(key)
+        if dispatcher is None:
+            with _compile_lock:        # kernels may first run on several threads at once
+                dispatcher = self._jits.get(key)
+                if dispatcher is None:
+                    dispatcher = self._jits[key] = self._compile(key)
+        return dispatcher
+
     @property
     def jit(self):
-        """The Numba dispatcher (built on first use; compiles per argument types on call)."""
-        if self._jit is None:
-            with _compile_lock:        # kernels may first run on several threads at once
-                if self._jit is None:
-                    self._jit = self._compile()
-        return self._jit
+        """The Numba dispatcher for the default float type (:func:`floatx`)."""
+        return self.jit_for(np.dtype(_floatx))
 
-    def _compile(self):
+    def _compile(self, key):
         import numba
 
         if not _compiling["listening"]:
             _listen_to_compilation()
-        # With signatures, prepare() compiles them per float type and then closes the dispatcher
-        # to other types, so callers' array layouts convert to the declared 'A' layout.
-        return numba.njit(**JIT_OPTIONS)(self._twin(self.source, "jit"))
+        # With signatures, prepare() compiles them and then closes the dispatcher, so callers'
+        # array layouts convert to the declared 'A' layout.
+        return numba.njit(**JIT_OPTIONS)(self._twin(self.source, lambda value: value.jit_for(key)))
 
     @property
     def python(self):
         """The NumPy function with every kernel it calls swapped for that kernel's NumPy function,
         whatever the backend (what a bitwise kernel runs while it compiles)."""
         if self._python is None:
-            self._python = self._twin(self.py, "python")
+            self._python = self._twin(self.py, lambda value: value.python)
         return self._python
 
     @staticmethod
-    def _twin(func, attribute):
+    def _twin(func, swap):
+        """`func` with each kernel (or compiled global) it refers to replaced by `swap(kernel)`."""
         scope = dict(func.__globals__)
         for name in func.__code__.co_names:
             if isinstance(scope.get(name), (Kernel, CompiledGlobal)):
-                scope[name] = getattr(scope[name], attribute)
+                scope[name] = swap(scope[name])
         twin = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__, func.__closure__)
         twin.__module__, twin.__qualname__ = func.__module__, func.__qualname__
         return twin
@@ -203,13 +214,10 @@ class Kernel:
         if self.signatures and dtype not in self._signature_dtypes:
             with _compile_lock:
                 if dtype not in self._signature_dtypes:
-                    dispatcher = self.jit
-                    dispatcher.disable_compile(False)
-                    try:
-                        for pattern in self.signatures:
-                            dispatcher.compile(pattern.format(t=np.dtype(dtype).name))
-                    finally:
-                        dispatcher.disable_compile()
+                    dispatcher = self.jit_for(dtype)
+                    for pattern in self.signatures:
+                        dispatcher.compile(pattern.format(t=np.dtype(dtype).name))
+                    dispatcher.disable_compile()
                     self._signature_dtypes.add(dtype)
 
     def compiled_for(self, dtype, args=None):
@@ -217,7 +225,7 @@ class Kernel:
         with _compile_lock:
             if dtype in _FLOAT_DTYPES:
                 self.prepare(dtype)
-            dispatcher = self.jit
+            dispatcher = self.jit_for(dtype)
             if args is not None and not self.signatures:
                 import numba
 
@@ -234,7 +242,7 @@ class Kernel:
         many layouts then compiles once, which keeps the first run short; arguments are
         converted to the declared layout.  `bitwise` says `func` gives the NumPy function's bits."""
         def register(func):
-            self.source, self.signatures, self._jit, self._ready = func, signatures, None, {}
+            self.source, self.signatures, self._jits, self._ready = func, signatures, {}, {}
             if bitwise is not None:
                 self.bitwise = bitwise
             return func
@@ -247,17 +255,7 @@ class Kernel:
         function = self._ready.get(dtype)
         if function is None:
             function = self._first_call(dtype, args)
-        try:
-            return function(*args)
-        except RuntimeError as error:
-            # prepare() on another thread had this dispatcher open for another float type: open,
-            # a dispatcher compiles arguments it would otherwise convert, and it was closed again
-            # before this call got the compiler.  Once prepare() is done the call converts them.
-            if str(error) != "compilation disabled":
-                raise
-            with _compile_lock:
-                pass
-            return function(*args)
+        return function(*args)
 
     def _first_call(self, dtype, args):
         if self.bitwise and _compile_in_background and dtype in BITWISE_DTYPES:
@@ -397,6 +395,10 @@ class CompiledGlobal:
         if self._value is None:
             self._value = self.build()
         return self._value
+
+    def jit_for(self, dtype):
+        """The built value: one for every float type (a C function declares its own types)."""
+        return self.jit
 
     @property
     def python(self):

@@ -147,8 +147,8 @@ def _compiled_kernels():
     total = 0
     for module in [m for name, m in _snapshot(sys.modules).items() if name.startswith("minirnn.")]:
         for value in _snapshot(vars(module)).values():
-            if isinstance(value, backend.Kernel) and value._jit is not None:
-                total += sum(value._jit.stats.cache_misses.values())
+            if isinstance(value, backend.Kernel):
+                total += sum(sum(d.stats.cache_misses.values()) for d in list(value._jits.values()))
     return total
 
 
@@ -176,12 +176,6 @@ def _applied(settings):
 def run_job(job, index=0, settings=None):
     """Run one :class:`FitJob` here and return its :class:`FitResult` (errors caught and reported).
     ``settings``: the kernel backend and floatx to run it with (by default, this process's)."""
-    from . import backend
-
-    # A worker's last job may have ended on NumPy twins with their kernels still queued: were the
-    # compiler thread to add them to a dispatcher while this job's other float type calls it,
-    # Numba's dispatcher (not thread-safe) fails the call ("OrderedDict mutated during iteration").
-    backend.wait_for_compiled()
     result = FitResult(index, job.name or f"job {index}", job.seed, worker=os.getpid())
     start = time.perf_counter()
     compiled = _compiled_kernels()

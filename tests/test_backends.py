@@ -171,10 +171,10 @@ def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restor
 
 def test_numpy_backend_never_compiles(monkeypatch, numpy_backend):
     """With the NumPy backend no kernel reaches Numba (the dispatch really switches)."""
-    def refuse(self):
+    def refuse(self, dtype):
         raise AssertionError(f"kernel {self.__name__} was compiled under the numpy backend")
 
-    monkeypatch.setattr(Kernel, "jit", property(refuse))
+    monkeypatch.setattr(Kernel, "jit_for", refuse)
     for cell in CELLS:
         run_layer("numpy", cell, "float64", dict(return_sequences=True), dict(initial_state=True, mask=True))
 
@@ -517,38 +517,36 @@ def test_embedding_scatter_backends_agree(dtype, restore_numerics):
     np.testing.assert_allclose(results["numpy"], expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-3)
 
 
-def test_a_call_while_another_float_type_compiles_converts_its_arguments(numba_backend):
-    """prepare() opens a kernel's dispatcher to compile another float type's signature; a call
-    that arrives meanwhile with arguments it would convert (a C-ordered array for the declared
-    'A' layout) must still run once the dispatcher is closed again, not fail."""
-    import threading
-
-    from numba.core.compiler_lock import global_compiler_lock
-
+def test_each_float_type_compiles_into_dispatchers_of_its_own(numba_backend):
+    """Numba's dispatcher is not thread-safe: compiling one float type's versions (on the compiler
+    thread, say) must not touch a dispatcher that another thread calls with the other type.  So a
+    kernel and every kernel its compiled code calls keep one dispatcher per float type, and a
+    float type's dispatchers only ever hold versions for arrays of that type."""
     from minirnn.blas import gemm
 
-    A, B = np.ones((2, 3)), np.ones((3, 2))
-    C = np.zeros((2, 2))
-    gemm(A, B, C, 0.0)                                  # float64 compiled (and closed)
-    dispatcher, outcome = gemm.jit, []
+    def reachable(kern, seen):
+        if kern not in seen:
+            seen.append(kern)
+            for callee in kern.callees():
+                reachable(callee, seen)
+        return seen
 
-    def call():
-        try:
-            gemm(A, B, C, 0.0)
-            outcome.append(C.copy())
-        except Exception as error:  # noqa: BLE001  recorded for the assertion
-            outcome.append(error)
-
-    with backend._compile_lock:                         # what prepare() holds ...
-        dispatcher.disable_compile(False)               # ... while its dispatcher is open
-        with global_compiler_lock:
-            caller = threading.Thread(target=call)
-            caller.start()
-            caller.join(0.5)                            # the call waits for the compiler
-            dispatcher.disable_compile()
-    caller.join(60)
-    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
-    np.testing.assert_array_equal(outcome[0], np.full((2, 2), 3.0))
+    f32, f64 = np.dtype("float32"), np.dtype("float64")
+    A, B, C = np.ones((2, 3)), np.ones((3, 2)), np.zeros((2, 2))
+    gemm(A, B, C, 0.0)                                  # float64 ready
+    kernels = reachable(gemm, [])
+    assert len(kernels) >= 4                            # gemm, its plan and the plan's helpers
+    before = {k.__name__: list(k.jit_for(f64).overloads) for k in kernels}
+    gemm.compiled_for(f32)                              # what the compiler thread does for float32
+    C32 = np.zeros((2, 2), "float32")
+    gemm(A.astype("float32"), B.astype("float32"), C32, 0.0)
+    np.testing.assert_array_equal(C32, np.full((2, 2), 3.0, "float32"))
+    for k in kernels:
+        assert list(k.jit_for(f64).overloads) == before[k.__name__], k.__name__
+        assert k.jit_for(f32) is not k.jit_for(f64), k.__name__
+        for dtype in (f32, f64):
+            array_types = [a.dtype for sig in k.jit_for(dtype).overloads for a in sig if hasattr(a, "ndim")]
+            assert {str(t) for t in array_types} <= {dtype.name}, (k.__name__, dtype, array_types)
 
 
 NO_SCIPY = """
