@@ -319,10 +319,13 @@ def measure(lib_name, case, samples, min_sample_time):
 
     if kind == "memory":
         # "first": from before the model is built to after its first step (JIT compile or
-        # tracing included); "steps": a warmed-up model, peak reset, then MEMORY_STEPS steps.
+        # tracing included; minirnn's background compilation waited for, so the compiler's
+        # memory counts here and not in the other phases); "steps": a warmed-up model, peak
+        # reset, then MEMORY_STEPS steps.
         rss_before = current_rss_bytes()
         model = lib.build(case)
         lib.step(model, x, y)
+        lib.settle()
         if case["memory_phase"] == "first":
             peak = peak_rss_bytes()
         elif case["memory_phase"] == "epoch":
