@@ -38,9 +38,11 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
                 for k in range(width):
                     hu[k] += b_rec[k]                               # F1
                 activate_sum(row[:2 * n], hu[:2 * n], rec_act, exact)   # F2: z, r
+                HU_row = HU_h[t, b]
+                for j in range(n):                                  # one array written per loop: vectorises
+                    HU_row[j] = hu[2 * n + j]
                 for j in range(n):
-                    HU_h[t, b, j] = hu[2 * n + j]
-                    hu[2 * n + j] = row[n + j] * hu[2 * n + j]      # r * hU_h
+                    hu[2 * n + j] = row[n + j] * HU_row[j]          # r * hU_h
                 activate_sum(row[2 * n:], hu[2 * n:], act, exact)   # F3
         else:
             recurrent_product_into(h, U_zr, R[:2], hU[:, :2 * n])        # F1'

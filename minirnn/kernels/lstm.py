@@ -42,20 +42,24 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
                 activate_sum(row[:2 * n], hu[:2 * n], rec_act, exact)
                 activate_sum(row[2 * n:3 * n], hu[2 * n:3 * n], act, exact)
                 activate_sum(row[3 * n:], hu[3 * n:], rec_act, exact)
+            # One array written per loop: these vectorise (one loop writing C, phi(C) and H does not).
+            C_row, phi_row, H_row, c_row, h_row = C[t, b], phi_C[t, b], H[t, b], c[b], h[b]
             for j in range(n):
-                c_new = row[n + j] * c[b, j] + row[j] * row[2 * n + j]          # F3
-                if fast:
-                    phi_c = phi[1] * tanh_rational(phi[0] * c_new) + phi[2]
-                else:
-                    phi_c = activate_element(c_new, act, exact)
-                C[t, b, j] = c_new
-                phi_C[t, b, j] = phi_c
-                H[t, b, j] = row[3 * n + j] * phi_c                 # F4
+                C_row[j] = row[n + j] * c_row[j] + row[j] * row[2 * n + j]      # F3
+            if fast:
+                for j in range(n):
+                    phi_row[j] = phi[1] * tanh_rational(phi[0] * C_row[j]) + phi[2]
+            else:
+                for j in range(n):
+                    phi_row[j] = activate_element(C_row[j], act, exact)
+            for j in range(n):
+                H_row[j] = row[3 * n + j] * phi_row[j]              # F4
             if masked:                                              # F5
                 m = mask[t, b, 0]
                 for j in range(n):
-                    H[t, b, j] = h[b, j] + m * (H[t, b, j] - h[b, j])
-                    C[t, b, j] = c[b, j] + m * (C[t, b, j] - c[b, j])
+                    H_row[j] = h_row[j] + m * (H_row[j] - h_row[j])
+                for j in range(n):
+                    C_row[j] = c_row[j] + m * (C_row[j] - c_row[j])
         h, c = H[t], C[t]
     return gates, C, phi_C, H
 
