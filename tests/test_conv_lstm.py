@@ -19,12 +19,7 @@ from minirnn import layers as L  # noqa: E402
 from minirnn.cells import ConvLSTM2DCell  # noqa: E402
 from minirnn.cells.base import empty_masks  # noqa: E402
 
-
-def close(mine, ref, tol=2e-5, what=""):
-    mine, ref = np.asarray(mine), np.asarray(ref)
-    assert mine.shape == ref.shape, f"{what}: shape {mine.shape} != Keras's {ref.shape}"
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    np.testing.assert_allclose(mine, ref, rtol=0, atol=tol * scale, err_msg=what)
+from keras_compare import close  # noqa: E402
 
 
 def twins(klass, args, kwargs, x_shape, seed=0):

@@ -18,12 +18,7 @@ import minirnn as mr  # noqa: E402
 import minirnn.keras as mk  # noqa: E402
 from minirnn import layers as L  # noqa: E402
 
-
-def close(mine, ref, tol=2e-5, what=""):
-    mine, ref = np.asarray(mine), np.asarray(ref)
-    assert mine.shape == ref.shape, f"{what}: shape {mine.shape} != Keras's {ref.shape}"
-    scale = max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
-    np.testing.assert_allclose(mine, ref, rtol=0, atol=tol * scale, err_msg=what)
+from keras_compare import close  # noqa: E402
 
 
 def keras_grads(klayer, x, training, rng, mask=None):
