@@ -14,7 +14,9 @@ bundles none; then the ``scipy-openblas64`` package provides the same library.
 
 Row-major C (m, n) is column-major C^T, so C = A B is computed as
 C^T = B^T A^T; an operand that is a transposed view is passed with BLAS's
-transpose flag instead of being copied.
+transpose flag instead of being copied.  A column-major C (a transposed view, as
+the gate-major loops of cells/lstm.py pass) is the same product transposed:
+C^T = B^T A^T with C^T row-major.
 """
 import ctypes
 import glob
@@ -129,6 +131,8 @@ def _gemm_numpy(A, B, C, beta):
     through ctypes."""
     if C.dtype.char not in "fd":
         raise TypeError(f"gemm: C must be float32 or float64, received {C.dtype}")
+    if is_column_major.python(C):
+        A, B, C = B.T, A.T, C.T
     A, B = _blas_operand(A, C.dtype), _blas_operand(B, C.dtype)
     n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan.python(A, B, C, beta)
     if k == 0:
@@ -140,6 +144,13 @@ def _gemm_numpy(A, B, C, beta):
 _sgemm = CompiledGlobal(lambda: _declare_cblas(4))
 _dgemm = CompiledGlobal(lambda: _declare_cblas(8))
 _N, _T = np.int32(111), np.int32(112)                               # CblasNoTrans, CblasTrans
+
+
+@kernel
+def is_column_major(C):
+    """Whether C (m, n) is stored column by column (a transposed view of a row-major array),
+    with more than one row and column (a single row or column is both)."""
+    return C.shape[0] > 1 and C.shape[1] > 1 and C.strides[0] == C.itemsize
 
 
 @kernel
@@ -188,7 +199,8 @@ def gemm_plan(A, B, C, beta):
 
 @kernel(bitwise=True)
 def gemm(A, B, C, beta):
-    """C = A B + beta C in place, for 2-D A (m, k), B (k, n), C (m, n) of one float dtype.
+    """C = A B + beta C in place, for 2-D A (m, k), B (k, n), C (m, n) of one float dtype,
+    C row-major or column-major.
 
     beta = 0 ignores what C held (it may be uninitialised)."""
     _gemm_numpy(A, B, C, beta)
@@ -197,6 +209,8 @@ def gemm(A, B, C, beta):
 @gemm.fused(signatures=["void({t}[:, :], {t}[:, :], {t}[:, :], float64)"])   # per float type in use
 def gemm_cblas(A, B, C, beta):
     """gemm compiled: _gemm_numpy's call of the BLAS routine."""
+    if is_column_major(C):
+        A, B, C = B.T, A.T, C.T
     n, m, k, trans_b, ldb, trans_a, lda, ldc = gemm_plan(A, B, C, beta)
     if k == 0:
         return

@@ -1,4 +1,5 @@
 """The numerical settings: the default float type, BLAS's gemm called directly, the BLAS thread cap."""
+import itertools
 import os
 
 import numpy as np
@@ -76,17 +77,20 @@ def test_gemm_matches_numpy(kernels, dtype, restore_numerics):
     for m, k, n in [(3, 4, 5), (1, 6, 1), (5, 1, 2), (4, 0, 3), (0, 3, 2)]:
         for a_layout in LAYOUTS:
             for b_layout in LAYOUTS:
-                for beta in (0.0, 1.0, -0.5):
+                for beta, c_layout in itertools.product((0.0, 1.0, -0.5), ("row-major", "column-major")):
                     A, B = operand(rng, m, k, a_layout, dtype), operand(rng, k, n, b_layout, dtype)
-                    # C: a window of a wider array, whose other columns must stay untouched.
+                    # C: a window of a wider array (or, column-major, the transposed window of a
+                    # taller one), whose other columns must stay untouched.
                     base = rng.normal(size=(m, n + 4)).astype(dtype)
+                    if c_layout == "column-major":
+                        base = np.ascontiguousarray(base.T).T
                     untouched = base.copy()
                     C = base[:, 2:n + 2]
                     if beta == 0:
                         C[...] = np.nan                        # beta = 0 must not read C
                     expected = A.astype(np.float64) @ B.astype(np.float64) + (beta * C if beta else 0)
                     gemm(A, B, C, beta)
-                    what = f"{m}x{k}x{n} A {a_layout}, B {b_layout}, beta {beta}"
+                    what = f"{m}x{k}x{n} A {a_layout}, B {b_layout}, C {c_layout}, beta {beta}"
                     assert C.dtype == np.dtype(dtype), what
                     np.testing.assert_allclose(C, expected, err_msg=what, **tol)
                     np.testing.assert_array_equal(base[:, :2], untouched[:, :2], err_msg=what)
@@ -169,15 +173,22 @@ def test_set_blas_threads_rejects_non_positive_ints(bad, restore_blas_threads):
 
 # -- layouts between layers ------------------------------------------------------------
 def test_recurrent_layers_hand_sequences_on_time_major():
-    """A recurrent layer's sequences are (batch, time) views of the loops' time-major arrays, so
-    the recurrent layer above reads them without a copy; the numbers are those of a C-contiguous
-    copy, and a model hands out C-contiguous arrays."""
+    """A recurrent layer's sequences are (batch, time) views of the loops' time-major arrays
+    (row-major, or the LSTM's column layout), so a recurrent layer above that keeps the same
+    layout reads them without a copy; the numbers are those of a C-contiguous copy, and a model
+    hands out C-contiguous arrays."""
     x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype("float32")
     y = LSTM(5, return_sequences=True)(x)
-    assert y.shape == (4, 6, 5) and y.transpose(1, 0, 2).flags.c_contiguous
+    columns = np.swapaxes(y.transpose(1, 0, 2), -1, -2)                 # (time, units, batch)
+    assert y.shape == (4, 6, 5) and columns.flags.c_contiguous
+    lstm_above = LSTM(2, return_sequences=True)
+    lstm_above(y)
+    assert np.shares_memory(lstm_above.cell.in_layout(y.transpose(1, 0, 2)), y)
+    np.testing.assert_array_equal(lstm_above(y), lstm_above(np.ascontiguousarray(y)))
     z = Bidirectional(SimpleRNN(3, return_sequences=True))(y)
     assert z.shape == (4, 6, 6) and z.transpose(1, 0, 2).flags.c_contiguous
     above = GRU(2, return_sequences=True)
+    assert np.shares_memory(above.cell.in_layout(z.transpose(1, 0, 2)), z)
     np.testing.assert_array_equal(above(z), above(np.ascontiguousarray(z)))
     model = mr.Sequential([mr.Input((6, 3)), LSTM(5, return_sequences=True)])
     for out in (model.predict(x, verbose=0), model(x)):

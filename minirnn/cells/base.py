@@ -44,13 +44,14 @@ arrays, empty (shape (0, 1, 1)) when unused:
 Input dropout (``input_masks``, one (B, D) mask per block of gates, or None) never
 reaches the loops: :meth:`project` and :meth:`input_grad` apply it.
 
-Shared products.  The part of the pre-activations that does not depend on the
-recurrence is one product over all time steps, done before the time loop; the
-matching weight gradients are one product each, done after the backward loop:
-
-    XW = X W + b                      (T*B, D) @ (D, G*n)   before the loop
-    dW = X^T dXW,  db = sum dXW       after the loop
-    dX = dXW W^T
+Column layout.  A cell may keep its arrays with one column per sequence, step by step:
+x_t W + b as (T, G*n, B) (``project(..., columns=True)``), states as (T, n, B) and (n, B),
+so that each inner loop of its fused twin runs along one unit over the whole batch rather
+than over one sequence's n units, and a step's block stays contiguous (cells/lstm.py does;
+its class sets ``sequences_as_columns = True``).  It hands the wrapper and its cache (T, B, .)
+views of them (:func:`row_view`, no copy) and gets its arrays back by
+:func:`column_layout` (free for such a view).  The products below take either layout:
+one product over all steps for row-major arrays, one per step for column-layout views.
 
 Every cell subclass registers itself in :mod:`minirnn.registry` under its class
 name (package ``"minirnn"`` for minirnn's cells, ``"Custom"`` for any other), so a
@@ -73,8 +74,10 @@ def recurrent_product_into(h, U, R, out):
         gemm(h, U, out, 0.0)
         return
     n = h.shape[1]
+    hR = np.empty(h.shape, h.dtype)           # row-major whatever h's layout, as the fused twin's
     for g in range(U.shape[1] // n):
-        gemm(h * R[g], U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 0.0)
+        np.multiply(h, R[g], out=hR)
+        gemm(hR, U[:, g * n:(g + 1) * n], out[:, g * n:(g + 1) * n], 0.0)
 
 
 @kernel(bitwise=True)
@@ -85,7 +88,7 @@ def recurrent_grad_into(dM, U, R, out):
         gemm(dM, U.T, out, 0.0)
         return
     n = U.shape[0]
-    part = np.empty_like(out)
+    part = np.empty(out.shape, out.dtype)     # row-major whatever out's layout, as the fused twin's
     for g in range(U.shape[1] // n):
         gemm(dM[:, g * n:(g + 1) * n], U[:, g * n:(g + 1) * n].T, part, 0.0)
         if g == 0:
@@ -116,10 +119,48 @@ def empty_masks(dtype):
     return np.zeros((0, 1, 1), dtype)
 
 
+def column_layout(A):
+    """(T, B, k) -> (T, k, B), or a state (B, n) -> (n, B), C-contiguous: each sequence a
+    column.  Free for a view :func:`row_view` made; a copy otherwise."""
+    return np.ascontiguousarray(np.swapaxes(A, -1, -2))
+
+
+def row_view(A):
+    """The (T, B, k) (or (B, n)) view of a column-layout array: the inverse of :func:`column_layout`."""
+    return np.swapaxes(A, -1, -2)
+
+
+def in_columns(A):
+    """Whether A (T, B, k) is a column-layout view: its batch axis, not its last, has unit stride."""
+    return A.shape[2] > 1 and A.strides[2] != A.itemsize and A.strides[1] == A.itemsize
+
+
+def as_matrix(A):
+    """(T, B, k) as the (T*B, k) matrix of its rows (a copy unless A is row-major)."""
+    return A.reshape(A.shape[0] * A.shape[1], A.shape[2])
+
+
+@kernel(bitwise=True)
+def products_by_step(A, X, out, beta):
+    """out_t = A X_t^T + beta out_t for every step t: A (m, k), X (T, B, k), out (T, m, B)."""
+    for t in range(X.shape[0]):
+        gemm(A, X[t].T, out[t], beta)
+
+
+@kernel(bitwise=True)
+def sum_of_products_by_step(X, Y, out):
+    """out = sum_t X_t^T Y_t: X (T, B, m), Y (T, B, k), out (m, k)."""
+    if X.shape[0] == 0:
+        out[:, :] = 0
+    for t in range(X.shape[0]):
+        gemm(X[t].T, Y[t], out, 0.0 if t == 0 else 1.0)
+
+
 class Cell:
     """Base class: the contract above, weights by name, and the out-of-loop products."""
 
     gates = 1                 # G: blocks of `units` columns in W and U
+    sequences_as_columns = False  # its loops keep each sequence as a column ("Column layout" above)
     gate_names = ()           # names of the blocks of cache.gates, if the cell keeps one
     state_names = ("h",)
     skips_input_grad = False  # backward_phases takes input_grad=False (see the contract)
@@ -188,6 +229,20 @@ class Cell:
     def zero_states(self, batch):
         return [np.zeros((batch, self.units), self.dtype) for _ in self.state_names]
 
+    # -- the layout of the (T, B, .) arrays it is handed ---------------------------------
+    def in_layout(self, A):
+        """A (T, B, k) as this cell's loops read it: C-contiguous, or for a column-layout cell a
+        column-layout view (a copy only when A is neither already)."""
+        if not self.sequences_as_columns:
+            return np.ascontiguousarray(A)
+        return row_view(column_layout(A))
+
+    def sequence_zeros(self, T, B, k):
+        """Zeros (T, B, k) in this cell's layout."""
+        if self.sequences_as_columns:
+            return row_view(np.zeros((T, k, B), self.dtype))
+        return np.zeros((T, B, k), self.dtype)
+
     # -- the products outside the time loop ----------------------------------
     def input_bias(self):
         """Bias added to the input projection XW (None when use_bias=False)."""
@@ -199,51 +254,60 @@ class Cell:
         step = width // len(masks)
         return [(slice(k * step, (k + 1) * step), m) for k, m in enumerate(masks)]
 
-    def project(self, X, input_masks=None):
-        """XW = X W + b for every step at once: (T, B, D) -> (T, B, G*n).
+    def project(self, X, input_masks=None, columns=False):
+        """XW = X W + b for every step at once: (T, B, D) -> (T, B, G*n), or with `columns`
+        in the column layout (T, G*n, B), one product per step.
 
         With input dropout, block k of the columns sees X * input_masks[k]."""
         T, B, D = X.shape
-        XW = np.empty((T * B, self.gates * self.units), X.dtype)
+        width = self.gates * self.units
+        XW = np.empty((T, width, B) if columns else (T * B, width), X.dtype)
         b = self.input_bias()
         if b is not None:
-            XW[:] = b                     # the product is then added to it: one pass less
+            XW[:] = b[:, None] if columns else b      # the product is then added to it: one pass less
         beta = 0.0 if b is None else 1.0
-        if input_masks is None:
-            gemm(X.reshape(T * B, D), self.kernel, XW, beta)
-        else:
-            for cols, m in self.column_blocks(input_masks):
-                gemm((X * m).reshape(T * B, D), self.kernel[:, cols], XW[:, cols], beta)
-        return XW.reshape(T, B, -1)
+        blocks = [(slice(None), None)] if input_masks is None else self.column_blocks(input_masks)
+        for cols, m in blocks:
+            Xm = X if m is None else X * m
+            if columns:
+                products_by_step(self.kernel[:, cols].T, Xm, XW[:, cols], beta)
+            else:
+                gemm(as_matrix(Xm), self.kernel[:, cols], XW[:, cols], beta)
+        return XW if columns else XW.reshape(T, B, width)
 
     # The products after the loop run in both backends alike, so they may use NumPy's ``@``
     # (the loops call gemm, whose one routine both backends share).
     def input_grad(self, dXW, input_masks=None, needed=True):
         """dL/dX = dL/dXW W^T (with input dropout, block k of the columns times input_masks[k]);
-        None when not `needed`."""
+        None when not `needed`.  A column-layout dXW gives a column-layout view."""
         if not needed:
             return None
         T, B, width = dXW.shape
         D = self.input_dim
-        flat = dXW.reshape(T * B, width)
-        if input_masks is None:
-            return np.matmul(flat, self.kernel.T).reshape(T, B, D)
-        dX = np.zeros((T, B, D), dXW.dtype)
-        for cols, m in self.column_blocks(input_masks):
-            dX += (flat[:, cols] @ self.kernel[:, cols].T).reshape(T, B, D) * m
+        blocks = [(slice(None), None)] if input_masks is None else self.column_blocks(input_masks)
+        columns = in_columns(dXW)
+        dX = None
+        for cols, m in blocks:
+            if columns:
+                part = np.empty((T, D, B), dXW.dtype)
+                products_by_step(self.kernel[:, cols], dXW[..., cols], part, 0.0)
+                part = row_view(part)
+            else:
+                part = np.matmul(as_matrix(dXW[..., cols]), self.kernel[:, cols].T).reshape(T, B, D)
+            if m is not None:
+                part *= m
+            dX = part if dX is None else dX + part
         return dX
 
     def kernel_grads(self, X, dXW, input_masks=None):
         """dW = sum_t x_t^T dXW_t and db = sum_t dXW_t (the input bias's gradient)."""
-        T, B, D = X.shape
-        flat = dXW.reshape(T * B, -1)
         if input_masks is None:
-            dW = np.matmul(X.reshape(T * B, D).T, flat)
+            dW = self.outer(X, dXW)
         else:
             dW = np.empty_like(self.kernel)
             for cols, m in self.column_blocks(input_masks):
-                np.matmul((X * m).reshape(T * B, D).T, flat[:, cols], out=dW[:, cols])
-        return dW, flat.sum(axis=0)
+                dW[:, cols] = self.outer(X * m, dXW[..., cols])
+        return dW, dXW.sum(axis=(0, 1))
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
@@ -267,8 +331,13 @@ class Cell:
 
     @staticmethod
     def outer(A, dA):
-        """sum_t A_t^T dA_t as one product: (T, B, m), (T, B, k) -> (m, k)."""
-        return np.matmul(A.reshape(-1, A.shape[-1]).T, dA.reshape(-1, dA.shape[-1]))
+        """sum_t A_t^T dA_t: (T, B, m), (T, B, k) -> (m, k); one product over all steps, or one
+        per step when either is a column-layout view."""
+        if in_columns(A) or in_columns(dA):
+            out = np.empty((A.shape[2], dA.shape[2]), dA.dtype)
+            sum_of_products_by_step(A, dA, out)
+            return out
+        return np.matmul(as_matrix(A).T, as_matrix(dA))
 
     @classmethod
     def outer_previous(cls, H, h0, dM):

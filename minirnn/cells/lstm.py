@@ -25,8 +25,12 @@ Backward, for t = T..1, starting from dh_next = dL/dh_T, dc_next = dL/dc_T:
     B5  dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,
         dx_t = da_t W^T                      one product each, after the loop
 
-Shapes (time-major): x_t (B, D); h_t, c_t and each gate (B, n); W (D, 4n),
-U (n, 4n), b (4n,).  With ``unit_forget_bias`` the f slice of b starts at 1.
+Shapes: the equations are written for one sequence as a row (x_t W, Keras's W (D, 4n),
+U (n, 4n), b (4n,)); the loops hold each sequence as a column instead: x_t W + b as
+(T, 4n, B), h_t, c_t and each gate (n, B), every step's states (T, n, B), so that each
+line of the fused loops runs over the whole batch ("Column layout" in cells/base.py).
+The cell hands the wrapper and its cache (T, B, .) views.
+With ``unit_forget_bias`` the f slice of b starts at 1.
 Without a mask m_t = 1; with recurrent dropout h_{t-1} meets each gate's block of
 U as h_{t-1} * R_g (see cells/base.py).
 """
@@ -36,41 +40,42 @@ import numpy as np
 
 from ..activations import activate, derivative
 from ..backend import kernel
-from .base import Cell, recurrent_grad_into, recurrent_product_into
+from .base import Cell, column_layout, recurrent_grad_into, recurrent_product_into, row_view
 
 
 @kernel(bitwise=True)
 def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
-    """F1-F5 over all steps; XW holds x_t W + b and is overwritten by the activated gates.
-    Returns the cache (gates, C, phi_C, H)."""
-    T, B, width = XW.shape
+    """F1-F5 over all steps, one column per sequence: XW (T, 4n, B) holds x_t W + b and is
+    overwritten by the activated gates; h0, c0 (n, B).  Returns the cache (gates, C, phi_C, H),
+    the states (T, n, B)."""
+    T, width, B = XW.shape
     n = width // 4
     masked = mask.shape[0] > 0
     gates = XW                                 # activated [i f g o] replace x_t W + b, step by step
-    C = np.empty((T, B, n), XW.dtype)          # carried c_t
-    phi_C = np.empty((T, B, n), XW.dtype)      # phi(c_t) before masking, reused by backward
-    H = np.empty((T, B, n), XW.dtype)          # carried h_t
-    hU = np.empty((B, width), XW.dtype)
+    C = np.empty((T, n, B), XW.dtype)          # carried c_t
+    phi_C = np.empty((T, n, B), XW.dtype)      # phi(c_t) before masking, reused by backward
+    H = np.empty((T, n, B), XW.dtype)          # carried h_t
+    hU = np.empty((width, B), XW.dtype)        # (h_{t-1} U)^T
     h, c = h0, c0
     for t in range(T):
-        recurrent_product_into(h, U, R, hU)
+        recurrent_product_into(h.T, U, R, hU.T)
         a = XW[t] + hU                         # F1
-        i = activate(a[:, :n], rec_act)        # F2
-        f = activate(a[:, n:2 * n], rec_act)
-        g = activate(a[:, 2 * n:3 * n], act)
-        o = activate(a[:, 3 * n:], rec_act)
+        i = activate(a[:n], rec_act)           # F2
+        f = activate(a[n:2 * n], rec_act)
+        g = activate(a[2 * n:3 * n], act)
+        o = activate(a[3 * n:], rec_act)
         c_new = f * c + i * g                  # F3
         phi_c = activate(c_new, act)
         h_new = o * phi_c                      # F4
-        if masked:                             # F5
-            h = h + mask[t] * (h_new - h)
-            c = c + mask[t] * (c_new - c)
+        if masked:                             # F5: m_t, one per column
+            h = h + mask[t, :, 0] * (h_new - h)
+            c = c + mask[t, :, 0] * (c_new - c)
         else:
             h, c = h_new, c_new
-        gates[t, :, :n] = i
-        gates[t, :, n:2 * n] = f
-        gates[t, :, 2 * n:3 * n] = g
-        gates[t, :, 3 * n:] = o
+        gates[t, :n] = i
+        gates[t, n:2 * n] = f
+        gates[t, 2 * n:3 * n] = g
+        gates[t, 3 * n:] = o
         C[t] = c
         phi_C[t] = phi_c
         H[t] = h
@@ -79,27 +84,29 @@ def forward_loop(XW, U, h0, c0, act, rec_act, mask, R):
 
 @kernel(bitwise=True)
 def backward_loop(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R):
-    """B1-B4 over all steps, last to first.  Returns (dA, dh0, dc0)."""
-    T, B, n = C.shape
+    """B1-B4 over all steps, last to first, in forward_loop's layout (dH (T, n, B); c0, dh_T,
+    dc_T (n, B)).  Returns (dA (T, 4n, B), dh0, dc0)."""
+    T, width, B = gates.shape
+    n = width // 4
     masked = mask.shape[0] > 0
     dA = np.empty_like(gates)
     dh_next, dc_next = dh_T.copy(), dc_T
     for t in range(T - 1, -1, -1):
-        i = gates[t, :, :n]
-        f = gates[t, :, n:2 * n]
-        g = gates[t, :, 2 * n:3 * n]
-        o = gates[t, :, 3 * n:]
+        i = gates[t, :n]
+        f = gates[t, n:2 * n]
+        g = gates[t, 2 * n:3 * n]
+        o = gates[t, 3 * n:]
         phi_c = phi_C[t]
         c_prev = C[t - 1] if t > 0 else c0
         dh_out = dH[t] + dh_next
-        dh = dh_out * mask[t] if masked else dh_out            # B1
-        dc_in = dc_next * mask[t] if masked else dc_next
+        dh = dh_out * mask[t, :, 0] if masked else dh_out            # B1
+        dc_in = dc_next * mask[t, :, 0] if masked else dc_next
         dc = dc_in + dh * o * derivative(phi_c, act)           # B2
-        dA[t, :, :n] = dc * g * derivative(i, rec_act)         # B3: da_i
-        dA[t, :, n:2 * n] = dc * c_prev * derivative(f, rec_act)     # da_f
-        dA[t, :, 2 * n:3 * n] = dc * i * derivative(g, act)          # da_c
-        dA[t, :, 3 * n:] = dh * phi_c * derivative(o, rec_act)       # da_o
-        recurrent_grad_into(dA[t], U, R, dh_next)                    # B4
+        dA[t, :n] = dc * g * derivative(i, rec_act)            # B3: da_i
+        dA[t, n:2 * n] = dc * c_prev * derivative(f, rec_act)        # da_f
+        dA[t, 2 * n:3 * n] = dc * i * derivative(g, act)             # da_c
+        dA[t, 3 * n:] = dh * phi_c * derivative(o, rec_act)          # da_o
+        recurrent_grad_into(dA[t].T, U, R, dh_next.T)                # B4
         if masked:
             dh_next += dh_out - dh
             dc_next = dc * f + (dc_next - dc_in)
@@ -109,7 +116,7 @@ def backward_loop(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, mask, R)
 
 
 class LSTMCache(NamedTuple):
-    """What forward keeps for backward (time-major)."""
+    """What forward keeps for backward: (T, B, .) views of the loops' column-layout arrays."""
     X: np.ndarray             # (T, B, D) inputs
     h0: np.ndarray            # (B, n) initial states
     c0: np.ndarray
@@ -126,6 +133,7 @@ class LSTMCell(Cell):
     """One LSTM step, run over whole sequences by the loops above."""
 
     gates = 4
+    sequences_as_columns = True
     skips_input_grad = True
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
@@ -143,17 +151,23 @@ class LSTMCell(Cell):
 
     def forward(self, X, states, mask, R, input_masks=None):
         h0, c0 = states
-        gates, C, phi_C, H = forward_loop(self.project(X, input_masks), self.recurrent_kernel, h0, c0,
-                                          self.activation, self.recurrent_activation, mask, R)
-        return H, [H[-1], C[-1]], LSTMCache(X, h0, c0, gates, C, phi_C, H, mask, R, input_masks)
+        mask = np.ascontiguousarray(mask)      # the fused loops read m_t as one contiguous row
+        gates, C, phi_C, H = map(row_view, forward_loop(
+            self.project(X, input_masks, columns=True), self.recurrent_kernel, column_layout(h0),
+            column_layout(c0), self.activation, self.recurrent_activation, mask, R))
+        final = [np.ascontiguousarray(H[-1]), np.ascontiguousarray(C[-1])]
+        return H, final, LSTMCache(X, h0, c0, gates, C, phi_C, H, mask, R, input_masks)
 
     def backward_phases(self, cache, dH, dstates, input_grad=True):
         dh_T, dc_T = dstates
-        dA, dh0, dc0 = backward_loop(cache.gates, cache.C, cache.phi_C, cache.c0, self.recurrent_kernel, dH,
-                                     dh_T, dc_T, self.activation, self.recurrent_activation, cache.mask, cache.R)
+        dA, dh0, dc0 = backward_loop(*map(column_layout, (cache.gates, cache.C, cache.phi_C, cache.c0)),
+                                     self.recurrent_kernel, *map(column_layout, (dH, dh_T, dc_T)),
+                                     self.activation, self.recurrent_activation, cache.mask, cache.R)
+        dA = row_view(dA)
 
         def weight_grads():                                                  # B5
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
             dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dA, cache.R)
             return dict(kernel=dW, recurrent_kernel=dU, bias=db)
-        return self.input_grad(dA, cache.input_masks, input_grad), [dh0, dc0], weight_grads
+        dstates0 = [np.ascontiguousarray(row_view(dh0)), np.ascontiguousarray(row_view(dc0))]
+        return self.input_grad(dA, cache.input_masks, input_grad), dstates0, weight_grads

@@ -7,7 +7,8 @@ element at a time, so they need scalar forms of the same f and f':
     activate_element(a, code, exact)    f(a) for one element
     derivative_element(y, code)         f'(a) for one element, from y = f(a)
     activate_sum(x, y, code, exact)     x[:] = f(x + y) for 1-D arrays
-    activate_sum_by_columns(x, y, coef) the same, each block of columns with its own tanh/sigmoid
+    tanh_form(code, like)               f(a) = c1 tanh(c0 a) + c2: (c0, c1, c2) for tanh/sigmoid
+    activate_by_tanh(a, form)           that form, without branches in an inner loop
     derivative_polynomial(code, like)   f'(a) = p + y (q - r y): (p, q, r) for linear/tanh/sigmoid
     derivative_by_polynomial(y, poly)   that polynomial, without branches in an inner loop
 
@@ -52,33 +53,25 @@ def activate_sum(x, y, code, exact):
 
 
 @kernel
-def column_coefficients(codes, n, like):
-    """Coefficients (3, len(codes) * n) that write each block of n columns, activated by
-    codes[g], as y = c1 tanh(c0 a) + c2: tanh (1, 1, 0), sigmoid (1/2, 1/2, 1/2).  With them a
-    row of mixed gates is one loop that vectorises (:func:`activate_sum_by_columns`).  Empty when a
-    code is neither tanh nor sigmoid or `like` is float64 (exact activations)."""
-    width = len(codes) * n
-    for code in codes:
-        if code != TANH and code != SIGMOID:
-            return np.empty((3, 0), like.dtype)
-    if like.itemsize == 8:
-        return np.empty((3, 0), like.dtype)
-    coef = np.empty((3, width), like.dtype)
-    for g in range(len(codes)):
-        half = codes[g] == SIGMOID
-        for j in range(g * n, (g + 1) * n):
-            coef[0, j] = HALF if half else ONE
-            coef[1, j] = HALF if half else ONE
-            coef[2, j] = HALF if half else ZERO
-    return coef
+def tanh_form(code, like):
+    """((c0, c1, c2), True) with f(a) = c1 tanh(c0 a) + c2, as the float32 activations compute
+    tanh (1, 1, 0) and sigmoid (1/2, 1/2, 1/2: tanh(a/2)/2 + 1/2); (zeros, False) for any other
+    activation or when `like` is float64 (exact activations).  One loop then activates any of a
+    cell's gates, with no branch or call in it (a call per row costs more than the row)."""
+    form = np.zeros(3, like.dtype)
+    if like.itemsize == 8 or (code != TANH and code != SIGMOID):
+        return form, False
+    half = code == SIGMOID
+    form[0] = HALF if half else ONE
+    form[1] = HALF if half else ONE
+    form[2] = HALF if half else ZERO
+    return form, True
 
 
 @kernel
-def activate_sum_by_columns(x, y, coef):
-    """x[k] = coef[1, k] tanh(coef[0, k] (x[k] + y[k])) + coef[2, k] (coefficients from
-    column_coefficients): sigmoid(a) as tanh(a/2)/2 + 1/2, exactly as activate computes it."""
-    for k in range(x.size):
-        x[k] = coef[1, k] * tanh_rational(coef[0, k] * (x[k] + y[k])) + coef[2, k]
+def activate_by_tanh(a, form):
+    """f(a) = c1 tanh(c0 a) + c2, with (c0, c1, c2) = form from tanh_form."""
+    return form[1] * tanh_rational(form[0] * a) + form[2]
 
 
 @kernel

@@ -210,7 +210,7 @@ class RNN(Layer):
         input_masks, R = self.dropout_masks(B) if training else (None, None)
         R = empty_masks(self.dtype) if R is None else R
         H, final_states, cache = parallel.forward_in_chunks(self.cell, self.batch_chunks(B, T),
-                                                            np.ascontiguousarray(X), states,
+                                                            self.cell.in_layout(X), states,
                                                             np.ascontiguousarray(M), R, input_masks)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
@@ -258,9 +258,9 @@ class RNN(Layer):
             # Never in place: the caller's gradient may be another layer's (T, B) array seen as
             # (B, T), which then needs no copy either.
             dH = d_output.transpose(1, 0, 2)
-            dH = np.ascontiguousarray(dH) if shown is None else np.multiply(dH, shown, order="C")
+            dH = self.cell.in_layout(dH if shown is None else dH * shown)
         else:
-            dH = np.zeros((T, B, n), self.dtype)
+            dH = self.cell.sequence_zeros(T, B, n)
             dH[-1] = d_output
             if shown is not None:
                 dH *= shown
