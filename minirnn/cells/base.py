@@ -307,7 +307,17 @@ class Cell:
             dW = np.empty_like(self.kernel)
             for cols, m in self.column_blocks(input_masks):
                 dW[:, cols] = self.outer(X * m, dXW[..., cols])
-        return dW, dXW.sum(axis=(0, 1))
+        return dW, self.sum_over_steps(dXW)
+
+    @staticmethod
+    def sum_over_steps(A):
+        """sum_t sum_b A_tb: (T, B, k) -> (k,).  A column-layout view is summed along its rows
+        as a product with ones (NumPy's reduction over its strided axes takes five times as long)."""
+        if not in_columns(A):
+            return as_matrix(A).sum(axis=0)
+        T, B, k = A.shape
+        columns = column_layout(A)
+        return np.matmul(columns.reshape(T * k, B), np.ones(B, A.dtype)).reshape(T, k).sum(axis=0)
 
     def recurrent_kernel_grad(self, H_prev, dM, R):
         """dU = sum_t h_{t-1}^T dM_t, per gate block with h_{t-1} * R_g under recurrent dropout."""
