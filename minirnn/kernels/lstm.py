@@ -98,11 +98,10 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
             else:
                 for b in range(B):
                     dh[b] = dH_t[b] + dh_n[b]                               # B1
-                for b in range(B):
-                    dc_in[b] = dc_n[b]
+            dc_kept = dc_in if masked else dc_n                             # m_t dc_next
             if poly:
                 for b in range(B):                                          # B2
-                    dc[b] = dc_in[b] + dh[b] * o[b] * derivative_by_polynomial(phi_c[b], s_act)
+                    dc[b] = dc_kept[b] + dh[b] * o[b] * derivative_by_polynomial(phi_c[b], s_act)
                 for b in range(B):                                          # B3
                     da_i[b] = dc[b] * g[b] * derivative_by_polynomial(i[b], s_rec)
                 for b in range(B):
@@ -113,7 +112,7 @@ def backward_loop_fused(gates, C, phi_C, c0, U, dH, dh_T, dc_T, act, rec_act, ma
                     da_o[b] = dh[b] * phi_c[b] * derivative_by_polynomial(o[b], s_rec)
             else:
                 for b in range(B):
-                    dc[b] = dc_in[b] + dh[b] * o[b] * derivative_element(phi_c[b], act)
+                    dc[b] = dc_kept[b] + dh[b] * o[b] * derivative_element(phi_c[b], act)
                     da_i[b] = dc[b] * g[b] * derivative_element(i[b], rec_act)
                     da_f[b] = dc[b] * c_prev[b] * derivative_element(f[b], rec_act)
                     da_c[b] = dc[b] * i[b] * derivative_element(g[b], act)
