@@ -55,17 +55,15 @@ def activate_sum(x, y, code, exact):
 @kernel
 def tanh_form(code, like):
     """((c0, c1, c2), True) with f(a) = c1 tanh(c0 a) + c2, as the float32 activations compute
-    tanh (1, 1, 0) and sigmoid (1/2, 1/2, 1/2: tanh(a/2)/2 + 1/2); (zeros, False) for any other
-    activation or when `like` is float64 (exact activations).  One loop then activates any of a
-    cell's gates, with no branch or call in it (a call per row costs more than the row)."""
-    form = np.zeros(3, like.dtype)
+    tanh (1, 1, 0) and sigmoid (1/2, 1/2, 1/2: tanh(a/2)/2 + 1/2); ((0, 0, 0), False) for
+    any other activation or when `like` is float64 (exact activations).  One loop then
+    activates any of a cell's gates, with no branch or call in it (a call per row costs more
+    than the row).  A tuple: nothing is allocated."""
     if like.itemsize == 8 or (code != TANH and code != SIGMOID):
-        return form, False
-    half = code == SIGMOID
-    form[0] = HALF if half else ONE
-    form[1] = HALF if half else ONE
-    form[2] = HALF if half else ZERO
-    return form, True
+        return (ZERO, ZERO, ZERO), False
+    if code == SIGMOID:
+        return (HALF, HALF, HALF), True
+    return (ONE, ONE, ZERO), True
 
 
 @kernel
