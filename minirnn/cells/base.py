@@ -44,14 +44,23 @@ arrays, empty (shape (0, 1, 1)) when unused:
 Input dropout (``input_masks``, one (B, D) mask per block of gates, or None) never
 reaches the loops: :meth:`project` and :meth:`input_grad` apply it.
 
+Shared products.  The part of the pre-activations that does not depend on the
+recurrence is made before the time loop; the matching gradients after the backward loop:
+
+    XW = X W + b                      before the loop
+    dW = X^T dXW,  db = sum dXW       after the loop
+    dX = dXW W^T
+
+each one product over all T*B rows for row-major arrays, one product per step for the
+column layout below.
+
 Column layout.  A cell may keep its arrays with one column per sequence, step by step:
 x_t W + b as (T, G*n, B) (``project(..., columns=True)``), states as (T, n, B) and (n, B),
 so that each inner loop of its fused twin runs along one unit over the whole batch rather
 than over one sequence's n units, and a step's block stays contiguous (cells/lstm.py does;
 its class sets ``sequences_as_columns = True``).  It hands the wrapper and its cache (T, B, .)
 views of them (:func:`row_view`, no copy) and gets its arrays back by
-:func:`column_layout` (free for such a view).  The products below take either layout:
-one product over all steps for row-major arrays, one per step for column-layout views.
+:func:`column_layout` (free for such a view); the shared products take either layout.
 
 Every cell subclass registers itself in :mod:`minirnn.registry` under its class
 name (package ``"minirnn"`` for minirnn's cells, ``"Custom"`` for any other), so a
