@@ -1,4 +1,4 @@
-"""Activations for the fused loops: one element at a time, in place, by columns.
+"""Activations for the fused loops: one element at a time, in place, row by row.
 
 The reference loops call :func:`minirnn.activations.activate` and
 :func:`~minirnn.activations.derivative` on whole arrays.  The fused loops work one

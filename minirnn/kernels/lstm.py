@@ -10,7 +10,7 @@ import numpy as np
 
 from ..cells.base import recurrent_grad_into, recurrent_product_into
 from ..cells.lstm import backward_loop, forward_loop
-from .activations import (ONE, activate_by_tanh, activate_element, activate_sum, derivative_by_polynomial,
+from .activations import (activate_by_tanh, activate_element, activate_sum, derivative_by_polynomial,
                           derivative_element, derivative_polynomial, tanh_form)
 
 
