@@ -15,7 +15,7 @@ bundles none; then the ``scipy-openblas64`` package provides the same library.
 Row-major C (m, n) is column-major C^T, so C = A B is computed as
 C^T = B^T A^T; an operand that is a transposed view is passed with BLAS's
 transpose flag instead of being copied.  A column-major C (a transposed view, as
-the gate-major loops of cells/lstm.py pass) is the same product transposed:
+the column-layout loops of cells/lstm.py pass) is the same product transposed:
 C^T = B^T A^T with C^T row-major.
 """
 import ctypes

@@ -258,7 +258,10 @@ class RNN(Layer):
             # Never in place: the caller's gradient may be another layer's (T, B) array seen as
             # (B, T), which then needs no copy either.
             dH = d_output.transpose(1, 0, 2)
-            dH = self.cell.in_layout(dH if shown is None else dH * shown)
+            if shown is None:
+                dH = self.cell.in_layout(dH)
+            else:                                   # weighted straight into the cell's layout
+                dH = np.multiply(dH, shown, out=self.cell.sequence_zeros(T, B, n))
         else:
             dH = self.cell.sequence_zeros(T, B, n)
             dH[-1] = d_output
