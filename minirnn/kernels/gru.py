@@ -4,19 +4,24 @@ Same equations (tagged F1-F5, B1-B7 as in cells/gru.py), same arguments and resu
 and in float32 the same bits: the same products (BLAS calls into buffers) and the same
 arithmetic per element in the same order, written as loops over one row (one sequence)
 at a time so Numba vectorises them and nothing is allocated per step.
+
+Each loop runs over a slice from index 0 (``z = row[:n]``, ``z[j]``), never over an offset
+(``row[2 * n + j]``): Numba wraps negative indices around, and only an index it can
+prove non-negative leaves a loop that vectorises.
 """
 import numpy as np
 
 from ..blas import gemm
 from ..cells.base import recurrent_grad_into, recurrent_product_into
 from ..cells.gru import backward_loop, forward_loop
-from .activations import ONE, activate_sum, derivative_by_polynomial, derivative_element, derivative_polynomial
+from .activations import (ONE, activate_sum, activate_sum_columns, derivative_by_polynomial, derivative_element,
+                          derivative_polynomial)
 
 
 @forward_loop.fused
 def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
-    """forward_loop for Numba: the h_{t-1} products by BLAS into buffers, the rest in simple
-    loops over one row (one sequence) at a time, which vectorise."""
+    """forward_loop for Numba: the h_{t-1} products by BLAS into buffers, the activations of
+    a step's block of gates in one call, the rest in simple loops over one row at a time."""
     T, B, width = XW.shape
     n = width // 3
     masked = mask.shape[0] > 0
@@ -34,33 +39,33 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
         if reset_after:
             recurrent_product_into(h, U, R, hU)
             for b in range(B):
-                row, hu = gates[t, b], hU[b]
+                hu = hU[b]
                 for k in range(width):
                     hu[k] += b_rec[k]                               # F1
-                activate_sum(row[:2 * n], hu[:2 * n], rec_act, exact)   # F2: z, r
-                HU_row = HU_h[t, b]
+            activate_sum_columns(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2: z, r
+            for b in range(B):
+                r, hu_h, HU_row = gates[t, b, n:2 * n], hU[b, 2 * n:], HU_h[t, b]
                 for j in range(n):                                  # one array written per loop: vectorises
-                    HU_row[j] = hu[2 * n + j]
+                    HU_row[j] = hu_h[j]
                 for j in range(n):
-                    hu[2 * n + j] = row[n + j] * HU_row[j]          # r * hU_h
-                activate_sum(row[2 * n:], hu[2 * n:], act, exact)   # F3
+                    hu_h[j] = r[j] * HU_row[j]                      # r * hU_h
+            activate_sum_columns(gates[t], hU, 2 * n, width, act, exact)     # F3
         else:
             recurrent_product_into(h, U_zr, R[:2], hU[:, :2 * n])        # F1'
+            activate_sum_columns(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2'
             for b in range(B):
-                row = gates[t, b]
-                activate_sum(row[:2 * n], hU[b, :2 * n], rec_act, exact)   # F2'
+                r, h_row, rh_row = gates[t, b, n:2 * n], h[b], rh[b]
                 for j in range(n):
-                    rh[b, j] = row[n + j] * (h[b, j] * R[2, b, j] if dropped else h[b, j])
+                    rh_row[j] = r[j] * (h_row[j] * R[2, b, j] if dropped else h_row[j])
             gemm(rh, U_h, rhU, 0.0)
             for b in range(B):
                 activate_sum(gates[t, b, 2 * n:], rhU[b], act, exact)     # F3'
         for b in range(B):
-            row = gates[t, b]
+            z, g, h_row, h_new = gates[t, b, :n], gates[t, b, 2 * n:], h[b], H[t, b]
             m = mask[t, b, 0] if masked else ONE
             for j in range(n):
-                z, g = row[j], row[2 * n + j]
-                h_new = z * h[b, j] + (ONE - z) * g                 # F4
-                H[t, b, j] = h[b, j] + m * (h_new - h[b, j]) if masked else h_new   # F5
+                h_z = z[j] * h_row[j] + (ONE - z[j]) * g[j]         # F4
+                h_new[j] = h_row[j] + m * (h_z - h_row[j]) if masked else h_z   # F5
         h = H[t]
     return gates, HU_h, H
 
