@@ -28,7 +28,7 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
     dropped = R.shape[0] > 0
     exact = XW.itemsize == 8                  # float64: exact activations
     U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
-    gates = XW
+    gates = np.ascontiguousarray(XW)          # XW itself when contiguous (always, from the cell)
     HU_h = np.empty((T, B, n), XW.dtype)
     H = np.empty((T, B, n), XW.dtype)
     hU = np.empty((B, width), XW.dtype)
@@ -43,12 +43,13 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
                 for k in range(width):
                     hu[k] += b_rec[k]                               # F1
             activate_sum_columns(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2: z, r
-            for b in range(B):
-                r, hu_h, HU_row = gates[t, b, n:2 * n], hU[b, 2 * n:], HU_h[t, b]
-                for j in range(n):                                  # one array written per loop: vectorises
-                    HU_row[j] = hu_h[j]
+            G, HU_t = gates[t].reshape(B, 3, n), hU.reshape(B, 3, n)
+            for b in range(B):                                      # one array written per loop: vectorises
                 for j in range(n):
-                    hu_h[j] = r[j] * HU_row[j]                      # r * hU_h
+                    HU_h[t, b, j] = HU_t[b, 2, j]
+            for b in range(B):
+                for j in range(n):
+                    HU_t[b, 2, j] = G[b, 1, j] * HU_h[t, b, j]      # r * hU_h
             activate_sum_columns(gates[t], hU, 2 * n, width, act, exact)     # F3
         else:
             recurrent_product_into(h, U_zr, R[:2], hU[:, :2 * n])        # F1'
@@ -60,84 +61,101 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
             gemm(rh, U_h, rhU, 0.0)
             for b in range(B):
                 activate_sum(gates[t, b, 2 * n:], rhU[b], act, exact)     # F3'
+        G = gates[t].reshape(B, 3, n)              # G[b, 0] is z, G[b, 2] g (see backward_loop_fused)
         for b in range(B):
-            z, g, h_row, h_new = gates[t, b, :n], gates[t, b, 2 * n:], h[b], H[t, b]
             m = mask[t, b, 0] if masked else ONE
             for j in range(n):
-                h_z = z[j] * h_row[j] + (ONE - z[j]) * g[j]         # F4
-                h_new[j] = h_row[j] + m * (h_z - h_row[j]) if masked else h_z   # F5
+                h_z = G[b, 0, j] * h[b, j] + (ONE - G[b, 0, j]) * G[b, 2, j]     # F4
+                H[t, b, j] = h[b, j] + m * (h_z - h[b, j]) if masked else h_z     # F5
         h = H[t]
     return gates, HU_h, H
 
 
 @backward_loop.fused
 def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mask, R):
-    """backward_loop for Numba: one pass per step, the products with U^T by BLAS."""
+    """backward_loop for Numba: one pass per step over (B, n) views of each gate, the products
+    with U^T by BLAS."""
     T, B, n = H.shape
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
     U_zr, U_h = U[:, :2 * n], U[:, 2 * n:]
+    gates = np.ascontiguousarray(gates)
     dXW = np.empty_like(gates)
     dHU = np.empty_like(gates) if reset_after else np.empty((0, 0, 0), gates.dtype)
     drh = np.empty((B, n), H.dtype)           # d(r h_{t-1}) (reset_after=False)
     grad = np.empty((B, n), H.dtype)
+    dh = np.empty((B, n), H.dtype)            # B1
     dhz = np.empty((B, n), H.dtype)           # dh * z, the direct part of B5 / B5'
     carry = np.empty((B, n), H.dtype)         # (1 - m_t)(dL/dh_t + dh_next), B7
     dh_next = dh_T.copy()
     s_act, act_poly = derivative_polynomial(act, gates)
     s_rec, rec_poly = derivative_polynomial(rec_act, gates)
     poly = act_poly and rec_poly              # slopes without branches in the inner loop
-    dh_v = np.empty(n, H.dtype)                # one row's dh
+    # as tuples: numbers the loops keep in registers (array elements they would load again, as
+    # any array written in the loop might overlap them)
+    s_act, s_rec = (s_act[0], s_act[1], s_act[2]), (s_rec[0], s_rec[1], s_rec[2])
     for t in range(T - 1, -1, -1):
-        h_prev = H[t - 1] if t > 0 else h0
-        for b in range(B):
-            m = mask[t, b, 0] if masked else ONE
-            if poly:                  # one array written per loop: these vectorise (one loop writing all does not)
-                # B1 as in kernels/lstm.py, written out: a compiled helper called per row measured 5-15 % slower
-                row, dXW_row, dH_row, dh_next_row = gates[t, b], dXW[t, b], dH[t, b], dh_next[b]
-                h_prev_row, dhz_row, carry_row = h_prev[b], dhz[b], carry[b]
-                if masked:
+        h_prev, dH_t = H[t - 1] if t > 0 else h0, dH[t]
+        # The step's gates as (B, 3, n): G[b, 0] is z, G[b, 1] r, G[b, 2] g.  Indices from 0 that
+        # Numba can prove non-negative (an offset such as 2 * n + j it cannot: it wraps negative
+        # indices around) and no view per row (each costs reference counting): the loops vectorise.
+        G, D = gates[t].reshape(B, 3, n), dXW[t].reshape(B, 3, n)
+        if poly:                      # one array written per loop: these vectorise (one loop writing all does not)
+            if masked:
+                for b in range(B):
                     for j in range(n):
-                        carry_row[j] = dH_row[j] + dh_next_row[j]               # dh_out, for now
+                        carry[b, j] = dH_t[b, j] + dh_next[b, j]            # dh_out, for now
+                for b in range(B):
+                    m = mask[t, b, 0]
                     for j in range(n):
-                        dh_v[j] = carry_row[j] * m                              # B1
+                        dh[b, j] = carry[b, j] * m                          # B1
+                for b in range(B):
                     for j in range(n):
-                        carry_row[j] = carry_row[j] - dh_v[j]                   # (1 - m_t)(...), B7
-                else:
+                        carry[b, j] = carry[b, j] - dh[b, j]                # (1 - m_t)(...), B7
+            else:
+                for b in range(B):
                     for j in range(n):
-                        dh_v[j] = dH_row[j] + dh_next_row[j]                    # B1
-                for j in range(n):                                              # B2, B3: da_z
-                    dXW_row[j] = dh_v[j] * (h_prev_row[j] - row[2 * n + j]) * derivative_by_polynomial(row[j], s_rec)
-                for j in range(n):                                              # da_g
-                    dXW_row[2 * n + j] = dh_v[j] * (ONE - row[j]) * derivative_by_polynomial(row[2 * n + j], s_act)
+                        dh[b, j] = dH_t[b, j] + dh_next[b, j]               # B1
+            for b in range(B):                                              # B2, B3: da_z
                 for j in range(n):
-                    dhz_row[j] = dh_v[j] * row[j]
-                if reset_after:
-                    HU_row, dHU_row = HU_h[t, b], dHU[t, b]
-                    for j in range(n):                                          # B4: da_r
-                        dXW_row[n + j] = dXW_row[2 * n + j] * HU_row[j] * derivative_by_polynomial(row[n + j], s_rec)
-                    for j in range(2 * n):
-                        dHU_row[j] = dXW_row[j]
+                    D[b, 0, j] = dh[b, j] * (h_prev[b, j] - G[b, 2, j]) * derivative_by_polynomial(G[b, 0, j], s_rec)
+            for b in range(B):                                              # da_g
+                for j in range(n):
+                    D[b, 2, j] = dh[b, j] * (ONE - G[b, 0, j]) * derivative_by_polynomial(G[b, 2, j], s_act)
+            for b in range(B):
+                for j in range(n):
+                    dhz[b, j] = dh[b, j] * G[b, 0, j]
+            if reset_after:
+                HU_t, DU = HU_h[t], dHU[t].reshape(B, 3, n)
+                for b in range(B):                                          # B4: da_r
                     for j in range(n):
-                        dHU_row[2 * n + j] = dXW_row[2 * n + j] * row[n + j]
-                continue
-            for j in range(n):
-                z, r, g = gates[t, b, j], gates[t, b, n + j], gates[t, b, 2 * n + j]
-                dh_out = dH[t, b, j] + dh_next[b, j]
-                dh = dh_out * m if masked else dh_out               # B1
-                dz = dh * (h_prev[b, j] - g)                        # B2
-                da_g = dh * (ONE - z) * derivative_element(g, act)
-                da_z = dz * derivative_element(z, rec_act)           # B3
-                dXW[t, b, j] = da_z
-                dXW[t, b, 2 * n + j] = da_g
-                dhz[b, j] = dh * z
-                carry[b, j] = dh_out - dh
-                if reset_after:
-                    da_r = da_g * HU_h[t, b, j] * derivative_element(r, rec_act)   # B4
-                    dXW[t, b, n + j] = da_r
-                    dHU[t, b, j] = da_z
-                    dHU[t, b, n + j] = da_r
-                    dHU[t, b, 2 * n + j] = da_g * r
+                        D[b, 1, j] = D[b, 2, j] * HU_t[b, j] * derivative_by_polynomial(G[b, 1, j], s_rec)
+                for b in range(B):
+                    for k in range(2):
+                        for j in range(n):
+                            DU[b, k, j] = D[b, k, j]
+                for b in range(B):
+                    for j in range(n):
+                        DU[b, 2, j] = D[b, 2, j] * G[b, 1, j]
+        else:
+            for b in range(B):
+                m = mask[t, b, 0] if masked else ONE
+                for j in range(n):
+                    z, r, g = G[b, 0, j], G[b, 1, j], G[b, 2, j]
+                    dh_out = dH_t[b, j] + dh_next[b, j]
+                    dh_j = dh_out * m if masked else dh_out             # B1
+                    dz = dh_j * (h_prev[b, j] - g)                      # B2
+                    dg = dh_j * (ONE - z) * derivative_element(g, act)
+                    D[b, 0, j] = dz * derivative_element(z, rec_act)     # B3
+                    D[b, 2, j] = dg
+                    dhz[b, j] = dh_j * z
+                    carry[b, j] = dh_out - dh_j
+                    if reset_after:
+                        dr = dg * HU_h[t, b, j] * derivative_element(r, rec_act)   # B4
+                        D[b, 1, j] = dr
+                        dHU[t, b, j] = D[b, 0, j]
+                        dHU[t, b, n + j] = dr
+                        dHU[t, b, 2 * n + j] = dg * r
         if reset_after:
             recurrent_grad_into(dHU[t], U, R, grad)
             for b in range(B):
