@@ -5,9 +5,10 @@ and in float32 the same bits: the same products (BLAS calls into buffers) and th
 arithmetic per element in the same order, written as loops over one row (one sequence)
 at a time so Numba vectorises them and nothing is allocated per step.
 
-Each loop runs over a slice from index 0 (``z = row[:n]``, ``z[j]``), never over an offset
-(``row[2 * n + j]``): Numba wraps negative indices around, and only an index it can
-prove non-negative leaves a loop that vectorises.
+A step's gates are read as a (B, 3, n) array, ``G[b, 0, j]`` for z, ``G[b, 2, j]`` for g: every
+index then starts from 0 and Numba can prove it non-negative (it wraps negative indices
+around, so ``row[2 * n + j]`` makes a loop it cannot vectorise), and no view is made per row
+(each one costs reference counting).
 """
 import numpy as np
 
