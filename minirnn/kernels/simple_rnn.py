@@ -39,25 +39,27 @@ def backward_loop_fused(A, U, dH, dh_T, act, mask, R):
     """backward_loop for Numba: one pass per step, then (da_t) U^T by BLAS."""
     T, B, n = A.shape
     masked = mask.shape[0] > 0
+    A, dH = np.ascontiguousarray(A), np.ascontiguousarray(dH)     # themselves, from the cell
     dA = np.empty_like(A)
     dh_next = dh_T.copy()
     carry = np.empty((B, n), A.dtype)         # (1 - m_t) dh_t, passed straight back
     s_act, poly = derivative_polynomial(act, A)                     # the slope without branches in the inner loop
+    s_act = (s_act[0], s_act[1], s_act[2])    # numbers kept in registers, not loaded again per element
     for t in range(T - 1, -1, -1):
-        for b in range(B):
-            m = mask[t, b, 0] if masked else ONE
-            if poly and not masked:   # one array written per loop: this vectorises (one writing two does not)
-                A_row, dA_row, dH_row, dh_next_row = A[t, b], dA[t, b], dH[t, b], dh_next[b]
+        if poly and not masked:   # the whole step as one loop over B * n numbers, writing one array: it vectorises
+            A_t, dA_t, dH_t, dh_n = A[t].reshape(B * n), dA[t].reshape(B * n), dH[t].reshape(B * n), dh_next.reshape(B * n)
+            for k in range(B * n):
+                dA_t[k] = (dH_t[k] + dh_n[k]) * derivative_by_polynomial(A_t[k], s_act)   # B1, B2
+        else:
+            for b in range(B):
+                m = mask[t, b, 0] if masked else ONE
                 for j in range(n):
-                    dA_row[j] = (dH_row[j] + dh_next_row[j]) * derivative_by_polynomial(A_row[j], s_act)   # B1, B2
-                continue
-            for j in range(n):
-                dh = dH[t, b, j] + dh_next[b, j]                    # B1
-                dh_new = dh * m if masked else dh
-                y = A[t, b, j]
-                d_a = derivative_by_polynomial(y, s_act) if poly else derivative_element(y, act)
-                dA[t, b, j] = dh_new * d_a                          # B2
-                carry[b, j] = dh - dh_new
+                    dh = dH[t, b, j] + dh_next[b, j]                # B1
+                    dh_new = dh * m if masked else dh
+                    y = A[t, b, j]
+                    d_a = derivative_by_polynomial(y, s_act) if poly else derivative_element(y, act)
+                    dA[t, b, j] = dh_new * d_a                      # B2
+                    carry[b, j] = dh - dh_new
         recurrent_grad_into(dA[t], U, R, dh_next)                        # B3
         if masked:
             for b in range(B):
