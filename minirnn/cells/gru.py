@@ -189,15 +189,16 @@ class GRUCell(Cell):
     def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
         R = cache.R
-        dXW, dHU, dh0 = backward_loop(cache.gates, cache.HU_h, cache.H, cache.h0, self.recurrent_kernel, dH, dh_T,
-                                      self.activation, self.recurrent_activation, self.reset_after, cache.mask, R)
+        dXW, dHU, dh0 = backward_loop(cache.gates, cache.HU_h, cache.H, cache.h0, self.recurrent_kernel_by_columns(),
+                                      dH, dh_T, self.activation, self.recurrent_activation, self.reset_after,
+                                      cache.mask, R)
 
         def weight_grads():
             dW, db = self.kernel_grads(cache.X, dXW, cache.input_masks)         # B8
             n = self.units
             if self.reset_after:
                 dU = self.recurrent_kernel_grad_from_states(cache.H, cache.h0, dHU, R)     # B6
-                db = np.stack([db, dHU.reshape(-1, 3 * n).sum(axis=0)])
+                db = np.stack([db, self.sum_over_steps(dHU)])
             else:
                 r = cache.gates[:, :, n:2 * n]
                 H_prev = self.previous(cache.H, cache.h0)

@@ -95,7 +95,8 @@ class SimpleRNNCell(Cell):
 
     def backward_phases(self, cache, dH, dstates, input_grad=True):
         (dh_T,) = dstates
-        dA, dh0 = backward_loop(cache.A, self.recurrent_kernel, dH, dh_T, self.activation, cache.mask, cache.R)
+        dA, dh0 = backward_loop(cache.A, self.recurrent_kernel_by_columns(), dH, dh_T, self.activation,
+                                cache.mask, cache.R)
 
         def weight_grads():                                                  # B4
             dW, db = self.kernel_grads(cache.X, dA, cache.input_masks)
