@@ -6,8 +6,7 @@ element at a time, so they need scalar forms of the same f and f':
 
     activate_element(a, code, exact)    f(a) for one element
     derivative_element(y, code)         f'(a) for one element, from y = f(a)
-    activate_sum(x, y, code, exact)     x[:] = f(x + y) for 1-D arrays
-    activate_sum_columns(X, Y, lo, hi, code, exact)   the same over columns lo:hi of 2-D arrays
+    activate_sum(X, Y, lo, hi, code, exact)   X[:, lo:hi] = f(X + Y) over those columns of 2-D arrays
     tanh_form(code, like)               f(a) = c1 tanh(c0 a) + c2: (c0, c1, c2) for tanh/sigmoid
     activate_by_tanh(a, form)           that form, without branches in an inner loop
     derivative_polynomial(code, like)   f'(a) = p + y (q - r y): (p, q, r) for linear/tanh/sigmoid
@@ -40,23 +39,10 @@ def activate_element(a, code, exact):
 
 
 @kernel
-def activate_sum(x, y, code, exact):
-    """x[:] = f(x + y) for 1-D arrays: a pre-activation completed and activated in one pass."""
-    if code == TANH and not exact:
-        for k in range(x.size):
-            x[k] = tanh_rational(x[k] + y[k])
-    elif code == SIGMOID and not exact:
-        for k in range(x.size):
-            x[k] = HALF * tanh_rational(HALF * (x[k] + y[k])) + HALF
-    else:
-        for k in range(x.size):
-            x[k] = activate_element(x[k] + y[k], code, exact)
-
-
-@kernel
-def activate_sum_columns(X, Y, lo, hi, code, exact):
-    """X[:, lo:hi] = f(X[:, lo:hi] + Y[:, lo:hi]) for 2-D arrays: activate_sum over a block of
-    columns of every row, in one call (a call per row costs more than a short row)."""
+def activate_sum(X, Y, lo, hi, code, exact):
+    """X[:, lo:hi] = f(X[:, lo:hi] + Y[:, lo:hi]) for 2-D arrays: pre-activations completed and
+    activated in one pass, a block of columns of every row in one call (a call per row costs
+    more than a short row; a flat array is one row: ``x.reshape(1, x.size)``)."""
     for b in range(X.shape[0]):
         x, y = X[b, lo:hi], Y[b, lo:hi]      # loops from 0 to size: indices provably >= 0, they vectorise
         if code == TANH and not exact:

@@ -15,7 +15,7 @@ import numpy as np
 from ..blas import gemm
 from ..cells.base import recurrent_grad_into, recurrent_product_into
 from ..cells.gru import backward_loop, forward_loop
-from .activations import (ONE, activate_sum, activate_sum_columns, derivative_by_polynomial, derivative_element,
+from .activations import (ONE, activate_sum, derivative_by_polynomial, derivative_element,
                           derivative_polynomial)
 
 
@@ -34,7 +34,7 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
     H = np.empty((T, B, n), XW.dtype)
     hU = np.empty((B, width), XW.dtype)
     rh = np.empty((B, n), XW.dtype)           # r * h_{t-1} (reset_after=False)
-    rhU = np.empty((B, n), XW.dtype)
+    rhU = np.empty((B, width), XW.dtype)      # (r * h_{t-1}) U_h in its g columns (reset_after=False)
     h = h0
     for t in range(T):
         if reset_after:
@@ -43,7 +43,7 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
                 hu = hU[b]
                 for k in range(width):
                     hu[k] += b_rec[k]                               # F1
-            activate_sum_columns(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2: z, r
+            activate_sum(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2: z, r
             G, HU_t = gates[t].reshape(B, 3, n), hU.reshape(B, 3, n)
             for b in range(B):                                      # one array written per loop: vectorises
                 for j in range(n):
@@ -51,17 +51,16 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
             for b in range(B):
                 for j in range(n):
                     HU_t[b, 2, j] = G[b, 1, j] * HU_h[t, b, j]      # r * hU_h
-            activate_sum_columns(gates[t], hU, 2 * n, width, act, exact)     # F3
+            activate_sum(gates[t], hU, 2 * n, width, act, exact)     # F3
         else:
             recurrent_product_into(h, U_zr, R[:2], hU[:, :2 * n])        # F1'
-            activate_sum_columns(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2'
+            activate_sum(gates[t], hU, 0, 2 * n, rec_act, exact)     # F2'
             for b in range(B):
                 r, h_row, rh_row = gates[t, b, n:2 * n], h[b], rh[b]
                 for j in range(n):
                     rh_row[j] = r[j] * (h_row[j] * R[2, b, j] if dropped else h_row[j])
-            gemm(rh, U_h, rhU, 0.0)
-            for b in range(B):
-                activate_sum(gates[t, b, 2 * n:], rhU[b], act, exact)     # F3'
+            gemm(rh, U_h, rhU[:, 2 * n:], 0.0)
+            activate_sum(gates[t], rhU, 2 * n, width, act, exact)             # F3'
         G = gates[t].reshape(B, 3, n)              # G[b, 0] is z, G[b, 2] g (see backward_loop_fused)
         for b in range(B):
             m = mask[t, b, 0] if masked else ONE

@@ -37,9 +37,10 @@ def forward_loop_fused(XW, U, h0, c0, act, rec_act, mask, R):
     for t in range(T):
         recurrent_product_into((H[t - 1] if t > 0 else h0).T, U, R, hU.T)      # F1
         a = gates[t].reshape(width * B)
-        activate_sum(a[:2 * nB], hu[:2 * nB], rec_act, exact)            # F1, F2: i, f
-        activate_sum(a[2 * nB:3 * nB], hu[2 * nB:3 * nB], act, exact)    # g
-        activate_sum(a[3 * nB:], hu[3 * nB:], rec_act, exact)            # o
+        a_row, hu_row = a.reshape(1, width * B), hu.reshape(1, width * B)
+        activate_sum(a_row, hu_row, 0, 2 * nB, rec_act, exact)           # F1, F2: i, f
+        activate_sum(a_row, hu_row, 2 * nB, 3 * nB, act, exact)          # g
+        activate_sum(a_row, hu_row, 3 * nB, width * B, rec_act, exact)   # o
         i, f, g, o = a[:nB], a[nB:2 * nB], a[2 * nB:3 * nB], a[3 * nB:]
         c_prev = C[t - 1].reshape(nB) if t > 0 else c0_flat
         h_prev = H[t - 1].reshape(nB) if t > 0 else h0_flat

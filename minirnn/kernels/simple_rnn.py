@@ -24,7 +24,7 @@ def forward_loop_fused(XW, U, h0, act, mask, R):
     h = h0
     for t in range(T):
         recurrent_product_into(h, U, R, hU)                              # F1
-        activate_sum(A[t].reshape(B * n), hU.reshape(B * n), act, exact)   # F1, F2
+        activate_sum(A[t].reshape(1, B * n), hU.reshape(1, B * n), 0, B * n, act, exact)   # F1, F2
         if masked:
             for b in range(B):
                 m = mask[t, b, 0]
