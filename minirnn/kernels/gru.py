@@ -73,8 +73,8 @@ def forward_loop_fused(XW, U, b_rec, h0, act, rec_act, reset_after, mask, R):
 
 @backward_loop.fused
 def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_after, mask, R):
-    """backward_loop for Numba: one pass per step over (B, n) views of each gate, the products
-    with U^T by BLAS."""
+    """backward_loop for Numba: one pass per step over its gates read as (B, 3, n), the
+    products with U^T by BLAS."""
     T, B, n = H.shape
     masked = mask.shape[0] > 0
     dropped = R.shape[0] > 0
@@ -96,9 +96,7 @@ def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_aft
     s_act, s_rec = (s_act[0], s_act[1], s_act[2]), (s_rec[0], s_rec[1], s_rec[2])
     for t in range(T - 1, -1, -1):
         h_prev, dH_t = H[t - 1] if t > 0 else h0, dH[t]
-        # The step's gates as (B, 3, n): G[b, 0] is z, G[b, 1] r, G[b, 2] g.  Indices from 0 that
-        # Numba can prove non-negative (an offset such as 2 * n + j it cannot: it wraps negative
-        # indices around) and no view per row (each costs reference counting): the loops vectorise.
+        # G[b, 0] is z, G[b, 1] r, G[b, 2] g (see the module docstring); D the same for dXW
         G, D = gates[t].reshape(B, 3, n), dXW[t].reshape(B, 3, n)
         if poly:                      # one array written per loop: these vectorise (one loop writing all does not)
             if masked:
@@ -129,7 +127,10 @@ def backward_loop_fused(gates, HU_h, H, h0, U, dH, dh_T, act, rec_act, reset_aft
                 HU_t, DU = HU_h[t], dHU[t].reshape(B, 3, n)
                 for b in range(B):                                          # B4: da_r
                     for j in range(n):
-                        D[b, 1, j] = D[b, 2, j] * HU_t[b, j] * derivative_by_polynomial(G[b, 1, j], s_rec)
+                        # da_g computed again rather than read back from D, which this loop writes:
+                        # a loop reading the array it writes, at an offset Numba cannot see, stays scalar
+                        da_g = dh[b, j] * (ONE - G[b, 0, j]) * derivative_by_polynomial(G[b, 2, j], s_act)
+                        D[b, 1, j] = da_g * HU_t[b, j] * derivative_by_polynomial(G[b, 1, j], s_rec)
                 for b in range(B):
                     for k in range(2):
                         for j in range(n):
