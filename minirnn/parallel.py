@@ -26,6 +26,7 @@ import threading
 import numpy as np
 
 from . import blas, memory
+from .cells.base import in_columns
 
 _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -224,25 +225,30 @@ def batch_chunks(batch, macs):
 
 
 def rows(a, chunk, axis):
-    """The chunk's rows of a (contiguous); empty 'unused' arrays pass through."""
+    """The chunk's rows of a: contiguous, or a view of a column-layout (T, B, k) array (its
+    batch axis has unit stride, and the column-layout cells read such a view as it stands:
+    at Jena's shape the copies cost more than a tenth of the step); empty 'unused' arrays
+    pass through."""
     if a.shape[0] == 0:
         return a
-    return np.ascontiguousarray(a[(slice(None),) * axis + (chunk,)])
+    part = a[(slice(None),) * axis + (chunk,)]
+    return part if axis == 1 and in_columns(a) else np.ascontiguousarray(part)
 
 
-def forward_in_chunks(cell, chunks, X, states, M, R, input_masks):
+def forward_in_chunks(cell, chunks, X, states, M, R, input_masks, last_only=False):
     """cell.forward over the batch chunks (time-major arrays), joined: (H, final_states, cache),
-    where cache = (chunks, one cell cache per chunk)."""
+    where cache = (chunks, one cell cache per chunk).  With `last_only` H holds the last step
+    only, (1, B, n): a layer that returns no sequence joins no more."""
     if len(chunks) == 1:
         H, final_states, cache = cell.forward(X, states, M, R, input_masks)
-        return H, final_states, (chunks, [cache])
+        return H[-1:] if last_only else H, final_states, (chunks, [cache])
 
     def part(chunk):
         chunk_masks = None if input_masks is None else [rows(m, chunk, 0) for m in input_masks]
         return cell.forward(rows(X, chunk, 1), [rows(s, chunk, 0) for s in states], rows(M, chunk, 1),
                             rows(R, chunk, 1), chunk_masks)
     results = parallel_map(part, chunks)
-    H = np.concatenate([r[0] for r in results], axis=1)
+    H = np.concatenate([r[0][-1:] if last_only else r[0] for r in results], axis=1)
     final_states = [np.concatenate([r[1][k] for r in results]) for k in range(len(states))]
     return H, final_states, (chunks, [r[2] for r in results])
 

@@ -209,9 +209,10 @@ class RNN(Layer):
             X, M = X[::-1], M[::-1]
         input_masks, R = self.dropout_masks(B) if training else (None, None)
         R = empty_masks(self.dtype) if R is None else R
+        last_only = not self.return_sequences
         H, final_states, cache = parallel.forward_in_chunks(self.cell, self.batch_chunks(B, T),
                                                             self.cell.in_layout(X), states,
-                                                            np.ascontiguousarray(M), R, input_masks)
+                                                            np.ascontiguousarray(M), R, input_masks, last_only)
         if self.stateful:
             self.states = [s.copy() for s in final_states]
         # Output weights per step: 1 where the output is h_t, 0 where it is zero.
@@ -221,9 +222,9 @@ class RNN(Layer):
             shown = M
         else:
             shown = np.maximum.accumulate(M, axis=0)             # zero until the first real step
-        outputs = H if shown is None else H * shown
+        outputs = H if shown is None else H * (shown[-1:] if last_only else shown)
         self._cache = (cache, x.shape, shown) if training else None
-        output = outputs.transpose(1, 0, 2) if self.return_sequences else outputs[-1]     # a view
+        output = outputs[-1] if last_only else outputs.transpose(1, 0, 2)               # a view
         return [output] + list(final_states) if self.return_state else output
 
     # -- backward --------------------------------------------------------------
