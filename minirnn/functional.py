@@ -203,18 +203,37 @@ def _accumulate(grads, slot, g):
     grads[slot] = g if grads[slot] is None else grads[slot] + g     # never in place: g may be shared
 
 
+def slots_needing_gradient(steps, n_slots, n_inputs_not_needed=0):
+    """For each slot, whether a training step needs dL/d(slot): not for the first
+    `n_inputs_not_needed` (the model's inputs), nor for a slot computed from such slots by
+    layers without weights (a ``Lambda`` that adds the channel axis, say); every other slot
+    may lead back to a weight."""
+    needed = [True] * n_slots
+    needed[:n_inputs_not_needed] = [False] * min(n_inputs_not_needed, n_slots)
+    for step in steps:
+        if not step.layer.weights and not any(needed[s] for s in step.inputs):
+            for s in step.outputs:
+                needed[s] = False
+    return needed
+
+
 def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_needed=0):
     """dL/d(every slot) from dL/d(outputs), nodes in reverse order; returns (slot gradients,
-    {shared layer: summed weight gradients}, layers no gradient reached).  Slots below
-    `n_inputs_not_needed` (the model's inputs, in a training step) need no gradient: a layer
-    that reads only those and ``skips_input_grad`` is asked for none."""
+    {shared layer: summed weight gradients}, layers no gradient reached).  Slots that
+    :func:`slots_needing_gradient` finds unneeded (the model's inputs in a training step, and
+    what weightless layers compute from them) get none: a layer without weights that reads
+    only those is not back-propagated, one that ``skips_input_grad`` is asked for no dL/dx."""
     grads = [None] * n_slots
     for slot, d in zip(output_slots, d_outputs):
         _accumulate(grads, slot, d)
+    needed = slots_needing_gradient(steps, n_slots, n_inputs_not_needed)
     shared_grads, unreached = {}, []
     for k in range(len(steps) - 1, -1, -1):
         step = steps[k]
         layer = step.layer
+        inputs_needed = any(needed[s] for s in step.inputs)
+        if not inputs_needed and not layer.weights:
+            continue                  # its backward would give only dL/dx, which nothing reads
         if len(step.outputs) == 1:
             dy = grads[step.outputs[0]]
             reached = dy is not None
@@ -230,7 +249,7 @@ def run_backward(steps, n_slots, output_slots, d_outputs, saved, n_inputs_not_ne
         if ("activity", k) in saved:
             y = saved[("activity", k)]
             dy = dy + layer.activity_regularizer.gradient(y) / max(len(y), 1)
-        if getattr(layer, "skips_input_grad", False) and all(s < n_inputs_not_needed for s in step.inputs):
+        if not inputs_needed and getattr(layer, "skips_input_grad", False):
             dx = layer.backward(dy, input_grad=False)
         else:
             dx = layer.backward(dy)

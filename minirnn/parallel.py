@@ -260,13 +260,14 @@ def backward_in_chunks(cell, cache, dH, dstates, macs, input_grad=True):
 
     One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
     core while the layers below back-propagate (see ``Cell.backward_phases``), when they are
-    big enough (`macs`) to pay for the hand-off.  Several chunks: each runs its whole backward
+    big enough (`macs`) to pay for the hand-off and there are layers below (`input_grad`;
+    without them the optimizer would wait for the gradients at once).  Several chunks: each runs its whole backward
     pass side by side, dX is joined and the gradients summed."""
     chunks, caches = cache
     if len(chunks) == 1:
         dX, dstates0, weight_grads = (cell.backward_phases(caches[0], dH, dstates) if input_grad else
                                       cell.backward_phases(caches[0], dH, dstates, input_grad=False))
-        return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= PARALLEL_MIN_MACS), dstates0
+        return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= PARALLEL_MIN_MACS and input_grad), dstates0
 
     def part(job):
         chunk, chunk_cache = job

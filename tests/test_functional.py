@@ -233,6 +233,39 @@ def test_shared_nested_model_gradients(float64):
     graph_gradient_errors(model, x, rng).raise_if_failed()
 
 
+def test_training_step_skips_what_no_weight_needs(float64):
+    """A training step does not back-propagate the weightless layers between the inputs and
+    the first weights (the course's Lambda that adds the channel axis), and asks the first
+    recurrent layer for no dL/dx; the weights' gradients are those of the full backward pass
+    (input gradients requested), and the weightless layers above the weights still run."""
+    mr.set_random_seed(2)
+    x = mr.Input(shape=(T,))
+    channel = L.Lambda(lambda v: v[:, :, None])
+    scale = L.Lambda(lambda v: 100.0 * v)
+    rnn = L.SimpleRNN(3)
+    model = mr.Model(x, scale(L.Dense(1)(rnn(channel(x)))))
+    calls = []
+    for layer in (channel, rnn, scale):
+        def spy(dy, input_grad=True, _backward=layer.backward, _name=layer.name):
+            calls.append((_name, input_grad))
+            return _backward(dy) if input_grad else _backward(dy, input_grad=False)
+        layer.backward = spy
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((4, T))
+    d_out = [rng.standard_normal((4, 1))]
+
+    model._forward([data], True)
+    model._backward(d_out, input_grads=True)
+    assert calls == [(scale.name, True), (rnn.name, True), (channel.name, True)]
+    full = [g.copy() for g in model.grads]
+    calls.clear()
+    model._forward([data], True)
+    model._backward(d_out, input_grads=False)
+    assert calls == [(scale.name, True), (rnn.name, False)]
+    for got, expected in zip(model.grads, full):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_shared_layer_gradient_is_the_sum_over_its_calls(float64):
     """One Dense applied to x and to 2x: dL/dW must be the sum of both calls' contributions."""
     x = mr.Input(shape=(3,))
