@@ -39,6 +39,10 @@ MIN_CHUNK_ROWS = 32                      # a batch chunk has at least this many 
 # Splitting adds copies and joins to the hand-off to a thread, so it needs more work than running
 # two whole passes side by side (measured: SimpleRNN(40) at batch 128 loses, GRU(32) gains).
 SPLIT_MIN_MACS = 3 * PARALLEL_MIN_MACS
+# Handing a layer's weight gradients to the spare core (run_later) gained nothing below this
+# (measured on a 2-core Xeon: SimpleRNN(40) at batch 128, 4.1M multiply-adds, 1.78 -> 1.66 ms
+# a training step when computed in line; GRU(32) at batch 32 the same either way).
+LATER_MIN_MACS = SPLIT_MIN_MACS
 
 
 def blas_threads():
@@ -267,7 +271,7 @@ def backward_in_chunks(cell, cache, dH, dstates, macs, input_grad=True):
     if len(chunks) == 1:
         dX, dstates0, weight_grads = (cell.backward_phases(caches[0], dH, dstates) if input_grad else
                                       cell.backward_phases(caches[0], dH, dstates, input_grad=False))
-        return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= PARALLEL_MIN_MACS and input_grad), dstates0
+        return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= LATER_MIN_MACS and input_grad), dstates0
 
     def part(job):
         chunk, chunk_cache = job

@@ -380,7 +380,7 @@ def test_weight_gradients_computed_on_a_spare_core_agree(cell, flags, monkeypatc
         return real_run_later(fn, worth_it)
 
     monkeypatch.setattr(parallel, "run_later", spy)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 0)      # every layer is worth it
+    monkeypatch.setattr(parallel, "LATER_MIN_MACS", 0)         # every layer is worth it
     previous = parallel.set_large_work_threads(2)
     try:
         handed_over = run_layer("numba", cell, "float64", dict(args), options)
