@@ -211,7 +211,7 @@ def slots_needing_gradient(steps, n_slots, n_inputs_not_needed=0):
     needed = [True] * n_slots
     needed[:n_inputs_not_needed] = [False] * min(n_inputs_not_needed, n_slots)
     for step in steps:
-        if not step.layer.weights and not any(needed[s] for s in step.inputs):
+        if not any(needed[s] for s in step.inputs) and not step.layer.weights:
             for s in step.outputs:
                 needed[s] = False
     return needed

@@ -40,7 +40,7 @@ MIN_CHUNK_ROWS = 32                      # a batch chunk has at least this many 
 # two whole passes side by side (measured: SimpleRNN(40) at batch 128 loses, GRU(32) gains).
 SPLIT_MIN_MACS = 3 * PARALLEL_MIN_MACS
 # Handing a layer's weight gradients to the spare core (run_later) gained nothing below this
-# (measured on a 2-core Xeon: SimpleRNN(40) at batch 128, 4.1M multiply-adds, 1.78 -> 1.66 ms
+# (measured on a 2-core Xeon: SimpleRNN(40) at batch 128, 4.1M multiply-adds, 1.77 -> 1.67 ms
 # a training step when computed in line; GRU(32) at batch 32 the same either way).
 LATER_MIN_MACS = SPLIT_MIN_MACS
 
@@ -231,8 +231,7 @@ def batch_chunks(batch, macs):
 def rows(a, chunk, axis):
     """The chunk's rows of a: contiguous, or a view of a column-layout (T, B, k) array (its
     batch axis has unit stride, and the column-layout cells read such a view as it stands:
-    at Jena's shape the copies cost more than a tenth of the step); empty 'unused' arrays
-    pass through."""
+    at Jena's shape the copies took a tenth of the step); empty 'unused' arrays pass through."""
     if a.shape[0] == 0:
         return a
     part = a[(slice(None),) * axis + (chunk,)]
@@ -265,13 +264,14 @@ def backward_in_chunks(cell, cache, dH, dstates, macs, input_grad=True):
     One chunk: the weight gradients, needed only by the optimizer, are computed on a spare
     core while the layers below back-propagate (see ``Cell.backward_phases``), when they are
     big enough (`macs`) to pay for the hand-off and there are layers below (`input_grad`;
-    without them the optimizer would wait for the gradients at once).  Several chunks: each runs its whole backward
-    pass side by side, dX is joined and the gradients summed."""
+    without them the optimizer would wait for the gradients at once).  Several chunks: each
+    runs its whole backward pass side by side, dX is joined and the gradients summed."""
     chunks, caches = cache
     if len(chunks) == 1:
         dX, dstates0, weight_grads = (cell.backward_phases(caches[0], dH, dstates) if input_grad else
                                       cell.backward_phases(caches[0], dH, dstates, input_grad=False))
-        return dX, run_later(lambda: cell.ordered(weight_grads()), macs >= LATER_MIN_MACS and input_grad), dstates0
+        later = macs >= LATER_MIN_MACS and input_grad
+        return dX, run_later(lambda: cell.ordered(weight_grads()), later), dstates0
 
     def part(job):
         chunk, chunk_cache = job
