@@ -26,7 +26,6 @@ import threading
 import numpy as np
 
 from . import blas, memory
-from .cells.base import in_columns
 
 _blas_threads = 1          # None: leave BLAS thread pools alone
 _large_work_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -229,13 +228,11 @@ def batch_chunks(batch, macs):
 
 
 def rows(a, chunk, axis):
-    """The chunk's rows of a: contiguous, or a view of a column-layout (T, B, k) array (its
-    batch axis has unit stride, and the column-layout cells read such a view as it stands:
-    at Jena's shape the copies took a tenth of the step); empty 'unused' arrays pass through."""
+    """The chunk's rows of a (contiguous); empty 'unused' arrays pass through.  A sequence's
+    chunk is the cell's ``batch_rows`` (a view where the cell reads one as it stands)."""
     if a.shape[0] == 0:
         return a
-    part = a[(slice(None),) * axis + (chunk,)]
-    return part if axis == 1 and in_columns(a) else np.ascontiguousarray(part)
+    return np.ascontiguousarray(a[(slice(None),) * axis + (chunk,)])
 
 
 def forward_in_chunks(cell, chunks, X, states, M, R, input_masks, last_only=False):
@@ -248,7 +245,7 @@ def forward_in_chunks(cell, chunks, X, states, M, R, input_masks, last_only=Fals
 
     def part(chunk):
         chunk_masks = None if input_masks is None else [rows(m, chunk, 0) for m in input_masks]
-        return cell.forward(rows(X, chunk, 1), [rows(s, chunk, 0) for s in states], rows(M, chunk, 1),
+        return cell.forward(cell.batch_rows(X, chunk), [rows(s, chunk, 0) for s in states], rows(M, chunk, 1),
                             rows(R, chunk, 1), chunk_masks)
     results = parallel_map(part, chunks)
     H = np.concatenate([r[0][-1:] if last_only else r[0] for r in results], axis=1)
@@ -275,7 +272,8 @@ def backward_in_chunks(cell, cache, dH, dstates, macs, input_grad=True):
 
     def part(job):
         chunk, chunk_cache = job
-        dX, dstates0, grads = cell.backward(chunk_cache, rows(dH, chunk, 1), [rows(d, chunk, 0) for d in dstates],
+        dX, dstates0, grads = cell.backward(chunk_cache, cell.batch_rows(dH, chunk),
+                                            [rows(d, chunk, 0) for d in dstates],
                                             input_grad)
         return dX, dstates0, cell.ordered(grads)
     results = parallel_map(part, list(zip(chunks, caches)))

@@ -170,14 +170,14 @@ def test_batch_split_across_cores_agrees(cell, flags, dtype, monkeypatch, restor
 
 
 def test_chunks_of_column_layout_arrays_are_views():
-    """A chunk of a column-layout (T, B, k) array is a view (the column-layout cells read it
-    as it stands); a chunk of any other array is a contiguous copy."""
+    """A batch chunk of a column-layout (T, B, k) array is a view (the column-layout cells read
+    it as it stands); a chunk of any other array is a contiguous copy."""
     stored = np.arange(3 * 4 * 6, dtype=np.float32).reshape(3, 4, 6)     # (T, k, B)
-    part = parallel.rows(stored.swapaxes(1, 2), slice(1, 4), 1)
+    part = Cell.batch_rows(stored.swapaxes(1, 2), slice(1, 4))
     assert part.shape == (3, 3, 4) and np.shares_memory(part, stored)
     np.testing.assert_array_equal(part, stored.swapaxes(1, 2)[:, 1:4])
     row_major = np.arange(3 * 6 * 4, dtype=np.float32).reshape(3, 6, 4)  # (T, B, k)
-    part = parallel.rows(row_major, slice(1, 4), 1)
+    part = Cell.batch_rows(row_major, slice(1, 4))
     assert part.flags.c_contiguous and not np.shares_memory(part, row_major)
     np.testing.assert_array_equal(part, row_major[:, 1:4])
 

@@ -246,6 +246,14 @@ class Cell:
             return np.ascontiguousarray(A)
         return row_view(column_layout(A))
 
+    @staticmethod
+    def batch_rows(A, rows):
+        """The sequences `rows` (a slice) of A (T, B, k), for a batch split across cores: a view
+        of a column-layout array (its loops read one as it stands; at Jena's shape copying
+        the input's and dL/dH's chunks took a tenth of the step), else a contiguous copy."""
+        part = A[:, rows]
+        return part if in_columns(A) else np.ascontiguousarray(part)
+
     def sequence_zeros(self, T, B, k):
         """Zeros (T, B, k) in this cell's layout."""
         if self.sequences_as_columns:
