@@ -4,8 +4,9 @@ Sequences are independent, so a large recurrent layer splits its batch into one
 chunk per core and runs the chunks side by side (:func:`batch_chunks`,
 :func:`forward_in_chunks`, :func:`backward_in_chunks`; the compiled kernels
 release the GIL); ``Bidirectional`` runs its two directions side by side
-(:func:`parallel_map`); and a layer's weight gradients are computed on a spare core
-while the layers below back-propagate (:func:`run_later`).
+(:func:`parallel_map`); and the weight gradients of a layer from ``LATER_MIN_MACS``
+multiply-adds are computed on a spare core while the layers below back-propagate
+(:func:`run_later`).
 :func:`set_large_work_threads` sets how many cores (1: none of this).
 
 BLAS threads: small layers make many tiny products (h_{t-1} U, microseconds
