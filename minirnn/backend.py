@@ -155,7 +155,7 @@ class Kernel:
         argument types on call).  Each float type has its own, calling its callees' own: Numba's
         dispatcher is not thread-safe, and one float type's kernels may compile on the compiler
         thread while another thread runs the other type's."""
-        key = dtype if dtype in _FLOAT_DTYPES else None
+        key = dtype if dtype in FLOAT_DTYPES else None
         dispatcher = self._jits.get(key)
         if dispatcher is None:
             with _compile_lock:        # kernels may first run on several threads at once
@@ -223,7 +223,7 @@ class Kernel:
     def compiled_for(self, dtype, args=None):
         """The compiled function for `dtype`, built now (for the types of `args` when given)."""
         with _compile_lock:
-            if dtype in _FLOAT_DTYPES:
+            if dtype in FLOAT_DTYPES:
                 self.prepare(dtype)
             dispatcher = self.jit_for(dtype)
             if args is not None and not self.signatures:
@@ -268,7 +268,7 @@ class Kernel:
         return f"<minirnn kernel {self.__name__}>"
 
 
-_FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))   # the float types kernels compile for
 
 
 class _Compiler:

@@ -530,6 +530,41 @@ def test_embedding_scatter_backends_agree(dtype, restore_numerics):
     np.testing.assert_allclose(results["numpy"], expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_update_backends_agree(dtype, nesterov, restore_numerics):
+    """SGD's compiled momentum update gives the NumPy update's bits, for weights of every layout
+    (a column-major weight takes the NumPy update: its flat view would be a copy)."""
+    from minirnn.optimizers import SGD, momentum_step
+
+    results = {}
+    for which in ("numpy", "numba"):
+        mr.set_backend(which)
+        rng = np.random.default_rng(6)
+        params = [rng.standard_normal((5, 7)).astype(dtype), rng.standard_normal(7).astype(dtype),
+                  np.asfortranarray(rng.standard_normal((4, 3)).astype(dtype))]
+        optimizer = SGD(0.05, momentum=0.9, nesterov=nesterov)
+        for _ in range(4):
+            grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+            grads[0] = np.asfortranarray(grads[0])              # a gradient of another layout
+            optimizer.apply_gradients(params, grads)
+        results[which] = params
+    assert momentum_step._ready.get(np.dtype(dtype)) is not None, "the numba run should have compiled it"
+    for got, expected in zip(results["numba"], results["numpy"]):
+        np.testing.assert_array_equal(got, expected, strict=True)
+    # and the update is SGD's: four steps from the same start by the formula, in float64
+    rng = np.random.default_rng(6)
+    start = rng.standard_normal((5, 7))
+    rng.standard_normal(7), rng.standard_normal((4, 3))              # the other weights
+    p, m = start.astype(dtype).astype(np.float64), np.zeros((5, 7))
+    for _ in range(4):
+        g = rng.standard_normal((5, 7)).astype(dtype).astype(np.float64)
+        rng.standard_normal(7), rng.standard_normal((4, 3))          # the other weights' draws
+        m = 0.9 * m - 0.05 * g
+        p = p + (0.9 * m - 0.05 * g if nesterov else m)
+    np.testing.assert_allclose(results["numba"][0], p, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+
+
 def test_each_float_type_compiles_into_dispatchers_of_its_own(numba_backend):
     """Numba's dispatcher is not thread-safe: compiling one float type's versions (on the compiler
     thread, say) must not touch a dispatcher that another thread calls with the other type.  So a

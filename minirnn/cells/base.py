@@ -286,8 +286,12 @@ class Cell:
         width = self.gates * self.units
         XW = np.empty((T, width, B) if columns else (T * B, width), X.dtype)
         b = self.input_bias()
-        if b is not None:
-            XW[:] = b[:, None] if columns else b      # the product is then added to it: one pass less
+        if b is not None:                         # the product is then added to it: one pass less
+            steps = XW if columns else XW.reshape(T, B, width)
+            # Step 0 filled, then copied to the others: a copy runs over a whole step at a time,
+            # a fill from b over one row at a time (at the course's shapes 10 us against 15-25).
+            steps[0] = b[:, None] if columns else b
+            steps[1:] = steps[0]
         beta = 0.0 if b is None else 1.0
         blocks = [(slice(None), None)] if input_masks is None else self.column_blocks(input_masks)
         for cols, m in blocks:

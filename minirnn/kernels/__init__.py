@@ -11,8 +11,9 @@ backend runs the reference loops; tests/test_backends.py checks they agree.
     products.py      h_{t-1} U and dM U^T into buffers, the dropout masks in loops
     simple_rnn.py, lstm.py, gru.py   the twins
     embedding.py     Embedding's gradient scatter
+    optimizers.py    SGD's momentum update
 
 A new cell needs nothing here: without a twin its reference loops are compiled as
 they are.
 """
-from . import embedding, gru, lstm, products, simple_rnn  # noqa: F401  (importing registers the twins)
+from . import embedding, gru, lstm, optimizers, products, simple_rnn  # noqa: F401  (importing registers the twins)
