@@ -313,7 +313,7 @@ def get_data_adapter(x, y=None, *, batch_size=None, shuffle=False, steps_per_epo
 
 def checked_arrays(x, y, what, owner=None):
     """``(x, y)`` as checked numeric arrays (or structures of them) with one number of samples,
-    more than zero: what one batch of ``train_on_batch`` / ``test_on_batch`` needs."""
+    more than zero: what one batch of ``train_on_batch`` / ``predict_on_batch`` needs."""
     label = _label(what, owner)
     if x is None:
         raise ValueError(f"{label}: x is None; pass the inputs (arrays)")
@@ -322,7 +322,7 @@ def checked_arrays(x, y, what, owner=None):
 
 def _checked_arrays(x, y, what, label):
     x = _convert(x, "inputs", label)
-    if what == "predict":
+    if what in ("predict", "predict_on_batch"):
         y = None
     elif y is None:
         raise ValueError(f"{label}: y is None; {what} on arrays needs targets y (or pass a dataset of "

@@ -322,6 +322,15 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     @limits_blas_threads
+    def predict_on_batch(self, x):
+        """Outputs for `x` computed as one batch (Keras's ``predict_on_batch``): arrays, not a
+        dataset or generator."""
+        x = checked_arrays(x, None, "predict_on_batch", self.name)[0]
+        x_flat, _ = self._batch_arrays(x, None)
+        with self._lock:
+            return self._pack(self._forward(x_flat, False)[0])
+
+    @limits_blas_threads
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
         """Outputs for every sample, computed in batches (32 by default); ``verbose=1`` prints
         Keras's progress bar."""

@@ -173,6 +173,21 @@ MERGES = [(L.Add, {}, 3), (L.Subtract, {}, 2), (L.Multiply, {}, 3), (L.Average, 
           (L.Dot, {"axes": 2}, 2), (L.Dot, {"axes": (1, 1)}, 2), (L.Dot, {"axes": -1, "normalize": True}, 2)]
 
 
+@pytest.mark.parametrize("name", ["two_in_two_out", "masked_bidirectional"])
+def test_predict_on_batch_matches_keras(name):
+    """``predict_on_batch``: the whole input as one batch, Keras's outputs (a list for two)."""
+    kmodel, mmodel = pair(name)
+    x, _ = data_for(name, np.random.default_rng(2))
+    ours, theirs = mmodel.predict_on_batch(x), kmodel.predict_on_batch(x)
+    assert type(ours) is type(theirs) or isinstance(theirs, np.ndarray) and isinstance(ours, np.ndarray)
+    for a, b in zip(ours if isinstance(ours, list) else [ours], theirs if isinstance(theirs, list) else [theirs]):
+        assert a.shape == b.shape
+        ok, err = close(a, b)
+        assert ok, f"outputs differ by {err}"
+    with pytest.raises(ValueError, match="predict_on_batch.*0 samples"):
+        mmodel.predict_on_batch([part[:0] for part in x] if isinstance(x, list) else x[:0])
+
+
 @pytest.mark.parametrize("cls, kwargs, n", MERGES)
 def test_merge_layer_gradients(cls, kwargs, n, float64):
     rng = np.random.default_rng(7)
