@@ -180,12 +180,53 @@ class Trainer:
             self._update_metrics(y_flat, outputs, out_masks)
         return total, parts
 
+    def _test_step(self, x_flat, y_flat):
+        """Forward and loss (with the penalties), metrics updated: (total loss, per-output losses)."""
+        with self._lock:
+            outputs, out_masks = self._forward(x_flat, False)
+            loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
+            loss += self._penalty()
+            self._update_metrics(y_flat, outputs, out_masks)
+        return loss, parts
+
+    def _on_batch(self, step, x, y, what, return_dict):
+        """train_on_batch / test_on_batch: `step` on one batch, the batch's loss and metrics
+        returned as Keras returns them (see :meth:`_returned`)."""
+        self._require_compiled(what)
+        x, y = checked_arrays(x, y, what, self.name)
+        x_flat, y_flat = self._batch_arrays(x, y)
+        for metric in self.metrics:        # this batch's values, as Keras 3 returns
+            metric.reset_state()
+        loss_tracker, part_trackers = self._loss_trackers()
+        self._track(loss_tracker, part_trackers, *step(x_flat, y_flat), len(x_flat[0]))
+        return self._returned(self._logs(loss_tracker, part_trackers), return_dict)
+
     @limits_blas_threads
-    def train_on_batch(self, x, y):
-        """One step: forward, loss, backward, update.  Returns the batch loss."""
-        self._require_compiled("train_on_batch")
-        x, y = checked_arrays(x, y, "fit", self.name)
-        return self._train_step(*self._batch_arrays(x, y))[0]
+    def train_on_batch(self, x, y, return_dict=False):
+        """One step: forward, loss, backward, update.  Returns the batch's loss (computed before
+        the update), or [loss, *metrics] when there are metrics or several losses, or with
+        `return_dict` {name: value}, as Keras does."""
+        return self._on_batch(self._train_step, x, y, "train_on_batch", return_dict)
+
+    @limits_blas_threads
+    def test_on_batch(self, x, y, return_dict=False):
+        """Loss and metrics of one batch, no update; returned as :meth:`train_on_batch` does."""
+        return self._on_batch(self._test_step, x, y, "test_on_batch", return_dict)
+
+    @staticmethod
+    def _track(loss_tracker, part_trackers, loss, parts, n):
+        """Add a batch of `n` samples' losses to the running means."""
+        loss_tracker.update_state(loss, sample_weight=n)
+        for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
+            tracker.update_state(value, sample_weight=n)
+
+    @staticmethod
+    def _returned(logs, return_dict):
+        """Keras's return value of evaluate and *_on_batch: the dict, else the one value or the list."""
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     def _logs(self, loss_tracker, part_trackers):
         logs = {"loss": loss_tracker.result()}
@@ -252,10 +293,7 @@ class Trainer:
                 x_flat, y_flat = self._batch_arrays(xb, yb)
                 cbs.on_train_batch_begin(step)
                 loss, parts = self._train_step(x_flat, y_flat)
-                n = len(x_flat[0])
-                loss_tracker.update_state(loss, sample_weight=n)
-                for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
-                    tracker.update_state(value, sample_weight=n)
+                self._track(loss_tracker, part_trackers, loss, parts, len(x_flat[0]))
                 logs = self._logs(loss_tracker, part_trackers)
                 if not handles_nan and not np.isfinite(loss):
                     raise FloatingPointError(
@@ -300,15 +338,7 @@ class Trainer:
         logs = None
         for step, (xb, yb) in enumerate(adapter):
             x_flat, y_flat = self._batch_arrays(xb, yb)
-            with self._lock:
-                outputs, out_masks = self._forward(x_flat, False)
-                loss, parts, _ = self._losses_of(y_flat, outputs, out_masks, False)
-                loss += self._penalty()
-                self._update_metrics(y_flat, outputs, out_masks)
-            n = len(x_flat[0])
-            loss_tracker.update_state(loss, sample_weight=n)
-            for (_, tracker), value in zip(part_trackers, [p for p in parts if p is not None]):
-                tracker.update_state(value, sample_weight=n)
+            self._track(loss_tracker, part_trackers, *self._test_step(x_flat, y_flat), len(x_flat[0]))
             logs = self._logs(loss_tracker, part_trackers)
             if progbar is not None:
                 progbar.on_train_batch_end(step, logs)
@@ -316,10 +346,7 @@ class Trainer:
             raise ValueError(f"Model '{self.name}' evaluate() received no samples")
         if progbar is not None:
             progbar.on_epoch_end(0, logs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._returned(logs, return_dict)
 
     @limits_blas_threads
     def predict_on_batch(self, x):

@@ -124,7 +124,7 @@ def small_model():
     return mr.Sequential([Input(shape=(4, 5)), SimpleRNN(2), Dense(1)])
 
 
-@pytest.mark.parametrize("method", ["fit", "evaluate", "train_on_batch"])
+@pytest.mark.parametrize("method", ["fit", "evaluate", "train_on_batch", "test_on_batch"])
 def test_training_before_compile(method):
     model = small_model()
     with raises(RuntimeError, f"Model '{model.name}'", f"compiled before {method}()", "model.compile("):

@@ -132,8 +132,8 @@ def test_graph_matches_keras_outputs_one_step_and_fit(name):
     before = mmodel.get_weights()
     k_loss = kmodel.train_on_batch(x, y)
     m_loss = mmodel.train_on_batch(x, y)
-    k_total = k_loss[0] if isinstance(k_loss, list) else k_loss
-    assert m_loss == pytest.approx(float(k_total), rel=1e-5)
+    assert np.asarray(m_loss).shape == np.asarray(k_loss).shape            # [total, out1, out2] for two
+    assert np.allclose(m_loss, k_loss, rtol=1e-5, atol=0), (m_loss, k_loss)
     for k, (w0, ours, theirs) in enumerate(zip(before, mmodel.get_weights(), kmodel.get_weights())):
         ok, err = close(ours - w0, theirs - w0, tol=1e-5)          # lr * dL/dW, weight by weight
         assert ok, f"weight {k} {w0.shape}: step differs by {err}"
@@ -171,6 +171,34 @@ def graph_gradient_errors(model, x, rng):
 MERGES = [(L.Add, {}, 3), (L.Subtract, {}, 2), (L.Multiply, {}, 3), (L.Average, {}, 3), (L.Maximum, {}, 3),
           (L.Minimum, {}, 2), (L.Concatenate, {}, 3), (L.Concatenate, {"axis": 1}, 2),
           (L.Dot, {"axes": 2}, 2), (L.Dot, {"axes": (1, 1)}, 2), (L.Dot, {"axes": -1, "normalize": True}, 2)]
+
+
+@pytest.mark.parametrize("name, metrics", [("residual_add", None), ("residual_add", ["mae"]),
+                                           ("two_in_two_out", None)])
+def test_train_and_test_on_batch_return_what_keras_returns(name, metrics):
+    """Each call returns that batch's values (loss before the update), in Keras's form: the loss
+    alone, [loss, *others] with metrics or several outputs, {name: value} with return_dict; and
+    test_on_batch changes no weight."""
+    kmodel, mmodel = pair(name)
+    x, y = data_for(name, np.random.default_rng(4))
+    for model, lib in ((kmodel, keras), (mmodel, mr)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), metrics=metrics,
+                      loss=["mse", "mae"] if name == "two_in_two_out" else "mse")
+    calls = [("train_on_batch", {}), ("train_on_batch", {}), ("test_on_batch", {}),
+             ("test_on_batch", dict(return_dict=True)), ("train_on_batch", dict(return_dict=True))]
+    for method, kwargs in calls:
+        before = mmodel.get_weights()
+        theirs, ours = getattr(kmodel, method)(x, y, **kwargs), getattr(mmodel, method)(x, y, **kwargs)
+        assert type(ours) is type(theirs) or np.isscalar(ours) and np.isscalar(theirs), (method, ours, theirs)
+        if isinstance(theirs, dict):
+            assert list(ours) == list(theirs)
+            ours, theirs = list(ours.values()), list(theirs.values())
+        ok, err = close(ours, theirs)
+        assert ok, f"{method}: {ours} vs {theirs} (differ by {err})"
+        if method == "test_on_batch":
+            assert all(np.array_equal(a, b) for a, b in zip(before, mmodel.get_weights()))
+    ok, err = close(mmodel.get_weights()[0], kmodel.get_weights()[0])
+    assert ok, f"weights after three steps differ by {err}"
 
 
 @pytest.mark.parametrize("name", ["two_in_two_out", "masked_bidirectional"])
@@ -409,10 +437,11 @@ def test_nan_targets_are_refused_naming_the_targets():
     model.compile(optimizer="sgd", loss="mse")
     y = np.zeros((8, 1), "float32")
     y[3] = np.inf
-    for fit in (lambda: model.fit(np.zeros((8, 4, 2), "float32"), y, verbose=0),
-                lambda: model.train_on_batch(np.zeros((8, 4, 2), "float32"), y)):
-        with pytest.raises(ValueError, match=rf"Model '{model.name}' fit\(\): targets contain NaN or inf \(1 of 8"):
-            fit()
+    x = np.zeros((8, 4, 2), "float32")
+    for method, call in (("fit", lambda: model.fit(x, y, verbose=0)), ("train_on_batch", lambda: model.train_on_batch(x, y)),
+                         ("test_on_batch", lambda: model.test_on_batch(x, y))):
+        with pytest.raises(ValueError, match=rf"Model '{model.name}' {method}\(\): targets contain NaN or inf \(1 of 8"):
+            call()
 
 
 def test_nan_arising_inside_training_reaches_the_loss():
