@@ -78,14 +78,15 @@ class Loss(Configurable):
         pred_shape = np.shape(y_pred)
         y_true, y_pred = align_shapes(y_true, y_pred, self.name)
         values = self._values(y_true, y_pred)
-        weight = np.full(values.shape, 1.0 / max(values.size, 1))
-        if mask is not None:
+        if mask is None:      # one weight for all: a float64 scalar gives the products of an array of it
+            weight = np.float64(1.0 / max(values.size, 1))
+        else:
             keep = np.broadcast_to(_step_mask(mask, y_pred, self.name)[..., None], values.shape)
             weight = keep / max(int(keep.sum()), 1)
         loss = float(np.sum(values * weight))
         if not with_grad:
             return loss, None
-        grad = self._derivative(y_true, y_pred) * weight.astype(y_pred.dtype)
+        grad = self._derivative(y_true, y_pred) * np.asarray(weight).astype(y_pred.dtype)
         return loss, grad.astype(y_pred.dtype, copy=False).reshape(pred_shape)
 
     def gradient(self, y_true, y_pred):
