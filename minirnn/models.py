@@ -468,6 +468,11 @@ class Model(Trainer, Layer):
         Keras files (``.keras``, ``.weights.h5``, ``.h5``) load too."""
         _file_function("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
+    def to_json(self, **kwargs):
+        """The architecture and compile settings as Keras's JSON (``keras.models.model_from_json``
+        and :func:`model_from_json` read it); no weights."""
+        return _file_function("to_json")(self, **kwargs)
+
     def export(self, filepath, format="onnx", **kwargs):
         """Write the model for serving, as Keras 3's ``export``: ``format="onnx"`` only (keyword
         arguments: see :func:`minirnn.onnx.export`)."""
@@ -615,6 +620,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                                         safe_mode=safe_mode)
 
 
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model from the JSON of ``to_json`` (minirnn's or Keras's), new weights; see
+    :func:`minirnn.saving.keras_files.model_from_json`."""
+    return _file_function("model_from_json")(json_string, custom_objects=custom_objects, safe_mode=safe_mode)
+
+
 # -- files ---------------------------------------------------------------------------------
 # The file formats (minirnn/saving/) make models, so they sit above this module; importing them
 # hands the models the functions behind save, load_weights ... here.  ``import minirnn`` leaves
@@ -624,8 +635,9 @@ _file_loaders = []
 
 
 def use_file_functions(**functions):
-    """Set the functions ``save_model``, ``load_model``, ``save_weights``, ``load_weights`` and ``export``
-    that :class:`Model` and :func:`load_model` call (done by :mod:`minirnn.saving`)."""
+    """Set the functions ``save_model``, ``load_model``, ``save_weights``, ``load_weights``, ``export``,
+    ``to_json`` and ``model_from_json`` that :class:`Model`, :func:`load_model` and
+    :func:`model_from_json` call (done by :mod:`minirnn.saving`)."""
     _file_functions.update(functions)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import minirnn as mr
 from minirnn import ModelFileError
+from minirnn.keras.models import model_from_json
 from minirnn.saving import keras_files
 
 L = keras.layers
@@ -428,3 +429,47 @@ def test_example_serves_a_keras_trained_model_without_tensorflow(tmp_path, capsy
     assert result["max_difference"] < 1e-3          # forecasts of order 10-100, float32
     assert result["keras"] > 0 and result["latency"] > 0
     assert "predict, one window (median)" in capsys.readouterr().out
+
+
+# -- to_json / model_from_json -------------------------------------------------------------
+def test_to_json_and_model_from_json_both_ways():
+    """A minirnn model's to_json() makes the same model in keras.models.model_from_json, compiled
+    as it was (Keras compiles from the JSON too), and Keras's to_json() in minirnn's; with the
+    weights copied over, the same predictions."""
+    x, _ = sequences(t=5, d=2)
+    ours = mr.Sequential([mr.Input((5, 2)), mr.layers.LSTM(4, return_sequences=True), mr.layers.GRU(3),
+                          mr.layers.Dense(1)])
+    ours.compile(optimizer=mr.optimizers.SGD(0.01, momentum=0.9), loss="huber")
+    theirs = keras.models.model_from_json(ours.to_json())
+    assert [type(layer).__name__ for layer in theirs.layers] == ["LSTM", "GRU", "Dense"]
+    assert isinstance(theirs.optimizer, keras.optimizers.SGD) and theirs.optimizer.momentum == pytest.approx(0.9)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x, verbose=0), atol=ATOL)
+
+    inputs = keras.Input((5, 2))
+    kmodel = keras.Model(inputs, L.Dense(2)(L.Bidirectional(L.LSTM(3))(inputs)))
+    kmodel.compile(optimizer="adam", loss="mse")
+    made = model_from_json(kmodel.to_json())
+    assert made.compiled and isinstance(made.optimizer, mr.optimizers.Adam)
+    assert [w.shape for w in made.get_weights()] == [w.shape for w in kmodel.get_weights()]
+    made.set_weights(kmodel.get_weights())
+    np.testing.assert_allclose(made.predict(x, verbose=0), kmodel.predict(x, verbose=0), atol=ATOL)
+    assert json.loads(made.to_json())["class_name"] == "Functional"
+
+
+def test_model_from_json_is_read_like_an_untrusted_file(monkeypatch):
+    """Not JSON, not a string, a config asking for more than the budget (safe_mode=False lifts it):
+    each a clear error before anything is built."""
+    from minirnn.saving import readers
+
+    config = mr.Sequential([mr.Input((5, 2)), mr.layers.LSTM(64), mr.layers.Dense(1)]).to_json()
+    with pytest.raises(ModelFileError, match=r"<model JSON>.*not valid JSON"):
+        model_from_json(config[:-1])
+    with pytest.raises(TypeError, match="model_from_json expects the JSON string"):
+        model_from_json(json.loads(config))
+    monkeypatch.setattr(readers, "MAX_WEIGHT_BYTES", 32 * 1024)          # an LSTM(64) takes 66 KiB
+    with pytest.raises(ModelFileError, match=r"LSTM.*more than the .* a model config may make minirnn "
+                                             r"allocate; if you trust the config, pass safe_mode=False"):
+        model_from_json(config)
+    model = model_from_json(config, safe_mode=False)
+    assert [w.shape for w in model.get_weights()] == [(2, 256), (64, 256), (256,), (64, 1), (1,)]

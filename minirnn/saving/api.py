@@ -77,4 +77,5 @@ def export(model, filepath, format="onnx", **kwargs):
 
 
 models.use_file_functions(save_model=save_model, load_model=load_model, save_weights=save_weights,
-                          load_weights=load_weights, export=export)
+                          load_weights=load_weights, export=export, to_json=keras_files.model_to_json,
+                          model_from_json=keras_files.model_from_json)

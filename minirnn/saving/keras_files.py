@@ -76,8 +76,8 @@ from .keras_config import (KERAS_VERSION, build_sequential, functional_from_conf
 from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
-from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
-                      read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
+from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, config_building_limited, load_json, open_archive,
+                      read_member, read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
 
 WEIGHTS_MEMBER = "model.weights.h5"
 
@@ -89,15 +89,19 @@ def _open_keras(path):
     return open_archive(path, path, "the .keras archive")
 
 
-def _model_from_file(config, path, reader, read_weights, custom_objects, compile):
+def _model_from_file(config, path, reader, read_weights, custom_objects, compile, safe_mode=True):
     """(model, its layers in Keras's order): translate the config, check and read the weights
     (a Sequential's before anything is built), build, fill and compile; all within the budget
-    of the file (layers, graph nodes, output shapes and weights, see minirnn.budget)."""
-    with building_limited(reader.stored, reader.limit != float("inf")):
+    of the file (layers, graph nodes, output shapes and weights, see minirnn.budget).  Without
+    a `reader` the layers keep the weights their initializers draw (a config alone: the budget
+    is then :data:`MAX_WEIGHT_BYTES`, lifted when not `safe_mode`)."""
+    limit = building_limited(reader.stored, reader.limit != float("inf")) if reader else \
+        config_building_limited(safe_mode)
+    with limit:
         if config.get("class_name") in ("Functional", "Model"):
             model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
             shaped = [(layer, layer.build_input_shape) for layer in layers]
-            values = read_weights(shaped, reader, model_dtype(model))
+            values = read_weights(shaped, reader, model_dtype(model)) if reader else None
         else:
             name, input_layer, layers, compiled = sequential_from_config(config, path, custom_objects, compile)
             dtype = np.dtype(layers[0].dtype if layers else "float32")
@@ -106,7 +110,7 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
             except (TypeError, ValueError, IndexError) as e:
                 raise ModelFileError(path, "the model config", f"the layers do not fit together "
                                                                f"({type(e).__name__}: {e})") from None
-            values = read_weights(shaped, reader, dtype)
+            values = read_weights(shaped, reader, dtype) if reader else None
             try:
                 model = build_sequential(name, input_layer, layers)
             except ModelFileError:
@@ -114,7 +118,8 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
             except (TypeError, ValueError, IndexError) as e:
                 raise ModelFileError(path, "the model config", f"the model cannot be made "
                                                                f"({type(e).__name__}: {e})") from None
-    assign_weights(layers, values, path)
+    if values is not None:
+        assign_weights(layers, values, path)
     if compiled is not None:
         optimizer, loss, metrics, loss_weights = compiled
         try:
@@ -122,6 +127,31 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
         except (TypeError, ValueError) as e:         # settings that do not fit the model (or each other)
             raise ModelFileError(path, "compile_config", f"cannot compile the model ({e})") from None
     return model, layers
+
+
+JSON_SOURCE = "<model JSON>"      # what errors name as the file of a model_from_json string
+
+
+def model_to_json(model, **kwargs):
+    """Keras's ``model.to_json()``: the model's Keras config (architecture and compile settings,
+    no weights) as one JSON string, which ``keras.models.model_from_json`` reads; `kwargs` go to
+    ``json.dumps``."""
+    return json.dumps(keras_config(model), **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """Keras's ``model_from_json``: a model from the JSON of ``to_json`` (minirnn's or Keras's),
+    with new weights drawn by its initializers, compiled when the JSON holds compile settings
+    (as Keras does).  The JSON is read like a file's config: bounded (``MAX_CONFIG_BYTES``),
+    checked before anything is built, nothing in it run; in safe mode the model may allocate
+    at most ``MAX_WEIGHT_BYTES``, which ``safe_mode=False`` lifts."""
+    if isinstance(json_string, str):
+        json_string = json_string.encode("utf-8")
+    if not isinstance(json_string, (bytes, bytearray)):
+        raise TypeError(f"model_from_json expects the JSON string of to_json(), received {type(json_string).__name__}")
+    config = load_json(bytes(json_string), JSON_SOURCE, "the model config")
+    schema.check_keras(config, JSON_SOURCE)
+    return _model_from_file(config, JSON_SOURCE, None, None, custom_objects, True, safe_mode)[0]
 
 
 def load_keras(filepath, custom_objects=None, compile=True, safe_mode=True):

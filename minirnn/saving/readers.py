@@ -224,6 +224,23 @@ def building_limited(stored_bytes, safe_mode=True):
         yield
 
 
+@contextlib.contextmanager
+def config_building_limited(safe_mode=True):
+    """:func:`building_limited` for a model made from a config alone (``model_from_json``): its
+    weights are drawn, not read, so they may take up to :data:`MAX_WEIGHT_BYTES`."""
+    if not safe_mode:
+        yield
+        return
+
+    def too_big(requested, remaining, what):
+        return OverBudget(f"{what} takes {budget.describe(requested)}, more than the {budget.describe(remaining)} "
+                          f"left of the {MAX_WEIGHT_BYTES / 2**30:g} GiB a model config may make minirnn "
+                          f"allocate; if you trust the config, pass safe_mode=False")
+
+    with budget.limited(MAX_WEIGHT_BYTES, too_big):
+        yield
+
+
 # -- vocabulary assets (lookup layers) ---------------------------------------------------
 def read_vocabulary_assets(archive, wanted, path, safe_mode=True):
     """Give each lookup layer its ``vocabulary.txt`` asset, `wanted` being ``[(layer, member
