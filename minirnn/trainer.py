@@ -195,8 +195,7 @@ class Trainer:
         self._require_compiled(what)
         x, y = checked_arrays(x, y, what, self.name)
         x_flat, y_flat = self._batch_arrays(x, y)
-        for metric in self.metrics:        # this batch's values, as Keras 3 returns
-            metric.reset_state()
+        self.reset_metrics()               # this batch's values, as Keras 3 returns
         loss_tracker, part_trackers = self._loss_trackers()
         self._track(loss_tracker, part_trackers, *step(x_flat, y_flat), len(x_flat[0]))
         return self._returned(self._logs(loss_tracker, part_trackers), return_dict)
@@ -212,6 +211,12 @@ class Trainer:
     def test_on_batch(self, x, y, return_dict=False):
         """Loss and metrics of one batch, no update; returned as :meth:`train_on_batch` does."""
         return self._on_batch(self._test_step, x, y, "test_on_batch", return_dict)
+
+    def reset_metrics(self):
+        """Reset the state of every metric (Keras's ``reset_metrics``; fit, evaluate and the
+        ``*_on_batch`` calls start from reset metrics anyway)."""
+        for metric in self.metrics:
+            metric.reset_state()
 
     @staticmethod
     def _track(loss_tracker, part_trackers, loss, parts, n):
@@ -285,8 +290,7 @@ class Trainer:
             loss_tracker.reset_state()
             for _, tracker in part_trackers:
                 tracker.reset_state()
-            for metric in self.metrics:
-                metric.reset_state()
+            self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             logs = {}
             for step, (xb, yb) in enumerate(adapter):
@@ -332,8 +336,7 @@ class Trainer:
         verbose = check_verbose(verbose, "evaluate", self.name)
         adapter = self._adapter(x, y, batch_size, False, steps, "evaluate")
         loss_tracker, part_trackers = self._loss_trackers()
-        for metric in self.metrics:
-            metric.reset_state()
+        self.reset_metrics()
         progbar = callbacks_module.progbar_for(verbose, adapter.num_batches)
         logs = None
         for step, (xb, yb) in enumerate(adapter):

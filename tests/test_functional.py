@@ -199,6 +199,11 @@ def test_train_and_test_on_batch_return_what_keras_returns(name, metrics):
             assert all(np.array_equal(a, b) for a, b in zip(before, mmodel.get_weights()))
     ok, err = close(mmodel.get_weights()[0], kmodel.get_weights()[0])
     assert ok, f"weights after three steps differ by {err}"
+    mmodel.reset_metrics()
+    kmodel.reset_metrics()
+    assert all(m.result() == 0.0 for m in mmodel.metrics)
+    ok, err = close(mmodel.test_on_batch(x, y), kmodel.test_on_batch(x, y))
+    assert ok, f"test_on_batch after reset_metrics differs by {err}"
 
 
 @pytest.mark.parametrize("name", ["two_in_two_out", "masked_bidirectional"])
