@@ -69,6 +69,17 @@ class Trainer:
         self.metrics = [m for _, m, _ in self._output_metrics]
         self.compiled = True
 
+    @property
+    def metrics_names(self):
+        """Keras 3's list, name for name: empty before compile, then ``"loss"``, then one
+        ``"compile_metrics"`` for all compiled metrics (Keras 3 has one tracker for them; the
+        values of ``evaluate`` name each, see ``return_dict=True``), then ``"<output>_loss"`` for
+        each output with a loss when there are several."""
+        if not self.compiled:
+            return []
+        names = ["loss"] + (["compile_metrics"] if self.metrics else [])
+        return names + [f"{name}_loss" for name, _ in self._loss_trackers()[1]]
+
     def metrics_per_output(self):
         """The compiled metric trackers, one list per output."""
         return [[m for _, m, k in self._output_metrics if k == i] for i in range(len(self._losses))]

@@ -206,6 +206,20 @@ def test_train_and_test_on_batch_return_what_keras_returns(name, metrics):
     assert ok, f"test_on_batch after reset_metrics differs by {err}"
 
 
+@pytest.mark.parametrize("name, metrics", [("residual_add", None), ("residual_add", ["mae", "mse"]),
+                                           ("two_in_two_out", [["mae"], ["mse"]])])
+def test_metrics_names_as_keras_lists_them(name, metrics):
+    kmodel, mmodel = pair(name)
+    assert mmodel.metrics_names == kmodel.metrics_names == []
+    for model, lib in ((kmodel, keras), (mmodel, mr)):
+        model.compile(optimizer=lib.optimizers.SGD(0.05), metrics=metrics,
+                      loss=["mse", "mae"] if name == "two_in_two_out" else "mse")
+    x, y = data_for(name, np.random.default_rng(6))
+    kmodel.fit(x, y, verbose=0)
+    mmodel.fit(x, y, verbose=0)
+    assert mmodel.metrics_names == kmodel.metrics_names
+
+
 @pytest.mark.parametrize("name", ["two_in_two_out", "masked_bidirectional"])
 def test_predict_on_batch_matches_keras(name):
     """``predict_on_batch``: the whole input as one batch, Keras's outputs (a list for two)."""
