@@ -76,8 +76,8 @@ from .keras_config import (KERAS_VERSION, build_sequential, functional_from_conf
 from .keras_weights import (assign_weights, built_shapes, keras_paths, layer_shapes, model_dtype, read_keras_weights,
                             read_legacy_weights, read_optimizer_state, write_keras_weights)
 from . import schema
-from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, config_building_limited, load_json, open_archive,
-                      read_member, read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
+from .readers import (MAX_CONFIG_BYTES, H5Reader, building_limited, load_json, open_archive, read_member,
+                      read_vocabulary_assets, read_weights_member, reading, vocabulary_assets)
 
 WEIGHTS_MEMBER = "model.weights.h5"
 
@@ -95,9 +95,7 @@ def _model_from_file(config, path, reader, read_weights, custom_objects, compile
     of the file (layers, graph nodes, output shapes and weights, see minirnn.budget).  Without
     a `reader` the layers keep the weights their initializers draw (a config alone: the budget
     is then :data:`MAX_WEIGHT_BYTES`, lifted when not `safe_mode`)."""
-    limit = building_limited(reader.stored, reader.limit != float("inf")) if reader else \
-        config_building_limited(safe_mode)
-    with limit:
+    with building_limited(*((reader.stored, reader.limit != float("inf")) if reader else (None, safe_mode))):
         if config.get("class_name") in ("Functional", "Model"):
             model, layers, compiled = functional_from_config(config, path, custom_objects, compile, reader)
             shaped = [(layer, layer.build_input_shape) for layer in layers]

@@ -208,36 +208,26 @@ def weight_budget(stored_bytes):
 def building_limited(stored_bytes, safe_mode=True):
     """Within the block, what the model made from a file whose weights take `stored_bytes` on
     disk may allocate (weights, layers, graph nodes, every layer's output for a batch, see
-    :mod:`minirnn.budget`) takes at most :func:`weight_budget` bytes (no limit when not in
-    safe mode)."""
+    :mod:`minirnn.budget`) takes at most :func:`weight_budget` bytes; for a model made from a
+    config alone (`stored_bytes` None: ``model_from_json``, whose weights are drawn, not read)
+    at most :data:`MAX_WEIGHT_BYTES`.  No limit when not in safe mode."""
     if not safe_mode:
         yield
         return
+    if stored_bytes is None:
+        limit, of = MAX_WEIGHT_BYTES, f"the {MAX_WEIGHT_BYTES / 2**30:g} GiB a model config may make minirnn allocate"
+        advice = "if you trust the config, pass safe_mode=False"
+    else:
+        limit = weight_budget(stored_bytes)
+        of = (f"the budget of a file whose weights take {stored_bytes:,} bytes ({WEIGHT_BYTES_PER_FILE_BYTE}x "
+              f"that plus {WEIGHT_SLACK_BYTES / 2**20:g} MiB, at most {MAX_WEIGHT_BYTES / 2**30:g} GiB)")
+        advice = "if you trust the file, load it with safe_mode=False"
 
     def too_big(requested, remaining, what):
-        return OverBudget(f"{what} takes {budget.describe(requested)}, more than the {budget.describe(remaining)} "
-                          f"left of the budget of a file whose weights take {stored_bytes:,} bytes "
-                          f"({WEIGHT_BYTES_PER_FILE_BYTE}x that plus {WEIGHT_SLACK_BYTES / 2**20:g} MiB, at most "
-                          f"{MAX_WEIGHT_BYTES / 2**30:g} GiB); if you trust the file, load it with safe_mode=False")
+        return OverBudget(f"{what} takes {budget.describe(requested)}, more than the "
+                          f"{budget.describe(remaining)} left of {of}; {advice}")
 
-    with budget.limited(weight_budget(stored_bytes), too_big):
-        yield
-
-
-@contextlib.contextmanager
-def config_building_limited(safe_mode=True):
-    """:func:`building_limited` for a model made from a config alone (``model_from_json``): its
-    weights are drawn, not read, so they may take up to :data:`MAX_WEIGHT_BYTES`."""
-    if not safe_mode:
-        yield
-        return
-
-    def too_big(requested, remaining, what):
-        return OverBudget(f"{what} takes {budget.describe(requested)}, more than the {budget.describe(remaining)} "
-                          f"left of the {MAX_WEIGHT_BYTES / 2**30:g} GiB a model config may make minirnn "
-                          f"allocate; if you trust the config, pass safe_mode=False")
-
-    with budget.limited(MAX_WEIGHT_BYTES, too_big):
+    with budget.limited(limit, too_big):
         yield
 
 
